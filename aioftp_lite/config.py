@@ -1,0 +1,37 @@
+"""Server settings with the defaults a fresh install runs on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .storage.base import DEFAULT_CHUNK_SIZE
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 2121
+DEFAULT_ROOT = Path("ftp-root")
+
+
+@dataclass
+class ServerConfig:
+    root: Path = DEFAULT_ROOT
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    users: dict[str, str] = field(default_factory=dict)  # name -> password (hashed at start)
+    allow_anonymous: bool = True
+    read_only: bool = False
+    show_hidden: bool = False
+    # Limits.
+    max_connections: int = 1024
+    max_connections_per_ip: int = 0  # 0: no limit
+    idle_timeout: float = 300.0
+    data_timeout: float = 30.0
+    max_line_length: int = 4096
+    passive_ports: tuple[int, int] | None = None  # None: any free port
+    masquerade_address: str | None = None
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    banner: str = "aioftp_lite ready"
+    use_sendfile: bool = True
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)

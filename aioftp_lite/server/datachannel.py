@@ -1,0 +1,112 @@
+"""Data connections: a passive listener (PASV/EPSV) or an active target (PORT/EPRT).
+
+Passive listeners are cheap on purpose: SO_REUSEADDR lets a port whose previous data
+connection sits in TIME_WAIT be bound again, a configured port range is walked round
+robin instead of asking the kernel for a fresh ephemeral port each time, and the
+listener is closed as soon as its one connection arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import itertools
+import socket
+from dataclasses import dataclass
+
+from ..errors import FTPError
+from ..protocol.addresses import Address, normalize_host
+from ..protocol.replies import Code
+
+DataStreams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+class PassivePorts:
+    """Hands out ports of a range in turn; `None` range means "any free port"."""
+
+    def __init__(self, port_range: tuple[int, int] | None) -> None:
+        self._range = port_range
+        self._next = itertools.cycle(range(port_range[0], port_range[1] + 1)) if port_range else None
+
+    def bind(self, host: str) -> socket.socket:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        attempts = 1 if self._range is None else self._range[1] - self._range[0] + 1
+        for _ in range(attempts):
+            port = 0 if self._next is None else next(self._next)
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((host, port))
+                sock.listen(1)
+                sock.setblocking(False)
+                return sock
+            except OSError as error:
+                sock.close()
+                if error.errno != errno.EADDRINUSE:
+                    raise
+        raise FTPError(Code.CANT_OPEN_DATA, "No free passive port")
+
+
+@dataclass
+class _Active:
+    address: Address
+
+
+class DataChannel:
+    """The pending data connection of one session, consumed by the next transfer."""
+
+    def __init__(self, peer_host: str, buffer_limit: int) -> None:
+        self._peer_host = normalize_host(peer_host)
+        self._limit = buffer_limit
+        self._pending: socket.socket | _Active | None = None
+
+    @property
+    def is_pending(self) -> bool:
+        return self._pending is not None
+
+    def listen(self, ports: PassivePorts, host: str) -> int:
+        """Open a passive listener on `host`; returns its port."""
+        self.close()
+        listener = ports.bind(host)
+        self._pending = listener
+        return listener.getsockname()[1]
+
+    def target(self, address: Address) -> None:
+        self.close()
+        self._pending = _Active(address)
+
+    async def open(self, timeout: float) -> DataStreams:
+        """Accept or connect the data connection, within `timeout` seconds."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            raise FTPError(Code.CANT_OPEN_DATA, "Use PORT, EPRT, PASV or EPSV first")
+        try:
+            async with asyncio.timeout(timeout):
+                if isinstance(pending, _Active):
+                    host, port = pending.address
+                    return await asyncio.open_connection(host, port, limit=self._limit)
+                connection = await self._accept_from_peer(pending)
+                return await asyncio.open_connection(sock=connection, limit=self._limit)
+        except (OSError, TimeoutError) as error:
+            raise FTPError(Code.CANT_OPEN_DATA, f"Can't open data connection: {error or 'timed out'}") from None
+        finally:
+            if isinstance(pending, socket.socket):
+                pending.close()
+
+    async def _accept_from_peer(self, listener: socket.socket) -> socket.socket:
+        """Accept the first connection from the control connection's own host.
+
+        Connections from elsewhere are dropped (they would let a third host steal
+        or inject the data: "passive port theft").
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            connection, address = await loop.sock_accept(listener)
+            if normalize_host(address[0]) == self._peer_host:
+                return connection
+            connection.close()
+
+    def close(self) -> None:
+        if isinstance(self._pending, socket.socket):
+            self._pending.close()
+        self._pending = None

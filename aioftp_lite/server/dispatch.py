@@ -1,0 +1,124 @@
+"""The command table and the one dispatcher that checks every command the same way.
+
+Each command is declared once, next to its handler, with `@command(...)`: whether it
+needs a login, takes an argument, which permission it uses, its help text and its
+FEAT line. The dispatcher applies the checks in a fixed order (unknown 500/502,
+bad argument 501, not logged in 530, no permission 550) and then calls the handler;
+HELP and FEAT are generated from the same table.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..errors import FTPError, reply_for_os_error
+from ..protocol.commands import Command
+from ..protocol.replies import Code, Reply
+
+if TYPE_CHECKING:
+    from .session import Session
+
+Handler = Callable[["Session", str], Awaitable[None]]
+
+
+class Arg(enum.Enum):
+    NONE = "none"
+    OPTIONAL = "optional"
+    REQUIRED = "required"
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    verb: str
+    handler: Handler
+    argument: Arg
+    needs_login: bool
+    permission: str | None
+    syntax: str  # e.g. "RETR <path>"
+    help: str
+    feature: str | None  # a FEAT line, for extensions (RFC 2389)
+    during_transfer: bool  # may run while a transfer is going (ABOR, STAT)
+
+
+COMMANDS: dict[str, CommandSpec] = {}
+
+# Commands of RFC 959 and common extensions that we know of but do not offer: 502, not 500.
+NOT_IMPLEMENTED = frozenset(
+    {"ACCT", "SMNT", "REIN", "SITE", "AUTH", "PBSZ", "PROT", "CCC", "ADAT", "LANG", "XRSQ", "XSEM"}
+)
+
+
+def command(
+    verb: str,
+    *aliases: str,
+    argument: Arg = Arg.NONE,
+    login: bool = True,
+    permission: str | None = None,
+    syntax: str = "",
+    help: str = "",  # noqa: A002 - the natural name here
+    feature: str | None = None,
+    during_transfer: bool = False,
+) -> Callable[[Handler], Handler]:
+    """Register a handler under `verb` (and aliases such as XPWD for PWD)."""
+
+    def register(handler: Handler) -> Handler:
+        for name in (verb, *aliases):
+            COMMANDS[name] = CommandSpec(
+                name, handler, argument, login, permission,
+                syntax or (f"{name} <arg>" if argument is Arg.REQUIRED else name),
+                help, feature, during_transfer,
+            )  # fmt: skip
+        return handler
+
+    return register
+
+
+def check(session: Session, cmd: Command) -> tuple[CommandSpec | None, Reply | None]:
+    """The fixed-order checks; returns the spec to run or the refusal to send."""
+    spec = COMMANDS.get(cmd.verb)
+    if spec is None:
+        if cmd.verb in NOT_IMPLEMENTED:
+            return None, Reply(Code.NOT_IMPLEMENTED, f"{cmd.verb} not implemented")
+        return None, Reply(Code.SYNTAX_ERROR, f"Unknown command {cmd.verb[:16]}")
+    if spec.argument is Arg.REQUIRED and not cmd.argument.strip():
+        return None, Reply(Code.BAD_ARGUMENT, f"Syntax error: {spec.syntax}")
+    if spec.argument is Arg.NONE and cmd.argument.strip():
+        return None, Reply(Code.BAD_ARGUMENT, f"Syntax error: {spec.verb} takes no argument")
+    if spec.needs_login and session.account is None:
+        return None, Reply(Code.NOT_LOGGED_IN, "Please log in with USER and PASS first")
+    if spec.permission and session.account and not session.account.may(spec.permission):
+        return None, Reply(Code.FILE_UNAVAILABLE, "Permission denied")
+    return spec, None
+
+
+async def dispatch(session: Session, cmd: Command) -> None:
+    spec, refusal = check(session, cmd)
+    if spec is None:
+        assert refusal is not None
+        await session.reply(refusal.code, refusal.text)
+        return
+    try:
+        await spec.handler(session, cmd.argument)
+    except FTPError as error:
+        await session.reply(error.reply.code, error.reply.text)
+    except OSError as error:
+        reply = reply_for_os_error(error)
+        await session.reply(reply.code, reply.text)
+
+
+def feature_lines() -> list[str]:
+    return sorted({spec.feature for spec in COMMANDS.values() if spec.feature})
+
+
+def help_text(verb: str | None = None) -> Reply:
+    if verb:
+        spec = COMMANDS.get(verb.upper())
+        if spec is None:
+            return Reply(Code.BAD_ARGUMENT, f"Unknown command {verb[:16]}")
+        return Reply(Code.HELP, f"Syntax: {spec.syntax} - {spec.help}")
+    verbs = sorted(COMMANDS)
+    rows = [" ".join(f"{v:<5}" for v in verbs[i : i + 10]).rstrip() for i in range(0, len(verbs), 10)]
+    return Reply(Code.HELP, "\n".join(["The following commands are recognized:", *rows, "Help OK."]))

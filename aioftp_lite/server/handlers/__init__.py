@@ -1,0 +1,5 @@
+"""Command handlers, grouped by topic; importing this package fills the command table."""
+
+from . import connection, files, listing, login, navigation, status, transfers
+
+__all__ = ["connection", "files", "listing", "login", "navigation", "status", "transfers"]

@@ -1,0 +1,110 @@
+"""File transfers over the data connection: RETR STOR STOU APPE, and REST, ABOR."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from ...errors import FTPError
+from ...protocol.replies import Code
+from ...storage.base import WriteMode
+from ..dispatch import Arg, command
+from ..transfer import receive_file, send_file
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from ..session import Session
+
+INVALID_RESTART = 554  # RFC 3659 5.5: the REST offset does not fit the file
+
+
+def _mode_name(session: Session) -> str:
+    return "ASCII" if session.ascii_mode else "BINARY"
+
+
+@command("REST", argument=Arg.REQUIRED, syntax="REST <offset>",
+         help="resume the next RETR or STOR at a byte offset", feature="REST STREAM")  # fmt: skip
+async def rest(session: Session, argument: str) -> None:
+    if not argument.strip().isdigit():
+        raise FTPError(Code.BAD_ARGUMENT, "REST needs a byte offset (a whole number)")
+    session.restart_offset = int(argument.strip())
+    await session.reply(
+        Code.PENDING_FURTHER_INFO, f"Restarting at {session.restart_offset}, send RETR or STOR"
+    )
+
+
+@command("RETR", argument=Arg.REQUIRED, permission="read", syntax="RETR <file>", help="download a file")
+async def retr(session: Session, argument: str) -> None:
+    path = session.resolve(argument)
+    offset, session.restart_offset = session.restart_offset, 0
+    info = await session.fs.stat(path)
+    if info.is_dir:
+        raise FTPError(Code.FILE_UNAVAILABLE, f"{argument}: Is a directory")
+    if offset > info.size:
+        raise FTPError(INVALID_RESTART, f"Restart offset {offset} is past the end ({info.size} bytes)")
+    source = await session.fs.open_read(path, offset)
+    ascii_mode, use_sendfile = session.ascii_mode, session.config.use_sendfile
+
+    async def work(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
+        return await send_file(source, writer, ascii_mode, use_sendfile)
+
+    opening = f"Opening {_mode_name(session)} mode data connection for {path} ({info.size} bytes)"
+    session.start_transfer(opening, work, source.close, f"RETR {path}")
+
+
+@command("STOR", argument=Arg.REQUIRED, permission="write", syntax="STOR <file>",
+         help="upload a file (atomic: replaces the old one only when complete)")  # fmt: skip
+async def stor(session: Session, argument: str) -> None:
+    await _store(session, session.resolve(argument), WriteMode.REPLACE, "STOR")
+
+
+@command("APPE", argument=Arg.REQUIRED, permission="write", syntax="APPE <file>",
+         help="upload, appending to the file")  # fmt: skip
+async def appe(session: Session, argument: str) -> None:
+    await _store(session, session.resolve(argument), WriteMode.APPEND, "APPE")
+
+
+@command("STOU", argument=Arg.OPTIONAL, permission="write", syntax="STOU [name]",
+         help="upload under a new unique name")  # fmt: skip
+async def stou(session: Session, argument: str) -> None:
+    base = session.resolve(argument.strip() or "upload")
+    for number in itertools.count():
+        candidate = base if number == 0 else base.with_name(f"{base.name}.{number}")
+        if not await session.fs.exists(candidate):
+            break
+    await _store(session, candidate, WriteMode.REPLACE, "STOU", opening=f"FILE: {candidate.name}")
+
+
+async def _store(
+    session: Session, path: PurePosixPath, mode: WriteMode, verb: str, opening: str = ""
+) -> None:
+    offset, session.restart_offset = session.restart_offset, 0
+    if offset and mode is WriteMode.REPLACE:
+        mode = WriteMode.RESUME
+        size = (await session.fs.stat(path)).size
+        if offset > size:
+            raise FTPError(INVALID_RESTART, f"Restart offset {offset} is past the end ({size} bytes)")
+    target = await session.fs.open_write(path, mode, offset)
+    ascii_mode, chunk_size = session.ascii_mode, session.config.chunk_size
+
+    async def work(reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> int:
+        received = await receive_file(reader, target, ascii_mode, chunk_size)
+        if not await session.client_still_there():
+            raise ConnectionAbortedError("client disconnected during the upload")
+        await target.commit()
+        return received
+
+    opening = opening or f"Opening {_mode_name(session)} mode data connection for {path}"
+    session.start_transfer(opening, work, target.abort, f"{verb} {path}")
+
+
+@command("ABOR", during_transfer=True, help="abort the transfer in progress")
+async def abor(session: Session, _argument: str) -> None:
+    aborted = await session.abort_transfer()  # the transfer itself answers 426
+    session.data.close()
+    if aborted:
+        await session.reply(Code.CLOSING_DATA, "ABOR command successful")
+    else:
+        await session.reply(Code.DATA_OPEN, "No transfer to abort")

@@ -1,0 +1,156 @@
+"""The listening server: accept control connections, apply connection limits, shut down.
+
+    async with Server(root="ftp-root", host="127.0.0.1", port=0) as server:
+        print(server.port)
+        await server.serve_forever()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ..auth import Account, Authenticator
+from ..config import ServerConfig
+from ..protocol.replies import Code, Reply
+from ..storage.base import Storage
+from ..storage.local import LocalStorage
+from . import handlers  # noqa: F401 - registers every command in the table
+from .datachannel import PassivePorts
+from .session import Session
+
+log = logging.getLogger("aioftp_lite.server")
+
+StorageFactory = Callable[[Account], Storage]
+
+
+class ServerContext:
+    """What every session shares: settings, accounts, passive ports, storage."""
+
+    def __init__(self, config: ServerConfig, storage_factory: StorageFactory | None) -> None:
+        self.config = config
+        self.authenticator = Authenticator(
+            root=config.root, allow_anonymous=config.allow_anonymous, read_only=config.read_only
+        )
+        for name, password in config.users.items():
+            self.authenticator.add_user(name, password)
+        self.passive_ports = PassivePorts(config.passive_ports)
+        self._storage_factory = storage_factory or (
+            lambda account: LocalStorage(account.home, chunk_size=config.chunk_size)
+        )
+
+    def storage_for(self, account: Account) -> Storage:
+        return self._storage_factory(account)
+
+
+class Server:
+    """An FTP server on the running event loop; one task per control connection."""
+
+    def __init__(
+        self,
+        config: ServerConfig | None = None,
+        *,
+        storage_factory: StorageFactory | None = None,
+        **settings: Any,
+    ) -> None:
+        self.config = replace(config or ServerConfig(), **settings)
+        self._storage_factory = storage_factory
+        self.context: ServerContext | None = None
+        self._server: asyncio.Server | None = None
+        self._sessions: dict[asyncio.Task[None], Session] = {}
+        self._per_ip: collections.Counter[str] = collections.Counter()
+
+    # --- life cycle -----------------------------------------------------------------
+    async def start(self) -> None:
+        if self._storage_factory is None:
+            await asyncio.to_thread(self._prepare_root)
+        # Built here: hashing the --user passwords is slow on purpose, keep it off __init__.
+        self.context = await asyncio.to_thread(ServerContext, self.config, self._storage_factory)
+        self._server = await asyncio.start_server(
+            self._accept,
+            self.config.host,
+            self.config.port,
+            limit=self.config.max_line_length,
+            reuse_address=True,
+        )
+        log.info("listening on %s", ", ".join(self.addresses))
+
+    def _prepare_root(self) -> None:
+        root = Path(self.config.root)
+        root.mkdir(parents=True, exist_ok=True)
+        for stray in LocalStorage(root).remove_partial_uploads():
+            log.warning("removed a partial upload left by an earlier run: %s", stray)
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None, "call start() first"
+        await self._server.serve_forever()
+
+    async def close(self, timeout: float = 5.0) -> None:
+        """Stop accepting, tell every session, and wait for them to end."""
+        if self._server is not None:
+            self._server.close()
+        sessions = list(self._sessions.items())
+        for _task, session in sessions:
+            await session.close_for_shutdown()
+        if sessions:
+            await asyncio.wait([task for task, _ in sessions], timeout=timeout)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def __aenter__(self) -> Server:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # --- where it listens -----------------------------------------------------------
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "call start() first"
+        return self._server.sockets[0].getsockname()[1]
+
+    @property
+    def addresses(self) -> list[str]:
+        assert self._server is not None
+        out = []
+        for sock in self._server.sockets:
+            host, port = sock.getsockname()[:2]
+            out.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+        return out
+
+    # --- connections ----------------------------------------------------------------
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        assert self.context is not None
+        peer_host = writer.get_extra_info("peername")[0]
+        refusal = self._refusal(peer_host)
+        if refusal is not None:
+            writer.write(refusal.encode())
+            writer.close()
+            return
+        session = Session(self.context, reader, writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions[task] = session
+        self._per_ip[peer_host] += 1
+        try:
+            await session.run()
+        finally:
+            del self._sessions[task]
+            self._per_ip[peer_host] -= 1
+            if not self._per_ip[peer_host]:
+                del self._per_ip[peer_host]
+
+    def _refusal(self, peer_host: str) -> Reply | None:
+        limit = self.config.max_connections
+        if limit and len(self._sessions) >= limit:
+            return Reply(Code.SERVICE_UNAVAILABLE, "Too many connections, try again later")
+        per_ip = self.config.max_connections_per_ip
+        if per_ip and self._per_ip[peer_host] >= per_ip:
+            return Reply(Code.SERVICE_UNAVAILABLE, "Too many connections from your address")
+        return None

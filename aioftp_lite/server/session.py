@@ -1,0 +1,239 @@
+"""One control connection: read command lines, dispatch them, own the transfer task.
+
+The session reads commands while a transfer runs in its own task, so ABOR and STAT
+are answered mid-transfer; any other command waits until the transfer has ended,
+which keeps replies in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
+
+from ..auth import Account
+from ..errors import FTPError, reply_for_os_error
+from ..protocol.addresses import normalize_host
+from ..protocol.listing import ALL_FACTS
+from ..protocol.commands import CommandSyntaxError, parse_command
+from ..protocol.replies import Code, Reply
+from ..storage.base import Storage
+from ..storage.paths import ROOT, resolve_virtual
+from .datachannel import DataChannel, DataStreams
+from .dispatch import COMMANDS, dispatch
+from .transfer import close_quietly
+
+if TYPE_CHECKING:
+    from .server import ServerContext
+
+log = logging.getLogger("aioftp_lite.session")
+
+# The body of a transfer: gets the open data connection, returns the bytes moved.
+TransferWork = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[int]]
+Cleanup = Callable[[], Awaitable[None]]
+
+
+class LineTooLong(Exception):
+    pass
+
+
+class Session:
+    def __init__(
+        self, context: ServerContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.context = context
+        self.config = context.config
+        self._reader = reader
+        self._writer = writer
+        peer = writer.get_extra_info("peername")
+        local = writer.get_extra_info("sockname")
+        self.peer_host: str = normalize_host(peer[0])
+        self.peer = f"{self.peer_host}:{peer[1]}"
+        self.local_host: str = normalize_host(local[0])
+        # Login state.
+        self.pending_user: str | None = None
+        self.account: Account | None = None
+        self.storage: Storage | None = None
+        # Per-session protocol state.
+        self.cwd = ROOT
+        self.ascii_mode = True  # RFC 959: TYPE A is the default
+        self.restart_offset = 0
+        self.rename_from: PurePosixPath | None = None
+        self.mlst_facts = ALL_FACTS
+        self.epsv_all = False  # after EPSV ALL only EPSV may set up data connections
+        self.data = DataChannel(peer[0], buffer_limit=self.config.chunk_size)
+        self.transfer: asyncio.Task[None] | None = None
+        self.quit_requested = False
+        self._idle: asyncio.Timeout | None = None
+
+    # --- replies --------------------------------------------------------------------
+    async def reply(self, code: int, text: str) -> None:
+        self._writer.write(Reply(code, text).encode())
+        await self._writer.drain()  # a client that never reads replies cannot grow our buffer
+
+    # --- paths ----------------------------------------------------------------------
+    def resolve(self, argument: str) -> PurePosixPath:
+        return resolve_virtual(self.cwd, argument)
+
+    @property
+    def fs(self) -> Storage:
+        assert self.storage is not None, "handlers that touch files need a login"
+        return self.storage
+
+    def login(self, account: Account) -> None:
+        self.account = account
+        self.storage = self.context.storage_for(account)
+        self.cwd = ROOT
+
+    # --- the command loop -----------------------------------------------------------
+    async def run(self) -> None:
+        sock = self._writer.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # ftplib and others send ABOR's last byte as urgent data; keep it in the stream.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
+        log.info("%s connected", self.peer)
+        try:
+            await self.reply(Code.SERVICE_READY, self.config.banner)
+            while not self.quit_requested:
+                line = await self._next_line()
+                if line is None:
+                    break
+                await self._handle_line(line)
+        except TimeoutError:
+            await self._say_goodbye(Code.SERVICE_UNAVAILABLE, "Idle timeout, closing control connection")
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            await self._close()
+
+    async def _next_line(self) -> bytes | None:
+        """The next command line, or None at end of stream; idle time is bounded."""
+        try:
+            async with asyncio.timeout(None) as self._idle:
+                self._reset_idle_deadline()
+                while True:
+                    try:
+                        return await self._reader.readuntil(b"\n")
+                    except asyncio.IncompleteReadError:
+                        return None
+                    except asyncio.LimitOverrunError:
+                        await self._discard_long_line()
+                        await self.reply(Code.SYNTAX_ERROR, "Command line too long")
+        finally:
+            self._idle = None  # only a pending read has an idle deadline
+
+    def _reset_idle_deadline(self) -> None:
+        """No idle timeout while a transfer runs; a fresh one when it ends."""
+        if self._idle is None:
+            return
+        busy = self.transfer is not None and not self.transfer.done()
+        when = None if busy else asyncio.get_running_loop().time() + self.config.idle_timeout
+        self._idle.reschedule(when)
+
+    async def _discard_long_line(self) -> None:
+        """Drop an over-long line without buffering it (memory never grows with the line)."""
+        while True:
+            try:
+                await self._reader.readuntil(b"\n")
+                return
+            except asyncio.LimitOverrunError as error:
+                await self._reader.readexactly(error.consumed)
+
+    async def _handle_line(self, line: bytes) -> None:
+        try:
+            cmd = parse_command(line)
+        except CommandSyntaxError as error:
+            await self.reply(Code.SYNTAX_ERROR, f"Syntax error: {error}")
+            return
+        log.debug("%s %s", self.peer, cmd)
+        spec = COMMANDS.get(cmd.verb)
+        if not (spec and spec.during_transfer):
+            await self.wait_transfer()
+        await dispatch(self, cmd)
+
+    # --- transfers ------------------------------------------------------------------
+    def start_transfer(self, opening: str, work: TransferWork, cleanup: Cleanup, label: str) -> None:
+        """Send 150, open the data connection and run `work` in a task ABOR can cancel."""
+        self.restart_offset = 0
+        self.transfer = asyncio.create_task(self._run_transfer(opening, work, cleanup, label))
+        self.transfer.add_done_callback(lambda _task: self._reset_idle_deadline())
+        self._reset_idle_deadline()
+
+    async def _run_transfer(self, opening: str, work: TransferWork, cleanup: Cleanup, label: str) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        streams: DataStreams | None = None
+        moved = 0
+        try:
+            await self.reply(Code.FILE_STATUS_OK, opening)
+            streams = await self.data.open(self.config.data_timeout)
+            moved = await work(*streams)
+            await close_quietly(streams[1])
+            reply = Reply(Code.CLOSING_DATA, f"Transfer complete ({moved} bytes)")
+        except asyncio.CancelledError:
+            reply = Reply(Code.TRANSFER_ABORTED, "Transfer aborted")
+        except FTPError as error:
+            reply = error.reply
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            reply = Reply(Code.TRANSFER_ABORTED, "Data connection lost; transfer aborted")
+        except OSError as error:
+            reply = reply_for_os_error(error)
+        finally:
+            if streams is not None:
+                streams[1].transport.abort()  # no-op after a clean close
+            await cleanup()
+        elapsed = loop.time() - started
+        log.info("%s %s %s: %d bytes in %.3fs, %s", self.peer, self._user, label, moved, elapsed, reply)
+        try:
+            await self.reply(reply.code, reply.text)
+        except ConnectionError:
+            pass
+
+    async def wait_transfer(self) -> None:
+        if self.transfer is not None:
+            await asyncio.wait([self.transfer])
+            self.transfer = None
+
+    async def abort_transfer(self) -> bool:
+        """Cancel the running transfer (it replies 426); False if there was none."""
+        task, self.transfer = self.transfer, None
+        if task is None or task.done():
+            return False
+        task.cancel()
+        await asyncio.wait([task])
+        return True
+
+    async def client_still_there(self) -> bool:
+        """Before committing an upload: did the client vanish rather than finish?
+
+        A client that disconnects sends FIN on both connections; a data EOF alone
+        looks like a finished upload. Let pending socket events arrive, then check
+        whether the control connection closed without a QUIT.
+        """
+        for _ in range(2):
+            await asyncio.sleep(0)
+        return self.quit_requested or not self._reader.at_eof()
+
+    # --- shutdown -------------------------------------------------------------------
+    async def _say_goodbye(self, code: int, text: str) -> None:
+        try:
+            await self.reply(code, text)
+        except ConnectionError:
+            pass
+
+    async def close_for_shutdown(self) -> None:
+        await self._say_goodbye(Code.SERVICE_UNAVAILABLE, "Server shutting down")
+        self._writer.transport.abort()
+
+    async def _close(self) -> None:
+        await self.abort_transfer()
+        self.data.close()
+        await close_quietly(self._writer, timeout=1.0)
+        log.info("%s %s disconnected", self.peer, self._user)
+
+    @property
+    def _user(self) -> str:
+        return self.account.name if self.account else "-"

@@ -1,0 +1,78 @@
+"""Moving bytes over a data connection in bounded chunks, with back-pressure.
+
+Memory per transfer is one chunk (plus the transport's high-water mark), whatever
+the file size: every write is followed by `drain()`, every read asks for one chunk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from ..protocol.text import FromNetworkAscii, ToNetworkAscii
+from ..storage.base import FileReader, FileWriter
+
+
+async def send_file(
+    source: FileReader, writer: asyncio.StreamWriter, ascii_mode: bool, use_sendfile: bool
+) -> int:
+    """Download: file -> socket. Returns the bytes read from the file."""
+    raw = source.sendfile_source() if use_sendfile and not ascii_mode else None
+    if raw is not None:
+        file, offset = raw
+        # Zero copy: the kernel moves the pages; asyncio falls back to read/send itself
+        # where the transport cannot sendfile (e.g. TLS).
+        loop = asyncio.get_running_loop()
+        await writer.drain()
+        return await loop.sendfile(writer.transport, file, offset)
+    converter = ToNetworkAscii() if ascii_mode else None
+    total = 0
+    while chunk := await source.read_chunk():
+        total += len(chunk)
+        writer.write(converter.convert(chunk) if converter else chunk)
+        await writer.drain()
+    return total
+
+
+async def receive_file(
+    reader: asyncio.StreamReader, target: FileWriter, ascii_mode: bool, chunk_size: int
+) -> int:
+    """Upload: socket -> file, until the client closes the data connection."""
+    converter = FromNetworkAscii() if ascii_mode else None
+    total = 0
+    while chunk := await reader.read(chunk_size):
+        total += len(chunk)
+        await target.write(converter.convert(chunk) if converter else chunk)
+    if converter and (tail := converter.flush()):
+        await target.write(tail)
+    return total
+
+
+async def send_lines(lines: Iterable[str], writer: asyncio.StreamWriter, batch: int = 64 * 1024) -> int:
+    """A listing: CRLF-terminated UTF-8 lines, sent in batches of about `batch` bytes."""
+    pending: list[bytes] = []
+    size = total = 0
+    for line in lines:
+        encoded = (line + "\r\n").encode("utf-8", "surrogateescape")
+        pending.append(encoded)
+        size += len(encoded)
+        if size >= batch:
+            writer.write(b"".join(pending))
+            await writer.drain()
+            total += size
+            pending, size = [], 0
+    if pending:
+        writer.write(b"".join(pending))
+        await writer.drain()
+        total += size
+    return total
+
+
+async def close_quietly(writer: asyncio.StreamWriter, timeout: float = 5.0) -> None:
+    """Close a data connection, flushing what is buffered; never raises."""
+    try:
+        writer.close()
+        async with asyncio.timeout(timeout):
+            await writer.wait_closed()
+    except (OSError, TimeoutError):
+        writer.transport.abort()

@@ -1,0 +1,97 @@
+"""The storage interface the server talks to: a small set of operations on virtual paths.
+
+Backends raise the built-in OS errors (FileNotFoundError, IsADirectoryError, ...);
+the server maps them to FTP replies in one table (`aioftp_lite.errors`).
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from pathlib import PurePosixPath
+from typing import BinaryIO
+
+from ..protocol.listing import FileInfo
+
+DEFAULT_CHUNK_SIZE = 256 * 1024
+
+
+class WriteMode(enum.Enum):
+    REPLACE = "replace"  # atomic: temporary file, renamed over the target when committed
+    APPEND = "append"  # APPE: writes go to the end of the existing file
+    RESUME = "resume"  # REST + STOR: writes start at an offset of the existing file
+
+
+class FileReader(abc.ABC):
+    """An open file being downloaded."""
+
+    @abc.abstractmethod
+    async def read_chunk(self) -> bytes:
+        """The next chunk, at most the storage's chunk size; b'' at the end."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    def sendfile_source(self) -> tuple[BinaryIO, int] | None:
+        """A real OS file and its current offset, for the zero-copy path, if the backend has one."""
+        return None
+
+
+class FileWriter(abc.ABC):
+    """An upload in progress. Nothing is visible under the final name before `commit`."""
+
+    @abc.abstractmethod
+    async def write(self, chunk: bytes) -> None: ...
+
+    @abc.abstractmethod
+    async def commit(self) -> None:
+        """The transfer completed: make the data visible under its final name."""
+
+    @abc.abstractmethod
+    async def abort(self) -> None:
+        """The transfer failed: drop what was written (the old file, if any, stays)."""
+
+
+class Storage(abc.ABC):
+    """Operations over virtual POSIX paths, each confined to the storage's root."""
+
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+
+    @abc.abstractmethod
+    async def stat(self, path: PurePosixPath) -> FileInfo: ...
+
+    @abc.abstractmethod
+    async def list_dir(self, path: PurePosixPath) -> list[FileInfo]: ...
+
+    @abc.abstractmethod
+    async def open_read(self, path: PurePosixPath, offset: int = 0) -> FileReader: ...
+
+    @abc.abstractmethod
+    async def open_write(
+        self, path: PurePosixPath, mode: WriteMode = WriteMode.REPLACE, offset: int = 0
+    ) -> FileWriter: ...
+
+    @abc.abstractmethod
+    async def mkdir(self, path: PurePosixPath) -> None: ...
+
+    @abc.abstractmethod
+    async def rmdir(self, path: PurePosixPath) -> None: ...
+
+    @abc.abstractmethod
+    async def remove(self, path: PurePosixPath) -> None: ...
+
+    @abc.abstractmethod
+    async def rename(self, source: PurePosixPath, target: PurePosixPath) -> None: ...
+
+    async def exists(self, path: PurePosixPath) -> bool:
+        try:
+            await self.stat(path)
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return False
+        return True
+
+    async def is_dir(self, path: PurePosixPath) -> bool:
+        try:
+            return (await self.stat(path)).is_dir
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return False

@@ -1,0 +1,210 @@
+"""Local disk backend: file data through aiofiles, metadata calls in a worker thread.
+
+The jail lives in one place, `_real`: the virtual path is mapped under the root, every
+symlink is resolved, and the result must still be inside the root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import secrets
+import stat as stat_module
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+import aiofiles
+import aiofiles.threadpool
+
+from ..protocol.listing import FileInfo
+from .base import DEFAULT_CHUNK_SIZE, FileReader, FileWriter, Storage, WriteMode
+
+# Uploads in progress live beside their target under this suffix, hidden by the leading dot.
+PARTIAL_SUFFIX = ".aioftp-part"
+
+
+def _info(name: str, result: os.stat_result) -> FileInfo:
+    return FileInfo(
+        name=name,
+        is_dir=stat_module.S_ISDIR(result.st_mode),
+        size=result.st_size,
+        mtime=result.st_mtime,
+        mode=stat_module.S_IMODE(result.st_mode),
+        unique=f"{result.st_dev:x}g{result.st_ino:x}",
+        links=result.st_nlink,
+    )
+
+
+class LocalReader(FileReader):
+    def __init__(self, raw: BinaryIO, offset: int, chunk_size: int) -> None:
+        self._raw = raw
+        self._offset = offset
+        self._file = aiofiles.threadpool.wrap(raw, loop=asyncio.get_running_loop(), executor=None)
+        self._chunk_size = chunk_size
+
+    async def read_chunk(self) -> bytes:
+        return await self._file.read(self._chunk_size)
+
+    async def close(self) -> None:
+        await self._file.close()
+
+    def sendfile_source(self) -> tuple[BinaryIO, int]:
+        return self._raw, self._offset
+
+
+class LocalWriter(FileWriter):
+    """Writes to `write_path`; in REPLACE mode that is a hidden temporary file
+    renamed over `final_path` on commit."""
+
+    def __init__(self, file, write_path: str, final_path: str, mode: WriteMode) -> None:  # noqa: ANN001
+        self._file = file
+        self._write_path = write_path
+        self._final_path = final_path
+        self._mode = mode
+        self._finished = False
+
+    async def write(self, chunk: bytes) -> None:
+        await self._file.write(chunk)
+
+    async def commit(self) -> None:
+        if self._mode is WriteMode.RESUME:
+            await self._file.truncate()  # REST + STOR: the upload's end is the file's end
+        await self._file.close()
+        if self._mode is WriteMode.REPLACE:
+            await asyncio.to_thread(os.replace, self._write_path, self._final_path)
+        self._finished = True
+
+    async def abort(self) -> None:
+        if self._finished:
+            return  # after commit: nothing to undo
+        self._finished = True
+        await self._file.close()
+        if self._mode is WriteMode.REPLACE:
+            await asyncio.to_thread(_remove_quietly, self._write_path)
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+class LocalStorage(Storage):
+    def __init__(self, root: str | os.PathLike[str], chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        self.root = os.path.realpath(root)
+        self.chunk_size = chunk_size
+
+    # --- the jail -------------------------------------------------------------------
+    def _real(self, path: PurePosixPath) -> str:
+        """Real path of a virtual one, symlinks resolved; refuses anything outside the root.
+
+        Blocking (it walks the path): call it inside a worker thread.
+        """
+        real = os.path.realpath(os.path.join(self.root, *path.parts[1:]))
+        if real != self.root and os.path.commonpath([self.root, real]) != self.root:
+            raise PermissionError(errno.EACCES, "Path leads outside the root")
+        return real
+
+    # --- metadata -------------------------------------------------------------------
+    async def stat(self, path: PurePosixPath) -> FileInfo:
+        return await asyncio.to_thread(self._stat, path)
+
+    def _stat(self, path: PurePosixPath) -> FileInfo:
+        return _info(path.name or "/", os.stat(self._real(path)))
+
+    async def list_dir(self, path: PurePosixPath) -> list[FileInfo]:
+        return await asyncio.to_thread(self._list_dir, path)
+
+    def _list_dir(self, path: PurePosixPath) -> list[FileInfo]:
+        real_dir = self._real(path)
+        infos = []
+        with os.scandir(real_dir) as entries:
+            for entry in entries:
+                try:
+                    if entry.is_symlink():
+                        self._real(path / entry.name)  # hide links that lead outside
+                    infos.append(_info(entry.name, entry.stat()))
+                except OSError:
+                    continue  # broken or escaping link, or vanished meanwhile
+        return infos
+
+    async def mkdir(self, path: PurePosixPath) -> None:
+        await asyncio.to_thread(lambda: os.mkdir(self._real(path)))
+
+    async def rmdir(self, path: PurePosixPath) -> None:
+        await asyncio.to_thread(lambda: os.rmdir(self._checked_not_root(path)))
+
+    async def remove(self, path: PurePosixPath) -> None:
+        def remove() -> None:
+            real = self._real(path)
+            if os.path.isdir(real):
+                raise IsADirectoryError(errno.EISDIR, "Is a directory")
+            os.unlink(real)
+
+        await asyncio.to_thread(remove)
+
+    async def rename(self, source: PurePosixPath, target: PurePosixPath) -> None:
+        def rename() -> None:
+            real_source = self._checked_not_root(source)
+            real_target = self._real(target)
+            if not os.path.lexists(real_source):
+                raise FileNotFoundError(errno.ENOENT, "No such file or directory")
+            os.rename(real_source, real_target)
+
+        await asyncio.to_thread(rename)
+
+    def _checked_not_root(self, path: PurePosixPath) -> str:
+        real = self._real(path)
+        if real == self.root:
+            raise PermissionError(errno.EACCES, "The root folder cannot be changed")
+        return real
+
+    # --- file data ------------------------------------------------------------------
+    async def open_read(self, path: PurePosixPath, offset: int = 0) -> FileReader:
+        def open_raw() -> BinaryIO:
+            raw = open(self._real(path), "rb")  # noqa: SIM115 - closed by LocalReader
+            if stat_module.S_ISDIR(os.fstat(raw.fileno()).st_mode):
+                raw.close()
+                raise IsADirectoryError(errno.EISDIR, "Is a directory")
+            raw.seek(offset)
+            return raw
+
+        raw = await asyncio.to_thread(open_raw)
+        return LocalReader(raw, offset, self.chunk_size)
+
+    async def open_write(
+        self, path: PurePosixPath, mode: WriteMode = WriteMode.REPLACE, offset: int = 0
+    ) -> FileWriter:
+        final = await asyncio.to_thread(self._writable_target, path)
+        if mode is WriteMode.REPLACE:
+            folder, name = os.path.split(final)
+            temporary = os.path.join(folder, f".{name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
+            file = await aiofiles.open(temporary, "xb")
+            return LocalWriter(file, temporary, final, mode)
+        if mode is WriteMode.APPEND:
+            return LocalWriter(await aiofiles.open(final, "ab"), final, final, mode)
+        exists = await asyncio.to_thread(os.path.exists, final)
+        file = await aiofiles.open(final, "r+b" if exists else "wb")
+        await file.seek(offset)
+        return LocalWriter(file, final, final, mode)
+
+    def _writable_target(self, path: PurePosixPath) -> str:
+        real = self._real(path)
+        if os.path.isdir(real):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory")
+        if not os.path.isdir(os.path.dirname(real)):
+            raise FileNotFoundError(errno.ENOENT, "No such folder")
+        return real
+
+    def remove_partial_uploads(self) -> list[Path]:
+        """Delete temporary upload files left by a crash (call before serving)."""
+        removed = []
+        for folder, _dirs, files in os.walk(self.root):
+            for name in files:
+                if name.startswith(".") and name.endswith(PARTIAL_SUFFIX):
+                    stray = Path(folder, name)
+                    stray.unlink(missing_ok=True)
+                    removed.append(stray)
+        return removed

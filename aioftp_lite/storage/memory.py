@@ -1,0 +1,171 @@
+"""In-memory backend: the same interface with no disk, for fast tests and embedding.
+
+It raises the same OS errors as the local backend, so the server cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import time
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from ..protocol.listing import FileInfo
+from .base import DEFAULT_CHUNK_SIZE, FileReader, FileWriter, Storage, WriteMode
+
+_inode_numbers = itertools.count(1)
+
+
+@dataclass
+class _Node:
+    mtime: float = field(default_factory=time.time)
+    inode: int = field(default_factory=lambda: next(_inode_numbers))
+
+
+@dataclass
+class _File(_Node):
+    data: bytearray = field(default_factory=bytearray)
+
+
+@dataclass
+class _Folder(_Node):
+    children: dict[str, _Node] = field(default_factory=dict)
+
+
+def _not_found() -> FileNotFoundError:
+    return FileNotFoundError(errno.ENOENT, "No such file or directory")
+
+
+def _info(name: str, node: _Node) -> FileInfo:
+    is_dir = isinstance(node, _Folder)
+    size = 0 if is_dir else len(node.data)  # type: ignore[attr-defined]
+    mode = 0o755 if is_dir else 0o644
+    return FileInfo(name, is_dir, size, node.mtime, mode, f"m{node.inode:x}")
+
+
+class MemoryReader(FileReader):
+    def __init__(self, data: bytes, offset: int, chunk_size: int) -> None:
+        self._view = memoryview(data)
+        self._position = offset
+        self._chunk_size = chunk_size
+
+    async def read_chunk(self) -> bytes:
+        chunk = self._view[self._position : self._position + self._chunk_size].tobytes()
+        self._position += len(chunk)
+        return chunk
+
+    async def close(self) -> None:
+        self._view.release()
+
+
+class MemoryWriter(FileWriter):
+    def __init__(self, folder: _Folder, name: str, mode: WriteMode, offset: int) -> None:
+        self._folder, self._name, self._mode = folder, name, mode
+        existing = folder.children.get(name)
+        start = existing.data[:offset] if isinstance(existing, _File) else bytearray()
+        # REPLACE builds a new buffer, so readers of the old file keep seeing it until commit.
+        self._buffer = bytearray(start) if mode is WriteMode.RESUME else bytearray()
+        if mode is WriteMode.APPEND and isinstance(existing, _File):
+            self._buffer = existing.data
+
+    async def write(self, chunk: bytes) -> None:
+        self._buffer += chunk
+        if self._mode is not WriteMode.REPLACE:
+            self._publish()  # APPE and REST keep what arrived, like the local backend
+
+    async def commit(self) -> None:
+        self._publish()
+
+    async def abort(self) -> None:
+        pass
+
+    def _publish(self) -> None:
+        existing = self._folder.children.get(self._name)
+        if isinstance(existing, _File) and existing.data is self._buffer:
+            existing.mtime = time.time()
+        else:
+            self._folder.children[self._name] = _File(data=self._buffer)
+        self._folder.mtime = time.time()
+
+
+class MemoryStorage(Storage):
+    def __init__(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        self._root = _Folder()
+        self.chunk_size = chunk_size
+
+    def _node(self, path: PurePosixPath) -> _Node:
+        node: _Node = self._root
+        for part in path.parts[1:]:
+            if not isinstance(node, _Folder):
+                raise NotADirectoryError(errno.ENOTDIR, "Not a directory")
+            child = node.children.get(part)
+            if child is None:
+                raise _not_found()
+            node = child
+        return node
+
+    def _parent(self, path: PurePosixPath) -> _Folder:
+        if path == path.parent:
+            raise PermissionError(errno.EACCES, "The root folder cannot be changed")
+        parent = self._node(path.parent)
+        if not isinstance(parent, _Folder):
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory")
+        return parent
+
+    async def stat(self, path: PurePosixPath) -> FileInfo:
+        return _info(path.name or "/", self._node(path))
+
+    async def list_dir(self, path: PurePosixPath) -> list[FileInfo]:
+        node = self._node(path)
+        if not isinstance(node, _Folder):
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory")
+        return [_info(name, child) for name, child in node.children.items()]
+
+    async def mkdir(self, path: PurePosixPath) -> None:
+        parent = self._parent(path)
+        if path.name in parent.children:
+            raise FileExistsError(errno.EEXIST, "File exists")
+        parent.children[path.name] = _Folder()
+        parent.mtime = time.time()
+
+    async def rmdir(self, path: PurePosixPath) -> None:
+        parent = self._parent(path)
+        node = self._node(path)
+        if not isinstance(node, _Folder):
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory")
+        if node.children:
+            raise OSError(errno.ENOTEMPTY, "Directory not empty")
+        del parent.children[path.name]
+
+    async def remove(self, path: PurePosixPath) -> None:
+        parent = self._parent(path)
+        if isinstance(self._node(path), _Folder):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory")
+        del parent.children[path.name]
+
+    async def rename(self, source: PurePosixPath, target: PurePosixPath) -> None:
+        source_parent = self._parent(source)
+        node = self._node(source)
+        target_parent = self._parent(target)
+        if isinstance(node, _Folder) and (target == source or source in target.parents):
+            raise OSError(errno.EINVAL, "Cannot move a folder into itself")
+        existing = target_parent.children.get(target.name)
+        if isinstance(existing, _Folder) and (existing.children or not isinstance(node, _Folder)):
+            raise IsADirectoryError(errno.EISDIR, "Target is a directory")
+        del source_parent.children[source.name]
+        target_parent.children[target.name] = node
+
+    async def open_read(self, path: PurePosixPath, offset: int = 0) -> FileReader:
+        node = self._node(path)
+        if not isinstance(node, _File):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory")
+        return MemoryReader(bytes(node.data), offset, self.chunk_size)
+
+    async def open_write(
+        self, path: PurePosixPath, mode: WriteMode = WriteMode.REPLACE, offset: int = 0
+    ) -> FileWriter:
+        parent = self._parent(path)
+        if isinstance(parent.children.get(path.name), _Folder):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory")
+        return MemoryWriter(parent, path.name, mode, offset)
