@@ -56,7 +56,7 @@ class Account:
 @dataclass
 class UserEntry:
     password_hash: str
-    home: Path
+    home: Path | None = None  # None: the server root; relative: under the server root
     permissions: frozenset[str] = PERMISSIONS
 
 
@@ -70,7 +70,10 @@ class Authenticator:
     _decoy_hash: str = field(default_factory=lambda: hash_password(secrets.token_hex(8)))
 
     def add_user(self, name: str, password: str, home: Path | None = None) -> None:
-        self.users[name] = UserEntry(hash_password(password), home or self.root)
+        self.users[name] = UserEntry(hash_password(password), home)
+
+    def home_of(self, entry: UserEntry) -> Path:
+        return self.root / entry.home if entry.home else self.root
 
     def is_anonymous_name(self, name: str) -> bool:
         return self.allow_anonymous and name.lower() in ANONYMOUS_NAMES and name not in self.users
@@ -83,7 +86,7 @@ class Authenticator:
         valid = await asyncio.to_thread(verify_password, password, encoded)
         if entry is None or not valid:
             return None
-        return self._account(name, entry.home, entry.permissions)
+        return self._account(name, self.home_of(entry), entry.permissions)
 
     def _account(
         self, name: str, home: Path, permissions: frozenset[str], anonymous: bool = False

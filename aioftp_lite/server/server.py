@@ -17,6 +17,8 @@ from typing import Any
 
 from ..auth import Account, Authenticator
 from ..config import ServerConfig
+from ..defender import LoginDefender
+from ..protocol.addresses import normalize_host
 from ..protocol.replies import Code, Reply
 from ..storage.base import Storage
 from ..storage.local import LocalStorage
@@ -37,8 +39,12 @@ class ServerContext:
         self.authenticator = Authenticator(
             root=config.root, allow_anonymous=config.allow_anonymous, read_only=config.read_only
         )
+        self.authenticator.users.update(config.accounts)
         for name, password in config.users.items():
             self.authenticator.add_user(name, password)
+        self.defender = LoginDefender(
+            config.max_login_failures, config.login_failure_window, config.ban_seconds
+        )
         self.passive_ports = PassivePorts(config.passive_ports)
         self._storage_factory = storage_factory or (
             lambda account: LocalStorage(account.home, chunk_size=config.chunk_size)
@@ -83,6 +89,9 @@ class Server:
     def _prepare_root(self) -> None:
         root = Path(self.config.root)
         root.mkdir(parents=True, exist_ok=True)
+        for entry in self.config.accounts.values():
+            if entry.home is not None:
+                (root / entry.home).mkdir(parents=True, exist_ok=True)
         for stray in LocalStorage(root).remove_partial_uploads():
             log.warning("removed a partial upload left by an earlier run: %s", stray)
 
@@ -147,6 +156,9 @@ class Server:
                 del self._per_ip[peer_host]
 
     def _refusal(self, peer_host: str) -> Reply | None:
+        assert self.context is not None
+        if self.context.defender.is_banned(normalize_host(peer_host)):
+            return Reply(Code.SERVICE_UNAVAILABLE, "Too many failed logins from your address, try later")
         limit = self.config.max_connections
         if limit and len(self._sessions) >= limit:
             return Reply(Code.SERVICE_UNAVAILABLE, "Too many connections, try again later")

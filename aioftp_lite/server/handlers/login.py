@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -37,8 +38,16 @@ async def password(session: Session, secret: str) -> None:
     account = await session.context.authenticator.authenticate(name, secret)
     if account is None:
         log.warning("%s failed login as %r", session.peer, name)
+        # The delay slows password guessing; the defender bans an address that keeps trying.
+        await asyncio.sleep(session.config.login_failure_delay)
+        if session.context.defender.record_failure(session.peer_host):
+            log.warning("%s banned after repeated failed logins", session.peer_host)
+            session.quit_requested = True  # end the session after this reply
+            await session.reply(Code.SERVICE_UNAVAILABLE, "Too many failed logins, closing connection")
+            return
         await session.reply(Code.NOT_LOGGED_IN, "Login incorrect")
         return
+    session.context.defender.record_success(session.peer_host)
     session.login(account)
     log.info("%s logged in as %s", session.peer, account.name)
     await session.reply(Code.LOGGED_IN, f"User {account.name} logged in")

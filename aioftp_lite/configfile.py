@@ -1,0 +1,174 @@
+"""The TOML config file (`--config FILE`): a schema table, checked key by key.
+
+    [server]    root, host, port, anonymous, read_only, show_hidden, banner, log_level, log_file
+    [limits]    max_connections, max_connections_per_ip, idle_timeout, data_timeout,
+                max_line_length, passive_ports = "50000-50100", masquerade_address,
+                login_failure_delay, max_login_failures, login_failure_window, ban_seconds,
+                max_session_rate, max_total_rate, shutdown_timeout       (rates in bytes/s)
+    [tls]       cert, key, require
+    [[users]]   name, password_hash (from `aioftp-lite hash-password`), home, permissions = [...]
+
+Every mistake raises `ConfigError` naming the key, so the CLI can print one clear line.
+Relative paths are taken relative to the config file's folder.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .auth import PERMISSIONS, UserEntry
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(ValueError):
+    """A problem in the config file, with the key it is about."""
+
+
+Converter = Callable[[Any, str, Path], Any]
+
+
+def _integer(value: Any, key: str, _base: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{key}: expected a whole number >= 0, got {value!r}")
+    return value
+
+
+def _port(value: Any, key: str, base: Path) -> int:
+    number = _integer(value, key, base)
+    if number > 65535:
+        raise ConfigError(f"{key}: expected a port number 0-65535, got {value!r}")
+    return number
+
+
+def _seconds(value: Any, key: str, _base: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"{key}: expected a number of seconds >= 0, got {value!r}")
+    return float(value)
+
+
+def _boolean(value: Any, key: str, _base: Path) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    return value
+
+
+def _text(value: Any, key: str, _base: Path) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{key}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _path(value: Any, key: str, base: Path) -> Path:
+    return (base / _text(value, key, base)).resolve()
+
+
+def _log_level(value: Any, key: str, base: Path) -> str:
+    level = _text(value, key, base).upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"{key}: expected one of {', '.join(LOG_LEVELS)}, got {value!r}")
+    return level
+
+
+def parse_port_range(text: str) -> tuple[int, int]:
+    low, dash, high = text.partition("-")
+    if not dash or not low.strip().isdigit() or not high.strip().isdigit():
+        raise ValueError(f"expected LOW-HIGH, got {text!r}")
+    range_ = int(low), int(high)
+    if not 1024 <= range_[0] <= range_[1] <= 65535:
+        raise ValueError(f"expected 1024 <= LOW <= HIGH <= 65535, got {text!r}")
+    return range_
+
+
+def _port_range(value: Any, key: str, base: Path) -> tuple[int, int]:
+    try:
+        return parse_port_range(_text(value, key, base))
+    except ValueError as error:
+        raise ConfigError(f"{key}: {error}") from None
+
+
+# (section, key) -> (ServerConfig field, converter)
+SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
+    ("server", "root"): ("root", _path),
+    ("server", "host"): ("host", _text),
+    ("server", "port"): ("port", _port),
+    ("server", "anonymous"): ("allow_anonymous", _boolean),
+    ("server", "read_only"): ("read_only", _boolean),
+    ("server", "show_hidden"): ("show_hidden", _boolean),
+    ("server", "banner"): ("banner", _text),
+    ("server", "log_level"): ("log_level", _log_level),
+    ("server", "log_file"): ("log_file", _path),
+    ("limits", "max_connections"): ("max_connections", _integer),
+    ("limits", "max_connections_per_ip"): ("max_connections_per_ip", _integer),
+    ("limits", "idle_timeout"): ("idle_timeout", _seconds),
+    ("limits", "data_timeout"): ("data_timeout", _seconds),
+    ("limits", "max_line_length"): ("max_line_length", _integer),
+    ("limits", "passive_ports"): ("passive_ports", _port_range),
+    ("limits", "masquerade_address"): ("masquerade_address", _text),
+    ("limits", "login_failure_delay"): ("login_failure_delay", _seconds),
+    ("limits", "max_login_failures"): ("max_login_failures", _integer),
+    ("limits", "login_failure_window"): ("login_failure_window", _seconds),
+    ("limits", "ban_seconds"): ("ban_seconds", _seconds),
+    ("limits", "max_session_rate"): ("max_session_rate", _integer),
+    ("limits", "max_total_rate"): ("max_total_rate", _integer),
+    ("limits", "shutdown_timeout"): ("shutdown_timeout", _seconds),
+    ("tls", "cert"): ("tls_cert", _path),
+    ("tls", "key"): ("tls_key", _path),
+    ("tls", "require"): ("require_tls", _boolean),
+}
+SECTIONS = sorted({section for section, _ in SCHEMA})
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """Read and check a config file; returns ServerConfig field overrides."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read {path}: {error.strerror or error}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    base = path.resolve().parent
+    overrides: dict[str, Any] = {}
+    for section, table in document.items():
+        if section == "users":
+            overrides["accounts"] = _users(table, base)
+            continue
+        if section not in SECTIONS:
+            raise ConfigError(f"unknown section [{section}] (expected {', '.join(SECTIONS)} or [[users]])")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{section}: expected a table [{section}]")
+        for key, value in table.items():
+            entry = SCHEMA.get((section, key))
+            if entry is None:
+                raise ConfigError(f"{section}.{key}: unknown key")
+            field_name, convert = entry
+            overrides[field_name] = convert(value, f"{section}.{key}", base)
+    return overrides
+
+
+def _users(users: Any, base: Path) -> dict[str, UserEntry]:
+    if not isinstance(users, list):
+        raise ConfigError("users: expected [[users]] tables")
+    accounts: dict[str, UserEntry] = {}
+    for index, user in enumerate(users):
+        where = f"users[{index}]"
+        unknown = set(user) - {"name", "password_hash", "home", "permissions"}
+        if unknown:
+            raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
+        for required in ("name", "password_hash"):
+            if required not in user:
+                raise ConfigError(f"{where}.{required}: missing")
+        name = _text(user["name"], f"{where}.name", base)
+        password_hash = _text(user["password_hash"], f"{where}.password_hash", base)
+        if not password_hash.startswith("scrypt$"):
+            raise ConfigError(f"{where}.password_hash: expected a hash from `aioftp-lite hash-password`")
+        # A relative home is relative to the server root (where the user's files live).
+        home = Path(_text(user["home"], f"{where}.home", base)) if "home" in user else None
+        permissions = user.get("permissions", sorted(PERMISSIONS))
+        if not isinstance(permissions, list) or not set(permissions) <= PERMISSIONS:
+            raise ConfigError(f"{where}.permissions: expected a list drawn from {', '.join(sorted(PERMISSIONS))}")
+        accounts[name] = UserEntry(password_hash, home, frozenset(permissions))
+    return accounts
