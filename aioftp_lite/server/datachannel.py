@@ -12,6 +12,7 @@ import asyncio
 import errno
 import itertools
 import socket
+import ssl
 from dataclasses import dataclass
 
 from ..errors import FTPError
@@ -75,23 +76,38 @@ class DataChannel:
         self.close()
         self._pending = _Active(address)
 
-    async def open(self, timeout: float) -> DataStreams:
-        """Accept or connect the data connection, within `timeout` seconds."""
+    async def open(self, timeout: float, tls: ssl.SSLContext | None = None) -> DataStreams:
+        """Accept or connect the data connection, within `timeout` seconds.
+
+        With `tls` the data connection is protected (PROT P); we are the TLS server
+        whichever side connected (RFC 4217 7).
+        """
         pending, self._pending = self._pending, None
         if pending is None:
             raise FTPError(Code.CANT_OPEN_DATA, "Use PORT, EPRT, PASV or EPSV first")
         try:
             async with asyncio.timeout(timeout):
                 if isinstance(pending, _Active):
-                    host, port = pending.address
-                    return await asyncio.open_connection(host, port, limit=self._limit)
-                connection = await self._accept_from_peer(pending)
-                return await asyncio.open_connection(sock=connection, limit=self._limit)
+                    connection = await _connect(pending.address)
+                else:
+                    connection = await self._accept_from_peer(pending)
+                return await self._streams(connection, tls)
         except (OSError, TimeoutError) as error:
             raise FTPError(Code.CANT_OPEN_DATA, f"Can't open data connection: {error or 'timed out'}") from None
         finally:
             if isinstance(pending, socket.socket):
                 pending.close()
+
+    async def _streams(self, connection: socket.socket, tls: ssl.SSLContext | None) -> DataStreams:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=self._limit)
+        protocol = asyncio.StreamReaderProtocol(reader)
+        try:
+            transport, _ = await loop.connect_accepted_socket(lambda: protocol, connection, ssl=tls)
+        except BaseException:
+            connection.close()
+            raise
+        return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
     async def _accept_from_peer(self, listener: socket.socket) -> socket.socket:
         """Accept the first connection from the control connection's own host.
@@ -110,3 +126,16 @@ class DataChannel:
         if isinstance(self._pending, socket.socket):
             self._pending.close()
         self._pending = None
+
+
+async def _connect(address: Address) -> socket.socket:
+    """Active mode: connect to the client's data port."""
+    host, port = address
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..config import ServerConfig
 from ..errors import FTPError, reply_for_os_error
 from ..protocol.commands import Command
 from ..protocol.replies import Code, Reply
@@ -41,13 +42,14 @@ class CommandSpec:
     help: str
     feature: str | None  # a FEAT line, for extensions (RFC 2389)
     during_transfer: bool  # may run while a transfer is going (ABOR, STAT)
+    offered: Callable[[ServerConfig], bool] | None  # FEAT lists it only where this holds
 
 
 COMMANDS: dict[str, CommandSpec] = {}
 
 # Commands of RFC 959 and common extensions that we know of but do not offer: 502, not 500.
 NOT_IMPLEMENTED = frozenset(
-    {"ACCT", "SMNT", "REIN", "SITE", "AUTH", "PBSZ", "PROT", "CCC", "ADAT", "LANG", "XRSQ", "XSEM"}
+    {"ACCT", "SMNT", "REIN", "SITE", "CCC", "ADAT", "LANG", "XRSQ", "XSEM"}
 )
 
 
@@ -61,6 +63,7 @@ def command(
     help: str = "",  # noqa: A002 - the natural name here
     feature: str | None = None,
     during_transfer: bool = False,
+    offered: Callable[[ServerConfig], bool] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register a handler under `verb` (and aliases such as XPWD for PWD)."""
 
@@ -69,7 +72,7 @@ def command(
             COMMANDS[name] = CommandSpec(
                 name, handler, argument, login, permission,
                 syntax or (f"{name} <arg>" if argument is Arg.REQUIRED else name),
-                help, feature, during_transfer,
+                help, feature, during_transfer, offered,
             )  # fmt: skip
         return handler
 
@@ -109,8 +112,14 @@ async def dispatch(session: Session, cmd: Command) -> None:
         await session.reply(reply.code, reply.text)
 
 
-def feature_lines() -> list[str]:
-    return sorted({spec.feature for spec in COMMANDS.values() if spec.feature})
+def feature_lines(config: ServerConfig) -> list[str]:
+    return sorted(
+        {
+            spec.feature
+            for spec in COMMANDS.values()
+            if spec.feature and (spec.offered is None or spec.offered(config))
+        }
+    )
 
 
 def help_text(verb: str | None = None) -> Reply:

@@ -18,6 +18,7 @@ from typing import Any
 from ..auth import Account, Authenticator
 from ..config import ServerConfig
 from ..defender import LoginDefender
+from ..tls import server_context
 from ..protocol.addresses import normalize_host
 from ..protocol.replies import Code, Reply
 from ..storage.base import Storage
@@ -46,6 +47,7 @@ class ServerContext:
             config.max_login_failures, config.login_failure_window, config.ban_seconds
         )
         self.passive_ports = PassivePorts(config.passive_ports)
+        self.tls = server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
         self._storage_factory = storage_factory or (
             lambda account: LocalStorage(account.home, chunk_size=config.chunk_size)
         )

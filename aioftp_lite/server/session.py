@@ -64,6 +64,10 @@ class Session:
         self.rename_from: PurePosixPath | None = None
         self.mlst_facts = ALL_FACTS
         self.epsv_all = False  # after EPSV ALL only EPSV may set up data connections
+        # FTPS (RFC 4217): TLS on the control connection after AUTH, on data after PROT P.
+        self.control_tls = False
+        self.protection_buffer_set = False
+        self.protect_data = False
         self.data = DataChannel(peer[0], buffer_limit=self.config.chunk_size)
         self.transfer: asyncio.Task[None] | None = None
         self.quit_requested = False
@@ -73,6 +77,12 @@ class Session:
     async def reply(self, code: int, text: str) -> None:
         self._writer.write(Reply(code, text).encode())
         await self._writer.drain()  # a client that never reads replies cannot grow our buffer
+
+    async def start_tls(self) -> None:
+        """Upgrade the control connection (after the 234 reply to AUTH TLS)."""
+        assert self.context.tls is not None
+        await self._writer.start_tls(self.context.tls, ssl_handshake_timeout=self.config.data_timeout)
+        self.control_tls = True
 
     # --- paths ----------------------------------------------------------------------
     def resolve(self, argument: str) -> PurePosixPath:
@@ -168,8 +178,11 @@ class Session:
         streams: DataStreams | None = None
         moved = 0
         try:
+            if self.config.require_tls and not self.protect_data:
+                raise FTPError(521, "Data connections must be protected: send PBSZ 0 and PROT P first")
             await self.reply(Code.FILE_STATUS_OK, opening)
-            streams = await self.data.open(self.config.data_timeout)
+            tls = self.context.tls if self.protect_data else None
+            streams = await self.data.open(self.config.data_timeout, tls)
             moved = await work(*streams)
             await close_quietly(streams[1])
             reply = Reply(Code.CLOSING_DATA, f"Transfer complete ({moved} bytes)")

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from ...errors import FTPError
 from ...protocol.replies import Code
 from ..dispatch import Arg, command
 
@@ -18,6 +19,8 @@ log = logging.getLogger("aioftp_lite.session")
 @command("USER", argument=Arg.REQUIRED, login=False, syntax="USER <name>", help="begin a login")
 async def user(session: Session, name: str) -> None:
     session.account = session.storage = None
+    if session.config.require_tls and not session.control_tls:
+        raise FTPError(Code.NOT_LOGGED_IN, "This server requires TLS: send AUTH TLS first")
     session.pending_user = name
     if session.context.authenticator.is_anonymous_name(name):
         await session.reply(Code.NEED_PASSWORD, "Anonymous login ok, send your e-mail address as password")

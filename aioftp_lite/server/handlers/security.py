@@ -1,0 +1,76 @@
+"""Explicit FTPS (RFC 4217): AUTH TLS, PBSZ, PROT."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from ...config import ServerConfig
+from ...errors import FTPError
+from ...protocol.replies import Code
+from ..dispatch import Arg, command
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+log = logging.getLogger("aioftp_lite.session")
+
+PROTECTION_LEVEL_NOT_SUPPORTED = 536  # RFC 2228
+DATA_PROTECTION_REFUSED = 534
+
+
+def tls_offered(config: ServerConfig) -> bool:
+    return config.tls_cert is not None
+
+
+@command("AUTH", argument=Arg.REQUIRED, login=False, syntax="AUTH TLS",
+         help="switch the control connection to TLS", feature="AUTH TLS", offered=tls_offered)  # fmt: skip
+async def auth(session: Session, argument: str) -> None:
+    if session.context.tls is None:
+        raise FTPError(Code.NOT_IMPLEMENTED, "TLS is not configured on this server")
+    if argument.strip().upper() not in ("TLS", "TLS-C", "SSL"):
+        raise FTPError(Code.PARAMETER_NOT_IMPLEMENTED, "Only AUTH TLS is supported")
+    if session.control_tls:
+        raise FTPError(Code.BAD_SEQUENCE, "Already using TLS")
+    await session.wait_transfer()
+    await session.reply(Code.AUTH_OK, "AUTH TLS successful")
+    try:
+        await session.start_tls()
+    except (OSError, TimeoutError) as error:
+        log.warning("%s TLS handshake failed: %s", session.peer, error)
+        session.quit_requested = True  # the connection is unusable now
+        return
+    # RFC 4217 4: a new security context means a new login.
+    session.account = session.storage = None
+    session.pending_user = None
+
+
+@command("PBSZ", argument=Arg.REQUIRED, login=False, syntax="PBSZ 0",
+         help="protection buffer size (0 for TLS)", feature="PBSZ", offered=tls_offered)  # fmt: skip
+async def pbsz(session: Session, argument: str) -> None:
+    if not session.control_tls:
+        raise FTPError(Code.BAD_SEQUENCE, "Send AUTH TLS first")
+    if not argument.strip().isdigit():
+        raise FTPError(Code.BAD_ARGUMENT, "PBSZ needs a number")
+    session.protection_buffer_set = True
+    await session.reply(Code.OK, "PBSZ=0")
+
+
+@command("PROT", argument=Arg.REQUIRED, login=False, syntax="PROT P|C",
+         help="protect data connections (P) or not (C)", feature="PROT", offered=tls_offered)  # fmt: skip
+async def prot(session: Session, argument: str) -> None:
+    level = argument.strip().upper()
+    if not session.control_tls or not session.protection_buffer_set:
+        raise FTPError(Code.BAD_SEQUENCE, "Send AUTH TLS and PBSZ first")
+    if level == "P":
+        session.protect_data = True
+        await session.reply(Code.OK, "Data connections will be protected")
+    elif level == "C":
+        if session.config.require_tls:
+            raise FTPError(DATA_PROTECTION_REFUSED, "This server requires protected data connections")
+        session.protect_data = False
+        await session.reply(Code.OK, "Data connections will not be protected")
+    elif level in ("S", "E"):
+        raise FTPError(PROTECTION_LEVEL_NOT_SUPPORTED, f"PROT {level} not supported, use P or C")
+    else:
+        raise FTPError(Code.BAD_ARGUMENT, f"Unknown protection level {argument[:16]}")
