@@ -1,21 +1,27 @@
-"""`aioftp-lite serve ...`: the daemon's command line.
+"""`aioftp-lite serve ...` and `aioftp-lite hash-password`: the daemon's command line.
 
-Errors in the arguments give one line on stderr and exit status 2; a start-up
-failure (port in use, ...) one line and exit status 1; SIGTERM or Ctrl-C stop the
-server cleanly with exit status 0.
+Settings come from the defaults, then the config file (`--config`), then the flags:
+a flag always wins. Errors in the arguments or the config file give one line on
+stderr and exit status 2; a start-up failure (port in use, ...) one line and exit
+status 1; SIGTERM or Ctrl-C stop the server cleanly with exit status 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import os
 import signal
 import sys
+from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
+from .auth import hash_password
 from .config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_ROOT, ServerConfig
+from .configfile import LOG_LEVELS, ConfigError, load_config_file, parse_port_range
 from .server import Server
 
 
@@ -39,39 +45,114 @@ def port_argument(text: str) -> int:
     return int(text)
 
 
+def count_argument(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(text)
+
+
+def seconds_argument(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}")
+    return value
+
+
+def port_range_argument(text: str) -> tuple[int, int]:
+    try:
+        return parse_port_range(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+# Flags that map one-to-one onto ServerConfig fields: (flag, field, type, help).
+# Their default is None, meaning "not given": then the config file or the built-in default holds.
+SETTING_FLAGS: list[tuple[str, str, Any, str]] = [
+    ("--host", "host", str, f"address to listen on (default {DEFAULT_HOST}; ::1 for IPv6)"),
+    ("--port", "port", port_argument, f"port (default {DEFAULT_PORT}; 0 picks a free one)"),
+    ("--max-connections", "max_connections", count_argument, "most clients at once (421 beyond)"),
+    ("--max-connections-per-ip", "max_connections_per_ip", count_argument, "most clients per address"),
+    ("--idle-timeout", "idle_timeout", seconds_argument, "close idle control connections (421)"),
+    ("--data-timeout", "data_timeout", seconds_argument, "wait this long for a data connection (425)"),
+    ("--passive-ports", "passive_ports", port_range_argument, "passive port range LOW-HIGH"),
+    ("--masquerade-address", "masquerade_address", str, "address to announce in PASV replies (NAT)"),
+    ("--max-session-rate", "max_session_rate", count_argument, "bytes/s per transfer (0: unlimited)"),
+    ("--max-total-rate", "max_total_rate", count_argument, "bytes/s for all transfers together"),
+    ("--shutdown-timeout", "shutdown_timeout", seconds_argument, "on SIGTERM, let transfers finish this long"),
+    ("--tls-cert", "tls_cert", Path, "certificate (PEM) for explicit FTPS (AUTH TLS)"),
+    ("--tls-key", "tls_key", Path, "private key (PEM), if not in the certificate file"),
+    ("--log-file", "log_file", Path, "also write the log to this file"),
+    ("--log-level", "log_level", str.upper, f"one of {', '.join(LOG_LEVELS)} (default INFO)"),
+]
+# Switches that can only turn a setting on: (flag, field, value, help).
+SWITCHES: list[tuple[str, str, bool, str]] = [
+    ("--no-anonymous", "allow_anonymous", False, "refuse anonymous logins"),
+    ("--read-only", "read_only", True, "refuse every change (550)"),
+    ("--show-hidden", "show_hidden", True, "list dotfiles too"),
+    ("--require-tls", "require_tls", True, "refuse logins and data connections without TLS"),
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="aioftp-lite", description="An FTP server on asyncio.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     serve = commands.add_parser("serve", help="run the FTP server")
     serve.add_argument("--root", type=Path, default=None,
                        help=f"folder to serve (default ./{DEFAULT_ROOT}, created if missing)")
-    serve.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST}; ::1 for IPv6)")
-    serve.add_argument("--port", type=port_argument, default=DEFAULT_PORT,
-                       help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    serve.add_argument("--config", type=Path, default=None, help="TOML config file (flags override it)")
     serve.add_argument("--user", type=user_argument, action="append", default=[], metavar="NAME:PASSWORD",
                        help="a named account with full rights on the root (repeatable)")
-    serve.add_argument("--no-anonymous", action="store_true", help="refuse anonymous logins")
-    serve.add_argument("--read-only", action="store_true", help="refuse every change (550)")
-    serve.add_argument("--show-hidden", action="store_true", help="list dotfiles too")
-    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    for flag, field, kind, text in SETTING_FLAGS:
+        serve.add_argument(flag, dest=field, type=kind, default=None, help=text)
+    for flag, field, value, text in SWITCHES:
+        serve.add_argument(flag, dest=field, action="store_const", const=value, default=None, help=text)
+    hasher = commands.add_parser("hash-password", help="print a password hash for the config file")
+    hasher.add_argument("--stdin", action="store_true", help="read the password from standard input")
     return parser  # fmt: skip
 
 
 def config_from_arguments(arguments: argparse.Namespace) -> ServerConfig:
-    if arguments.root is None:
-        root = DEFAULT_ROOT  # the default folder is created on demand
-    else:
-        root = arguments.root
-        if not root.is_dir():
-            raise SystemExit(f"aioftp-lite: error: root folder {str(root)!r} does not exist or is not a folder")
-    return ServerConfig(
-        root=root.resolve(),
-        host=arguments.host,
-        port=arguments.port,
-        users=dict(arguments.user),
-        allow_anonymous=not arguments.no_anonymous,
-        read_only=arguments.read_only,
-        show_hidden=arguments.show_hidden,
+    """Defaults, then the config file, then the flags."""
+    settings: dict[str, Any] = {}
+    if arguments.config is not None:
+        try:
+            settings.update(load_config_file(arguments.config))
+        except ConfigError as error:
+            raise UsageError(f"config file {arguments.config}: {error}") from None
+    known = {field.name for field in fields(ServerConfig)}
+    for name in known & vars(arguments).keys():
+        if getattr(arguments, name) is not None:
+            settings[name] = getattr(arguments, name)
+    if arguments.user:
+        settings["users"] = dict(arguments.user)
+    if arguments.root is not None:
+        settings["root"] = arguments.root
+    if "root" in settings and not Path(settings["root"]).is_dir():
+        raise UsageError(f"root folder {str(settings['root'])!r} does not exist or is not a folder")
+    settings["root"] = Path(settings.get("root", DEFAULT_ROOT)).resolve()  # the default is created on demand
+    if settings.get("log_level", "INFO") not in LOG_LEVELS:
+        raise UsageError(f"--log-level: expected one of {', '.join(LOG_LEVELS)}")
+    if settings.get("require_tls") and not settings.get("tls_cert"):
+        raise UsageError("--require-tls needs --tls-cert (or tls.cert in the config file)")
+    for name in ("tls_cert", "tls_key"):
+        if settings.get(name) is not None and not Path(settings[name]).is_file():
+            raise UsageError(f"{name.replace('_', '-')} file {str(settings[name])!r} does not exist")
+    return ServerConfig(**settings)
+
+
+class UsageError(Exception):
+    """A mistake in what the operator asked for: one line, exit status 2."""
+
+
+def configure_logging(config: ServerConfig) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if config.log_file is not None:
+        handlers.append(logging.FileHandler(config.log_file, encoding="utf-8"))
+    logging.basicConfig(
+        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers
     )
 
 
@@ -92,16 +173,34 @@ async def serve(config: ServerConfig) -> int:
     for address in server.addresses:
         print(f"aioftp-lite serving {config.root} on ftp://{address} ({anonymous})", flush=True)
     await stop.wait()
-    logging.getLogger("aioftp_lite.server").info("stopping")
+    logging.getLogger("aioftp_lite.server").info("stopping: no new connections, transfers may finish")
     await server.close()
+    return 0
+
+
+def hash_password_command(from_stdin: bool) -> int:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("aioftp-lite: error: the passwords differ", file=sys.stderr)
+            return 2
+    if not password:
+        print("aioftp-lite: error: empty password", file=sys.stderr)
+        return 2
+    print(hash_password(password))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=arguments.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    if arguments.command == "serve":
-        return asyncio.run(serve(config_from_arguments(arguments)))
-    return 2
+    if arguments.command == "hash-password":
+        return hash_password_command(arguments.stdin)
+    try:
+        config = config_from_arguments(arguments)
+        configure_logging(config)
+    except (UsageError, OSError) as error:
+        print(f"aioftp-lite: error: {error}", file=sys.stderr)
+        return 2
+    return asyncio.run(serve(config))
