@@ -26,6 +26,7 @@ from ..storage.local import LocalStorage
 from . import handlers  # noqa: F401 - registers every command in the table
 from .datachannel import PassivePorts
 from .session import Session
+from .throttle import RateLimiter
 
 log = logging.getLogger("aioftp_lite.server")
 
@@ -47,6 +48,7 @@ class ServerContext:
             config.max_login_failures, config.login_failure_window, config.ban_seconds
         )
         self.passive_ports = PassivePorts(config.passive_ports)
+        self.total_rate = RateLimiter(config.max_total_rate) if config.max_total_rate else None
         self.tls = server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
         self._storage_factory = storage_factory or (
             lambda account: LocalStorage(account.home, chunk_size=config.chunk_size)
@@ -101,15 +103,23 @@ class Server:
         assert self._server is not None, "call start() first"
         await self._server.serve_forever()
 
-    async def close(self, timeout: float = 5.0) -> None:
-        """Stop accepting, tell every session, and wait for them to end."""
+    async def close(self, timeout: float | None = None) -> None:
+        """Graceful shutdown: stop accepting, send idle sessions 421, let running
+        transfers finish for up to `timeout` seconds (default: the shutdown_timeout
+        setting), then cut what is left (an unfinished upload is dropped, never
+        left under its final name)."""
+        timeout = self.config.shutdown_timeout if timeout is None else timeout
         if self._server is not None:
             self._server.close()
-        sessions = list(self._sessions.items())
-        for _task, session in sessions:
-            await session.close_for_shutdown()
+        sessions = dict(self._sessions)
+        for session in sessions.values():
+            session.begin_shutdown()
         if sessions:
-            await asyncio.wait([task for task, _ in sessions], timeout=timeout)
+            _done, pending = await asyncio.wait(sessions, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5.0)
         if self._server is not None:
             await self._server.wait_closed()
 

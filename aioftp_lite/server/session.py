@@ -24,6 +24,7 @@ from ..storage.base import Storage
 from ..storage.paths import ROOT, resolve_virtual
 from .datachannel import DataChannel, DataStreams
 from .dispatch import COMMANDS, dispatch
+from .throttle import RateLimiter
 from .transfer import close_quietly
 
 if TYPE_CHECKING:
@@ -71,6 +72,10 @@ class Session:
         self.data = DataChannel(peer[0], buffer_limit=self.config.chunk_size)
         self.transfer: asyncio.Task[None] | None = None
         self.quit_requested = False
+        session_limit = RateLimiter(self.config.max_session_rate)
+        self.rate_limiters = [x for x in (session_limit, context.total_rate) if x is not None and x.rate]
+        self.shutting_down = False
+        self.data_connected = False  # a transfer's data connection is open
         self._idle: asyncio.Timeout | None = None
 
     # --- replies --------------------------------------------------------------------
@@ -169,8 +174,15 @@ class Session:
         """Send 150, open the data connection and run `work` in a task ABOR can cancel."""
         self.restart_offset = 0
         self.transfer = asyncio.create_task(self._run_transfer(opening, work, cleanup, label))
-        self.transfer.add_done_callback(lambda _task: self._reset_idle_deadline())
+        self.transfer.add_done_callback(self._transfer_ended)
         self._reset_idle_deadline()
+
+    def _transfer_ended(self, _task: asyncio.Task[None]) -> None:
+        self.data_connected = False
+        if self.shutting_down:
+            self._end_for_shutdown()
+        else:
+            self._reset_idle_deadline()
 
     async def _run_transfer(self, opening: str, work: TransferWork, cleanup: Cleanup, label: str) -> None:
         loop = asyncio.get_running_loop()
@@ -183,6 +195,7 @@ class Session:
             await self.reply(Code.FILE_STATUS_OK, opening)
             tls = self.context.tls if self.protect_data else None
             streams = await self.data.open(self.config.data_timeout, tls)
+            self.data_connected = True
             moved = await work(*streams)
             await close_quietly(streams[1])
             reply = Reply(Code.CLOSING_DATA, f"Transfer complete ({moved} bytes)")
@@ -237,9 +250,18 @@ class Session:
         except ConnectionError:
             pass
 
-    async def close_for_shutdown(self) -> None:
-        await self._say_goodbye(Code.SERVICE_UNAVAILABLE, "Server shutting down")
-        self._writer.transport.abort()
+    def begin_shutdown(self) -> None:
+        """End the session now if idle (421), else as soon as its transfer ends."""
+        self.shutting_down = True
+        if self.transfer is None or self.transfer.done() or not self.data_connected:
+            self._end_for_shutdown()
+        # Otherwise the transfer's done-callback calls _end_for_shutdown after its reply.
+
+    def _end_for_shutdown(self) -> None:
+        if self._writer.transport.is_closing():
+            return
+        self._writer.write(Reply(Code.SERVICE_UNAVAILABLE, "Server shutting down").encode())
+        self._writer.transport.close()  # flushes the reply; the command loop then sees EOF
 
     async def _close(self) -> None:
         await self.abort_transfer()

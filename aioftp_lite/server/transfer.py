@@ -11,13 +11,19 @@ from collections.abc import Iterable
 
 from ..protocol.text import FromNetworkAscii, ToNetworkAscii
 from ..storage.base import FileReader, FileWriter
+from .throttle import RateLimiter, throttle
 
 
 async def send_file(
-    source: FileReader, writer: asyncio.StreamWriter, ascii_mode: bool, use_sendfile: bool
+    source: FileReader,
+    writer: asyncio.StreamWriter,
+    ascii_mode: bool,
+    use_sendfile: bool,
+    limiters: list[RateLimiter] | None = None,
 ) -> int:
     """Download: file -> socket. Returns the bytes read from the file."""
-    raw = source.sendfile_source() if use_sendfile and not ascii_mode else None
+    zero_copy = use_sendfile and not ascii_mode and not limiters
+    raw = source.sendfile_source() if zero_copy else None
     if raw is not None:
         file, offset = raw
         # Zero copy: the kernel moves the pages; asyncio falls back to read/send itself
@@ -31,11 +37,17 @@ async def send_file(
         total += len(chunk)
         writer.write(converter.convert(chunk) if converter else chunk)
         await writer.drain()
+        if limiters:
+            await throttle(limiters, len(chunk))
     return total
 
 
 async def receive_file(
-    reader: asyncio.StreamReader, target: FileWriter, ascii_mode: bool, chunk_size: int
+    reader: asyncio.StreamReader,
+    target: FileWriter,
+    ascii_mode: bool,
+    chunk_size: int,
+    limiters: list[RateLimiter] | None = None,
 ) -> int:
     """Upload: socket -> file, until the client closes the data connection."""
     converter = FromNetworkAscii() if ascii_mode else None
@@ -43,6 +55,8 @@ async def receive_file(
     while chunk := await reader.read(chunk_size):
         total += len(chunk)
         await target.write(converter.convert(chunk) if converter else chunk)
+        if limiters:
+            await throttle(limiters, len(chunk))
     if converter and (tail := converter.flush()):
         await target.write(tail)
     return total
