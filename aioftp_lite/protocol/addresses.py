@@ -11,7 +11,9 @@ import re
 
 Address = tuple[str, int]
 
-_SIX_NUMBERS = re.compile(r"(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})")
+# re.ASCII: `\d` would otherwise match any Unicode digit ("١", "²"), which FTP does not allow.
+_SIX_NUMBERS = re.compile(r"(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3}),(\d{1,3})", re.ASCII)
+_PORT_DIGITS = re.compile(r"\d{1,5}", re.ASCII)
 _NET_PROTOCOLS = {"1": 4, "2": 6}
 
 
@@ -77,8 +79,9 @@ def parse_eprt_argument(argument: str) -> Address:
     except ValueError:
         raise AddressError(f"bad address {host!r}") from None
     if parsed.version != version:
-        raise AddressError("address does not match the network protocol")
-    if not port_text.isdigit():
+        # Worded without "network protocol": the EPRT handler answers 522 for that phrase only.
+        raise AddressError(f"{host} is not an IPv{version} address")
+    if not _PORT_DIGITS.fullmatch(port_text):
         raise AddressError(f"bad port {port_text!r}")
     return str(parsed), _check_port(int(port_text))
 
@@ -92,7 +95,7 @@ def format_epsv_reply_text(port: int) -> str:
     return f"Entering Extended Passive Mode (|||{port}|)"
 
 
-_EPSV = re.compile(r"\((.)\1\1(\d+)\1\)")
+_EPSV = re.compile(r"\((.)\1\1(\d{1,5})\1\)", re.ASCII)
 
 
 def parse_epsv_reply_text(text: str) -> int:

@@ -70,4 +70,6 @@ def format_command(verb: str, argument: str = "") -> bytes:
     if "\r" in argument or "\n" in argument:
         raise ValueError("line break in FTP command argument")
     text = f"{verb} {argument}" if argument else verb
-    return (text + "\r\n").encode(ENCODING, ERRORS)
+    # The control connection is Telnet: a literal 0xFF byte must travel as IAC IAC (RFC 854).
+    wire = text.encode(ENCODING, ERRORS).replace(b"\xff", b"\xff\xff")
+    return wire + b"\r\n"

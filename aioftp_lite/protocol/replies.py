@@ -122,12 +122,17 @@ class ReplyParser:
         while True:
             end = self._buffer.find(b"\n")
             if end < 0:
-                if len(self._buffer) > self._max_line:
+                # +1: a final CR may still be the first half of the line's CRLF.
+                if len(self._buffer) > self._max_line + 1:
                     raise ReplyParseError("reply line too long")
                 return replies
             raw = bytes(self._buffer[: end + 1])
             del self._buffer[: end + 1]
-            reply = self._take_line(raw.rstrip(b"\r\n").decode(ENCODING, ERRORS))
+            line = raw.rstrip(b"\r\n")
+            # Checked on whole lines too, so the outcome never depends on how reads were split.
+            if len(line) > self._max_line:
+                raise ReplyParseError("reply line too long")
+            reply = self._take_line(line.decode(ENCODING, ERRORS))
             if reply is not None:
                 replies.append(reply)
 
