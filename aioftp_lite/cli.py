@@ -23,6 +23,7 @@ from .auth import hash_password
 from .config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_ROOT, ServerConfig
 from .configfile import LOG_LEVELS, ConfigError, load_config_file, parse_port_range
 from .server import Server
+from .workers import Supervisor
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -109,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
         serve.add_argument(flag, dest=field, type=kind, default=None, help=text)
     for flag, field, value, text in SWITCHES:
         serve.add_argument(flag, dest=field, action="store_const", const=value, default=None, help=text)
+    serve.add_argument("--workers", type=count_argument, default=1,
+                       help="processes sharing the port (SO_REUSEPORT), e.g. one per core")
+    # Set by the --workers supervisor for its children only.
+    serve.add_argument("--reuse-port", dest="reuse_port", action="store_const", const=True, default=None,
+                       help=argparse.SUPPRESS)
+    serve.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     hasher = commands.add_parser("hash-password", help="print a password hash for the config file")
     hasher.add_argument("--stdin", action="store_true", help="read the password from standard input")
     return parser  # fmt: skip
@@ -156,7 +163,7 @@ def configure_logging(config: ServerConfig) -> None:
     )
 
 
-async def serve(config: ServerConfig) -> int:
+async def serve(config: ServerConfig, worker_index: int | None = None) -> int:
     server = Server(config)
     try:
         await server.start()
@@ -171,7 +178,10 @@ async def serve(config: ServerConfig) -> int:
     access = "read-only" if config.read_only else "read-write"
     anonymous = f"anonymous {access}" if config.allow_anonymous else "no anonymous login"
     for address in server.addresses:
-        print(f"aioftp-lite serving {config.root} on ftp://{address} ({anonymous})", flush=True)
+        if worker_index is None:
+            print(f"aioftp-lite serving {config.root} on ftp://{address} ({anonymous})", flush=True)
+        else:
+            logging.getLogger("aioftp_lite.workers").info("worker %d serving on %s", worker_index, address)
     await stop.wait()
     logging.getLogger("aioftp_lite.server").info("stopping: no new connections, transfers may finish")
     await server.close()
@@ -203,4 +213,30 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, OSError) as error:
         print(f"aioftp-lite: error: {error}", file=sys.stderr)
         return 2
-    return asyncio.run(serve(config))
+    if arguments.workers > 1:
+        worker_argv = strip_options(sys.argv[2:] if argv is None else argv[1:], WORKER_SET_OPTIONS)
+        try:
+            supervisor = Supervisor(config, worker_argv, arguments.workers)
+            return asyncio.run(supervisor.run())
+        except (ValueError, OSError) as error:
+            print(f"aioftp-lite: error: {error}", file=sys.stderr)
+            return 1
+    return asyncio.run(serve(config, arguments.worker_index))
+
+
+# Options the supervisor sets itself for each worker.
+WORKER_SET_OPTIONS = frozenset({"--workers", "--port", "--passive-ports"})
+
+
+def strip_options(argv: list[str], names: frozenset[str]) -> list[str]:
+    """The serve arguments without `names` (as `--name value` or `--name=value`)."""
+    kept: list[str] = []
+    skip_value = False
+    for word in argv:
+        if skip_value:
+            skip_value = False
+        elif word in names:
+            skip_value = True
+        elif word.split("=", 1)[0] not in names:
+            kept.append(word)
+    return kept

@@ -50,6 +50,7 @@ class ServerConfig:
     chunk_size: int = DEFAULT_CHUNK_SIZE
     banner: str = "aioftp_lite ready"
     use_sendfile: bool = True
+    reuse_port: bool = False  # set in --workers processes: several listeners share the port
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)

@@ -87,6 +87,7 @@ class Server:
             self.config.port,
             limit=self.config.max_line_length,
             reuse_address=True,
+            reuse_port=self.config.reuse_port or None,
         )
         log.info("listening on %s", ", ".join(self.addresses))
 

@@ -1,0 +1,93 @@
+"""`--workers N`: N server processes sharing one listening port (SO_REUSEPORT).
+
+Each worker is a full `aioftp-lite serve` process with its own event loop; the
+kernel spreads new connections over their listening sockets. The parent only
+supervises: it reserves the port (so `--port 0` works), gives each worker its own
+slice of the passive port range (so two workers never hand out the same port),
+forwards SIGTERM/SIGINT, reaps its children and restarts a worker that died.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+
+from .config import ServerConfig
+
+log = logging.getLogger("aioftp_lite.workers")
+
+RESTART_DELAY = 0.5  # seconds before restarting a worker that died, so a crash loop cannot spin
+
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    """Bind (not listen) the shared port with SO_REUSEPORT; workers bind it again."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def split_port_range(port_range: tuple[int, int] | None, workers: int) -> list[tuple[int, int] | None]:
+    """Disjoint slices of the passive range, one per worker."""
+    if port_range is None:
+        return [None] * workers
+    low, high = port_range
+    size = (high - low + 1) // workers
+    if size < 1:
+        raise ValueError(f"the passive port range {low}-{high} is smaller than the number of workers")
+    return [(low + i * size, low + (i + 1) * size - 1) for i in range(workers)]
+
+
+class Supervisor:
+    def __init__(self, config: ServerConfig, worker_argv: Sequence[str], workers: int) -> None:
+        self.config = config
+        self._argv = list(worker_argv)
+        self._count = workers
+        self._stopping = False
+        self._processes: dict[int, asyncio.subprocess.Process] = {}
+
+    def _command(self, index: int, port: int, passive: tuple[int, int] | None) -> list[str]:
+        command = [sys.executable, "-m", "aioftp_lite", "serve", *self._argv, "--port", str(port),
+                   "--reuse-port", "--worker-index", str(index)]  # fmt: skip
+        if passive is not None:
+            command += ["--passive-ports", f"{passive[0]}-{passive[1]}"]
+        return command
+
+    async def run(self) -> int:
+        reserved = reserve_port(self.config.host, self.config.port)
+        port = reserved.getsockname()[1]
+        slices = split_port_range(self.config.passive_ports, self._count)
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, self._stop)
+        shown = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+        print(f"aioftp-lite serving {self.config.root} on ftp://{shown}:{port} "
+              f"with {self._count} workers", flush=True)  # fmt: skip
+        try:
+            keepers = [asyncio.create_task(self._keep_running(i, port, slices[i])) for i in range(self._count)]
+            await asyncio.gather(*keepers)
+        finally:
+            reserved.close()
+        return 0
+
+    async def _keep_running(self, index: int, port: int, passive: tuple[int, int] | None) -> None:
+        while not self._stopping:
+            process = await asyncio.create_subprocess_exec(*self._command(index, port, passive))
+            self._processes[index] = process
+            status = await process.wait()  # reaps the child: no zombies
+            if self._stopping:
+                return
+            log.warning("worker %d (pid %d) exited with status %s; restarting", index, process.pid, status)
+            await asyncio.sleep(RESTART_DELAY)
+
+    def _stop(self) -> None:
+        self._stopping = True
+        for process in self._processes.values():
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
