@@ -6,8 +6,10 @@
 
 from .config import ServerConfig
 from .errors import FTPError
+from .ftpclient import FTPClient, FTPConnectionLost, FTPReplyError, RemoteEntry
 from .server import Server
 from .storage import LocalStorage, MemoryStorage, Storage
 
-__all__ = ["FTPError", "LocalStorage", "MemoryStorage", "Server", "ServerConfig", "Storage"]
+__all__ = ["FTPClient", "FTPConnectionLost", "FTPError", "FTPReplyError", "LocalStorage", "MemoryStorage",
+           "RemoteEntry", "Server", "ServerConfig", "Storage"]  # fmt: skip
 __version__ = "0.1.0"

@@ -1,0 +1,45 @@
+"""The async FTP client API: works with any FTP server, never prints, never imports prompt_toolkit.
+
+    from aioftp_lite import FTPClient, RemoteEntry, FTPReplyError, FTPConnectionLost
+
+    async with FTPClient(host, port, user="alice", password="pw") as client:   # connect + login / quit
+        print(await client.pwd())
+        for entry in await client.list("docs"):          # RemoteEntry(name, is_dir, size, mtime, facts)
+            ...
+        with open("a.bin", "wb") as local:
+            await client.download("docs/a.bin", local, progress=lambda done: ...)
+
+Contract details (for code built on top, e.g. the REPL):
+
+- `FTPClient(host, port=21, *, timeout=30.0, passive=True, user="anonymous",
+  password="anonymous@", use_mlsd=None)`. `login()` without arguments uses the
+  constructor's user/password. `use_mlsd`: None = MLSD when FEAT announces MLST
+  (falling back to LIST if MLSD then turns out missing), False = always LIST
+  (parsed by protocol.listing_parse, Unix and DOS formats), True = always MLSD.
+- `client.lock` is re-entrant for the task that holds it: a background lister may
+  do `async with client.lock: await client.list(path)` (or check `client.busy`
+  first to skip while a transfer runs); other tasks wait for it.
+- `download(remote, local_file, *, offset=0, progress=None)` and `upload(...)`
+  return the bytes moved by *this call* (not counting `offset`); `progress`
+  receives the cumulative position including `offset`. With offset > 0 the local
+  file is first seeked to `offset` (so open it "r+b"/"ab" for a download resume,
+  "rb" for an upload resume). upload(append=True) sends APPE (no REST).
+- `list()` leaves out "." and ".."; `names()` returns NLST lines as the server
+  sends them.
+- Errors: FTPReplyError (4xx/5xx, `.reply.code`, `.reply.text`); FTPConnectionLost
+  (the control connection broke, timed out, got 421, or is not open; it is closed
+  now, `connect()` again); TimeoutError for a data connection that stalls (the
+  control connection is kept: the transfer is aborted with ABOR); ValueError for a
+  line break in an argument or a non-seekable local file with an offset.
+- Cancelling a task in download/upload/list (e.g. on Ctrl-C) resets the data
+  connection, sends ABOR and re-synchronises the control connection (NOOP), then
+  lets CancelledError propagate; the client stays usable.
+- Also available: `client.features` (FEAT, upper-case names), `client.greeting`,
+  `client.passive` and `client.use_mlsd` (settable at any time).
+"""
+
+from .client import FTPClient
+from .errors import FTPConnectionLost, FTPReplyError
+from .listing import RemoteEntry
+
+__all__ = ["FTPClient", "FTPConnectionLost", "FTPReplyError", "RemoteEntry"]

@@ -1,0 +1,197 @@
+"""Data connections: passive (EPSV, falling back to PASV) and active (EPRT, falling back to PORT).
+
+Preparing a data connection happens before the transfer command is sent; the
+connection itself is taken after the server's 1xx reply (`PendingData.connect`).
+
+Passive: the client connects to the port the server names, always at the host of
+the control connection, whatever address a 227 reply carries (servers behind NAT
+often announce a private address; and a server must not be able to aim our data
+connection at a third host). Active: the client listens on the control
+connection's local address and accepts one connection, only from the server's host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..protocol.addresses import (
+    AddressError,
+    format_eprt_argument,
+    format_port_argument,
+    normalize_host,
+    parse_epsv_reply_text,
+    parse_pasv_reply_text,
+)
+from ..protocol.replies import Reply
+from .errors import FTPReplyError
+from .session import ControlConnection
+
+# Stream buffer per data connection: one read returns at most this much.
+DATA_BUFFER = 256 * 1024
+
+
+class DataConnection:
+    """An open data connection: streams plus the two ways to end it."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, timeout: float) -> None:
+        self.reader, self.writer, self.timeout = reader, writer, timeout
+
+    async def finish(self) -> None:
+        """Normal end: flush, send FIN (for an upload that is "end of file"), wait for the close."""
+        try:
+            self.writer.close()
+            async with asyncio.timeout(self.timeout):
+                await self.writer.wait_closed()
+        except (OSError, TimeoutError):
+            self.writer.transport.abort()
+
+    def abort(self) -> None:
+        """Abnormal end: reset the connection (RST, not FIN) so the server cannot take a
+        cut-short upload for a complete one, and a sender blocked on us fails at once."""
+        sock = self.writer.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+        self.writer.transport.abort()
+
+
+class PendingData:
+    """A data connection being set up; `connect()` once the server sent 1xx."""
+
+    async def connect(self) -> DataConnection:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class _Passive(PendingData):
+    def __init__(self, connection: DataConnection) -> None:
+        self._connection: DataConnection | None = connection
+
+    async def connect(self) -> DataConnection:
+        assert self._connection is not None, "connect() once"
+        connection, self._connection = self._connection, None
+        return connection
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.abort()
+            self._connection = None
+
+
+class _Active(PendingData):
+    def __init__(self, listener: socket.socket, server_host: str, timeout: float) -> None:
+        self._listener = listener
+        self._server_host = server_host
+        self._timeout = timeout
+        self._taken = False
+        # Accept from the start: some servers (pyftpdlib) connect as soon as they get PORT.
+        self._accepting = asyncio.create_task(self._accept())
+
+    async def _accept(self) -> socket.socket:
+        loop = asyncio.get_running_loop()
+        while True:
+            connection, address = await loop.sock_accept(self._listener)
+            if normalize_host(address[0]) == self._server_host:
+                return connection
+            connection.close()  # someone else racing for our port
+
+    async def connect(self) -> DataConnection:
+        self._taken = True
+        try:
+            async with asyncio.timeout(self._timeout):
+                sock = await self._accepting
+        except TimeoutError:
+            raise TimeoutError(f"the server did not open the data connection within {self._timeout:g} s") from None
+        finally:
+            self._listener.close()
+        try:
+            reader, writer = await asyncio.open_connection(sock=sock, limit=DATA_BUFFER)
+        except BaseException:
+            sock.close()
+            raise
+        return DataConnection(reader, writer, self._timeout)
+
+    def close(self) -> None:
+        self._listener.close()
+        task = self._accepting
+        if not task.done():
+            task.cancel()
+        elif not self._taken and not task.cancelled() and task.exception() is None:
+            task.result().close()  # the server connected, but the transfer never started
+
+
+@dataclass
+class DataModes:
+    """Which commands the server took, remembered so a fallback is paid once."""
+
+    passive_verb: str = "EPSV"
+    active_verb: str = "EPRT"
+
+
+async def _try_extended(control: ControlConnection, verb: str, argument: str) -> Reply | None:
+    """Send EPSV/EPRT; None if the server rejects it with 5xx and the RFC 959 command may
+    serve instead (IPv4 only: PASV and PORT carry no IPv6 address)."""
+    try:
+        return await control.execute(verb, argument)
+    except FTPReplyError as error:
+        if error.code >= 500 and ":" not in control.local_host:
+            return None
+        raise
+
+
+async def prepare_passive(control: ControlConnection, modes: DataModes) -> PendingData:
+    port: int | None = None
+    if modes.passive_verb == "EPSV":
+        reply = await _try_extended(control, "EPSV", "")
+        if reply is not None:
+            port = _parse_port(parse_epsv_reply_text, reply)
+    if port is None:
+        reply = await control.execute("PASV")
+        port = _parse_port(lambda text: parse_pasv_reply_text(text)[1], reply)
+        modes.passive_verb = "PASV"
+    try:
+        async with asyncio.timeout(control.timeout):
+            reader, writer = await asyncio.open_connection(control.peer_host, port, limit=DATA_BUFFER)
+    except TimeoutError:
+        raise TimeoutError(f"data connection to {control.peer_host}:{port} timed out") from None
+    return _Passive(DataConnection(reader, writer, control.timeout))
+
+
+async def prepare_active(control: ControlConnection, modes: DataModes) -> PendingData:
+    host = control.local_host
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        listener.bind((host, 0))
+        listener.listen(1)
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+    except OSError:
+        listener.close()
+        raise
+    pending = _Active(listener, control.peer_host, control.timeout)
+    try:
+        if modes.active_verb == "EPRT":
+            if await _try_extended(control, "EPRT", format_eprt_argument(host, port)) is not None:
+                return pending
+        await control.execute("PORT", format_port_argument(host, port))
+        modes.active_verb = "PORT"
+        return pending
+    except BaseException:
+        pending.close()
+        raise
+
+
+def _parse_port(parse: Callable[[str], int], reply: Reply) -> int:
+    try:
+        return parse(reply.text)
+    except AddressError as error:
+        raise FTPReplyError(Reply(reply.code, f"{reply.text} (unusable: {error})")) from None
