@@ -135,8 +135,9 @@ class Session:
                     except asyncio.IncompleteReadError:
                         return None
                     except asyncio.LimitOverrunError:
-                        await self._discard_long_line()
+                        # Answer now: a client may never send the newline it owes us.
                         await self.reply(Code.SYNTAX_ERROR, "Command line too long")
+                        await self._discard_long_line()
         finally:
             self._idle = None  # only a pending read has an idle deadline
 
