@@ -61,7 +61,9 @@ _segments = st.lists(
 
 @given(cwd_parts=st.lists(st.sampled_from(["x", "y z", "ü"]), max_size=4), segments=_segments,
        absolute=st.booleans())  # fmt: skip
-def test_result_is_always_a_clean_absolute_path(cwd_parts: list[str], segments: list[str], absolute: bool) -> None:
+def test_result_is_always_a_clean_absolute_path(
+    cwd_parts: list[str], segments: list[str], absolute: bool
+) -> None:
     cwd = ROOT.joinpath(*cwd_parts)
     argument = ("/" if absolute else "") + "/".join(segments)
     resolved = resolve_virtual(cwd, argument)

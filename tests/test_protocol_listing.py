@@ -78,7 +78,8 @@ def test_day_of_month_is_padded_to_two_columns() -> None:
 
 def test_format_facts_all() -> None:
     info = FileInfo("a.txt", False, 42, calendar.timegm((2024, 1, 2, 3, 4, 5)), unique="803g1f")
-    assert format_facts(info, ALL_PERMISSIONS) == "type=file;size=42;modify=20240102030405;perm=adfrw;unique=803g1f;"
+    expected = "type=file;size=42;modify=20240102030405;perm=adfrw;unique=803g1f;"
+    assert format_facts(info, ALL_PERMISSIONS) == expected
 
 
 def test_format_facts_of_a_directory() -> None:
@@ -161,8 +162,11 @@ def test_parse_mdtm_with_fraction() -> None:
     assert parse_mdtm(" 19700101000010\r\n") == 10
 
 
-@pytest.mark.parametrize("text", ["", "2024010203040", "202401020304050", "2024-01-02 03:04", "20241301000000",
-                                  "20240230000000", "abcdefghijklmn"])  # fmt: skip
+@pytest.mark.parametrize(
+    "text",
+    ["", "2024010203040", "202401020304050", "2024-01-02 03:04", "20241301000000", "20240230000000",
+     "abcdefghijklmn"],  # fmt: skip
+)
 def test_parse_mdtm_refuses_malformed_time_vals(text: str) -> None:
     with pytest.raises(ValueError):
         parse_mdtm(text)

@@ -143,7 +143,9 @@ def _feed_in_pieces(parser: ReplyParser, wire: bytes, cuts: set[int]) -> list[Re
 
 
 @given(extra=st.integers(0, 1), ending=st.sampled_from([b"\r\n", b"\n"]), data=st.data())
-def test_line_limit_outcome_does_not_depend_on_the_split(extra: int, ending: bytes, data: st.DataObject) -> None:
+def test_line_limit_outcome_does_not_depend_on_the_split(
+    extra: int, ending: bytes, data: st.DataObject
+) -> None:
     limit = 40
     wire = b"200 " + b"y" * (limit - 4 + extra) + ending  # exactly at the limit, or one byte over
     cuts = data.draw(st.sets(st.integers(0, len(wire)), max_size=6), label="cuts")

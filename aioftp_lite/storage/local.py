@@ -79,7 +79,12 @@ class LocalWriter(FileWriter):
         if self._finished:
             return  # after commit: nothing to undo
         self._finished = True
-        await self._file.close()
+        try:
+            if self._mode is WriteMode.RESUME:
+                # Keep what arrived and nothing after it, so SIZE tells a client where to resume.
+                await self._file.truncate()
+        finally:
+            await self._file.close()
         if self._mode is WriteMode.REPLACE:
             await asyncio.to_thread(_remove_quietly, self._write_path)
 
@@ -107,6 +112,15 @@ class LocalStorage(Storage):
             raise PermissionError(errno.EACCES, "Path leads outside the root")
         return real
 
+    def _real_entry(self, path: PurePosixPath) -> str:
+        """Like `_real`, but a final symlink is not followed: remove and rename act on the link.
+
+        The folder holding the entry is still resolved and checked against the root.
+        """
+        if path.name in ("", ".", ".."):
+            return self._real(path)
+        return os.path.join(self._real(path.parent), path.name)
+
     # --- metadata -------------------------------------------------------------------
     async def stat(self, path: PurePosixPath) -> FileInfo:
         return await asyncio.to_thread(self._stat, path)
@@ -122,6 +136,8 @@ class LocalStorage(Storage):
         infos = []
         with os.scandir(real_dir) as entries:
             for entry in entries:
+                if entry.name.startswith(".") and entry.name.endswith(PARTIAL_SUFFIX):
+                    continue  # an upload in progress is not a file yet
                 try:
                     if entry.is_symlink():
                         self._real(path / entry.name)  # hide links that lead outside
@@ -138,8 +154,8 @@ class LocalStorage(Storage):
 
     async def remove(self, path: PurePosixPath) -> None:
         def remove() -> None:
-            real = self._real(path)
-            if os.path.isdir(real):
+            real = self._checked_not_root(path)
+            if stat_module.S_ISDIR(os.lstat(real).st_mode):
                 raise IsADirectoryError(errno.EISDIR, "Is a directory")
             os.unlink(real)
 
@@ -148,7 +164,7 @@ class LocalStorage(Storage):
     async def rename(self, source: PurePosixPath, target: PurePosixPath) -> None:
         def rename() -> None:
             real_source = self._checked_not_root(source)
-            real_target = self._real(target)
+            real_target = self._real_entry(target)
             if not os.path.lexists(real_source):
                 raise FileNotFoundError(errno.ENOENT, "No such file or directory")
             os.rename(real_source, real_target)
@@ -156,7 +172,7 @@ class LocalStorage(Storage):
         await asyncio.to_thread(rename)
 
     def _checked_not_root(self, path: PurePosixPath) -> str:
-        real = self._real(path)
+        real = self._real_entry(path)
         if real == self.root:
             raise PermissionError(errno.EACCES, "The root folder cannot be changed")
         return real
@@ -194,8 +210,9 @@ class LocalStorage(Storage):
         real = self._real(path)
         if os.path.isdir(real):
             raise IsADirectoryError(errno.EISDIR, "Is a directory")
-        if not os.path.isdir(os.path.dirname(real)):
-            raise FileNotFoundError(errno.ENOENT, "No such folder")
+        # The OS's own error for a missing folder (ENOENT) or a file on the way (ENOTDIR).
+        if not stat_module.S_ISDIR(os.stat(os.path.dirname(real)).st_mode):
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory")
         return real
 
     def remove_partial_uploads(self) -> list[Path]:

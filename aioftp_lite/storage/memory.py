@@ -65,7 +65,8 @@ class MemoryWriter(FileWriter):
         existing = folder.children.get(name)
         start = existing.data[:offset] if isinstance(existing, _File) else bytearray()
         # REPLACE builds a new buffer, so readers of the old file keep seeing it until commit.
-        self._buffer = bytearray(start) if mode is WriteMode.RESUME else bytearray()
+        # RESUME past the end leaves a gap of zero bytes, as a seek and write on disk does.
+        self._buffer = bytearray(start).ljust(offset, b"\0") if mode is WriteMode.RESUME else bytearray()
         if mode is WriteMode.APPEND and isinstance(existing, _File):
             self._buffer = existing.data
 
@@ -123,6 +124,8 @@ class MemoryStorage(Storage):
         return [_info(name, child) for name, child in node.children.items()]
 
     async def mkdir(self, path: PurePosixPath) -> None:
+        if path == path.parent:
+            raise FileExistsError(errno.EEXIST, "File exists")  # the root, as the OS says
         parent = self._parent(path)
         if path.name in parent.children:
             raise FileExistsError(errno.EEXIST, "File exists")
@@ -148,11 +151,18 @@ class MemoryStorage(Storage):
         source_parent = self._parent(source)
         node = self._node(source)
         target_parent = self._parent(target)
-        if isinstance(node, _Folder) and (target == source or source in target.parents):
+        if target == source:
+            return  # rename(2) onto itself succeeds and changes nothing
+        if isinstance(node, _Folder) and source in target.parents:
             raise OSError(errno.EINVAL, "Cannot move a folder into itself")
         existing = target_parent.children.get(target.name)
-        if isinstance(existing, _Folder) and (existing.children or not isinstance(node, _Folder)):
+        # The errors rename(2) gives on Linux, in its order.
+        if isinstance(existing, _Folder) and not isinstance(node, _Folder):
             raise IsADirectoryError(errno.EISDIR, "Target is a directory")
+        if existing is not None and isinstance(node, _Folder) and not isinstance(existing, _Folder):
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory")
+        if isinstance(existing, _Folder) and existing.children:
+            raise OSError(errno.ENOTEMPTY, "Directory not empty")
         del source_parent.children[source.name]
         target_parent.children[target.name] = node
 
