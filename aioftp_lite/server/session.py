@@ -37,6 +37,24 @@ TransferWork = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[
 Cleanup = Callable[[], Awaitable[None]]
 
 
+async def _finish_cleanup(cleanup: Cleanup) -> None:
+    """Run `cleanup` to its end even if the transfer task is cancelled meanwhile.
+
+    ABOR, or a client that vanished, can cancel a transfer while its failed upload
+    is removing the temporary file; stopping half-way would leave that file behind.
+    The transfer has chosen its reply by then, so the late cancellation is dropped.
+    """
+    task = asyncio.ensure_future(cleanup())
+    current = asyncio.current_task()
+    while not task.done():
+        try:
+            await asyncio.wait([task])  # unlike `await task`, never cancels the cleanup
+        except asyncio.CancelledError:
+            if current is not None:
+                current.uncancel()
+    task.result()
+
+
 class LineTooLong(Exception):
     pass
 
@@ -211,7 +229,7 @@ class Session:
         finally:
             if streams is not None:
                 streams[1].transport.abort()  # no-op after a clean close
-            await cleanup()
+            await _finish_cleanup(cleanup)
         elapsed = loop.time() - started
         log.info("%s %s %s: %d bytes in %.3fs, %s", self.peer, self._user, label, moved, elapsed, reply)
         try:

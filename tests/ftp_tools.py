@@ -1,0 +1,136 @@
+"""Tools for the tests that drive the server with blocking clients.
+
+`RawControl` is a raw FTP control connection for tests that must see the exact reply
+bytes: ftplib hides the shape of multi-line replies and reads one reply per command,
+while some tests (ABOR's two replies, multi-line layout, manual EPSV/EPRT) need the
+wire itself. Blocking clients run in a worker thread (`in_thread`) so that the server
+keeps running on the test's event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ftplib
+import re
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def in_thread(work: Callable[[], T], timeout: float = 30) -> T:
+    """Run a blocking client session in a worker thread, bounded in time."""
+    return await asyncio.wait_for(asyncio.to_thread(work), timeout)
+
+
+def code_of(client: ftplib.FTP, line: str) -> int:
+    """The reply code of one control command, whether ftplib calls it success or error."""
+    try:
+        return int(client.sendcmd(line)[:3])
+    except ftplib.Error as error:
+        return int(str(error)[:3])
+
+_FIRST_LINE = re.compile(r"^(\d{3})([ -])")
+MAX_REPLY_LINES = 10_000  # a bound on every read loop
+
+
+@dataclass
+class RawReply:
+    code: int
+    lines: list[str]  # as sent, without CRLF
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+class RawControl:
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> None:
+        self.host = host
+        self.timeout = timeout
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self._buffer = b""
+        self.greeting = self.read_reply()
+
+    # --- bytes ----------------------------------------------------------------------
+    def send(self, line: str | bytes) -> None:
+        data = line if isinstance(line, bytes) else line.encode("utf-8")
+        self.sock.sendall(data if data.endswith(b"\r\n") else data + b"\r\n")
+
+    def read_line(self) -> str:
+        """One line; every line the server sends must end in CRLF."""
+        while b"\n" not in self._buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"control connection closed; pending {self._buffer!r}")
+            self._buffer += chunk
+        raw, _, self._buffer = self._buffer.partition(b"\n")
+        assert raw.endswith(b"\r"), f"reply line without CRLF: {raw!r}"
+        return raw[:-1].decode("utf-8")
+
+    def read_reply(self) -> RawReply:
+        first = self.read_line()
+        match = _FIRST_LINE.match(first)
+        assert match, f"not a reply line: {first!r}"
+        code = int(match[1])
+        lines = [first]
+        if match[2] == "-":
+            for _ in range(MAX_REPLY_LINES):
+                line = self.read_line()
+                lines.append(line)
+                if line.startswith(f"{code} "):
+                    break
+            else:
+                raise AssertionError(f"multi-line reply {code} never ended")
+        return RawReply(code, lines)
+
+    def command(self, line: str | bytes) -> RawReply:
+        self.send(line)
+        return self.read_reply()
+
+    # --- sessions -------------------------------------------------------------------
+    def login(self, user: str = "anonymous", password: str = "guest@") -> None:
+        assert self.command(f"USER {user}").code == 331
+        reply = self.command(f"PASS {password}")
+        assert reply.code == 230, reply
+
+    def open_epsv(self, receive_buffer: int | None = None) -> socket.socket:
+        """EPSV and connect; a small receive buffer keeps the server from racing ahead."""
+        reply = self.command("EPSV")
+        assert reply.code == 229, reply
+        match = re.search(r"\(\|\|\|(\d+)\|\)", reply.lines[0])
+        assert match, reply
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        data = socket.socket(family, socket.SOCK_STREAM)
+        if receive_buffer is not None:
+            data.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        data.settimeout(self.timeout)
+        data.connect((self.host, int(match[1])))
+        return data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def receive_all(data: socket.socket, limit: int = 1 << 30) -> bytes:
+    """Read a data connection to its end (bounded by `limit` bytes)."""
+    parts, total = [], 0
+    while total <= limit:
+        chunk = data.recv(1 << 20)
+        if not chunk:
+            return b"".join(parts)
+        parts.append(chunk)
+        total += len(chunk)
+    raise AssertionError("data connection sent more than the limit")
+
+
+def assert_multiline_shape(reply: RawReply) -> None:
+    """RFC 959 4.2: `ddd-first`, inner lines that cannot be taken for the end, `ddd last`."""
+    code = str(reply.code)
+    assert len(reply.lines) >= 2, reply
+    assert reply.lines[0].startswith(code + "-"), reply
+    assert reply.lines[-1].startswith(code + " "), reply
+    for inner in reply.lines[1:-1]:
+        assert not re.match(r"^\d{3}[ -]", inner), f"inner line looks like a reply end: {inner!r}"

@@ -1,0 +1,427 @@
+"""Issue 2, point 4: the root jail, hidden dotfiles, atomic uploads, read-only mode.
+
+Each test looks at the disk as well as at the replies: what the server says and what
+it leaves behind must both be right.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ftplib
+import io
+import os
+import secrets
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from aioftp_lite import Server
+from aioftp_lite.storage import FileWriter, LocalStorage, WriteMode
+
+from .conftest import PASSWORD, USER, connect_ftplib
+from .ftp_tools import RawControl, code_of, in_thread
+
+
+def snapshot(folder: Path) -> dict[str, bytes | None]:
+    """Every path under `folder` (links not followed) with its content (None for folders)."""
+    found: dict[str, bytes | None] = {}
+    for path in sorted(folder.rglob("*")):
+        relative = str(path.relative_to(folder))
+        if path.is_symlink():
+            found[relative] = b"-> " + os.readlink(path).encode()
+        elif path.is_dir():
+            found[relative] = None
+        else:
+            found[relative] = path.read_bytes()
+    return found
+
+
+class Recorder:
+    """Runs client calls, keeping every reply text and every byte received."""
+
+    def __init__(self, client: ftplib.FTP) -> None:
+        self.client = client
+        self.seen: list[str] = []
+        self.codes: dict[str, int] = {}
+
+    def attempt(self, label: str, call: Callable[[], object]) -> int:
+        try:
+            result = call()
+            self.seen.append(repr(result))
+            code = int(self.client.lastresp) if self.client.lastresp.isdigit() else 0
+        except ftplib.Error as error:
+            self.seen.append(str(error))
+            code = int(str(error)[:3])
+        self.codes[label] = code
+        return code
+
+    def retr(self, path: str) -> bytes:
+        received = io.BytesIO()
+        self.client.retrbinary(f"RETR {path}", received.write)
+        self.seen.append(repr(received.getvalue()))
+        return received.getvalue()
+
+    def lines(self, line: str) -> list[str]:
+        out: list[str] = []
+        self.client.retrlines(line, out.append)
+        self.seen.extend(out)
+        return out
+
+
+# --- the root jail --------------------------------------------------------------------
+
+
+@pytest.fixture
+def jail(tmp_path: Path, root: Path) -> dict[str, object]:
+    """A secret beside the root, and links inside the root that lead to it."""
+    marker = f"TOP-SECRET-{secrets.token_hex(8)}"
+    (tmp_path / "secret.txt").write_text(marker)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret2.txt").write_text(marker)
+    (root / "inside").mkdir()
+    (root / "inside" / "ok.txt").write_text("public")
+    (root / "link_file").symlink_to("../secret.txt")
+    (root / "link_abs").symlink_to(tmp_path / "secret.txt")
+    (root / "link_dir").symlink_to(outside)
+    (root / "inside" / "deep_link").symlink_to("../../outside")
+    (root / "ok_link").symlink_to("inside/ok.txt")  # stays inside: allowed
+    return {"marker": marker, "before": outside_world(tmp_path, root), "tmp": tmp_path}
+
+
+def outside_world(tmp_path: Path, root: Path) -> dict[str, bytes | None]:
+    """Everything beside the root: what the jail must keep out of reach."""
+    return {name: data for name, data in snapshot(tmp_path).items() if not (tmp_path / name).is_relative_to(root)}
+
+
+async def test_root_jail_never_reveals_reads_or_writes_outside(server: Server, root: Path, jail: dict) -> None:
+    tmp: Path = jail["tmp"]
+    absolute_secret = str(tmp / "secret.txt")
+
+    def session() -> Recorder:
+        rec = Recorder(connect_ftplib(server.port, USER, PASSWORD))
+        c = rec.client
+        reads = ["../secret.txt", "../../secret.txt", "/../secret.txt", "/../../../secret.txt",
+                 "link_file", "link_abs", "link_dir/secret2.txt", "/link_dir/secret2.txt",
+                 "inside/deep_link/secret2.txt", absolute_secret, "inside/../../secret.txt"]  # fmt: skip
+        for path in reads:
+            rec.attempt(f"RETR {path}", lambda p=path: rec.retr(p))
+            for verb in ("SIZE", "MDTM", "MLST"):
+                rec.attempt(f"{verb} {path}", lambda line=f"{verb} {path}": c.sendcmd(line))
+        for folder in ("link_dir", "inside/deep_link", "/link_dir/"):
+            for verb in ("LIST", "NLST", "MLSD"):
+                rec.attempt(f"{verb} {folder}", lambda line=f"{verb} {folder}": rec.lines(line))
+            rec.attempt(f"CWD {folder}", lambda f=folder: c.cwd(f))
+            rec.attempt(f"STAT {folder}", lambda line=f"STAT {folder}": c.sendcmd(line))
+            rec.attempt(f"RMD {folder}", lambda line=f"RMD {folder}": c.sendcmd(line))
+        writes = {
+            "STOR link_file": lambda: c.storbinary("STOR link_file", io.BytesIO(b"overwritten")),
+            "STOR link_abs": lambda: c.storbinary("STOR link_abs", io.BytesIO(b"overwritten")),
+            "APPE link_file": lambda: c.storbinary("APPE link_file", io.BytesIO(b"appended")),
+            "REST STOR link_file": lambda: c.storbinary("STOR link_file", io.BytesIO(b"x"), rest=3),
+            "STOR link_dir/new.txt": lambda: c.storbinary("STOR link_dir/new.txt", io.BytesIO(b"new")),
+            "STOU link_dir/u": lambda: c.storbinary("STOU link_dir/u", io.BytesIO(b"new")),
+            "MKD link_dir/sub": lambda: c.mkd("link_dir/sub"),
+            "DELE link_dir/secret2.txt": lambda: c.delete("link_dir/secret2.txt"),
+            "RNTO link_dir/stolen.txt": lambda: c.rename("inside/ok.txt", "link_dir/stolen.txt"),
+            "RNFR link_dir/secret2.txt": lambda: c.rename("link_dir/secret2.txt", "found.txt"),
+        }
+        for label, call in writes.items():
+            rec.attempt(label, call)
+        # On the link entry itself (like rm and mv on a link): may act on the link, never the target.
+        rec.attempt("RNFR link_abs", lambda: c.rename("link_abs", "renamed_link"))
+        rec.attempt("DELE link_file", lambda: c.delete("link_file"))
+        # Climbing above the root just stays at the root.
+        c.cwd("/inside")
+        rec.attempt("CWD ../../..", lambda: c.cwd("../../.."))
+        rec.codes["PWD"] = 257 if c.pwd() == "/" else 0
+        rec.attempt("LIST ../..", lambda: rec.lines("LIST ../.."))
+        rec.attempt("NLST /..", lambda: rec.lines("NLST /.."))
+        rec.attempt("RETR ok_link", lambda: rec.retr("ok_link"))  # a link inside the root works
+        rec.codes["root listing"] = 0
+        rec.seen.append(repr(sorted(c.nlst("/"))))
+        c.quit()
+        return rec
+
+    rec = await in_thread(session)
+    allowed = {"CWD ../../..", "PWD", "LIST ../..", "NLST /..", "RETR ok_link", "root listing"}
+    on_links = {"RNFR link_abs", "DELE link_file"}
+    refused = {label: code for label, code in rec.codes.items() if label not in allowed | on_links}
+    assert refused and all(code == 550 for code in refused.values()), {
+        label: code for label, code in refused.items() if code != 550
+    }
+    assert all(rec.codes[label] in (226, 257, 250, 0) for label in allowed), rec.codes
+    assert all(rec.codes[label] in (550, 250) for label in on_links), rec.codes
+    transcript = "\n".join(rec.seen)
+    assert jail["marker"] not in transcript
+    real_tmp = os.path.realpath(tmp)
+    assert real_tmp not in transcript.replace(absolute_secret, "")  # no real path leaks out
+    assert "'public'" in transcript or "b'public'" in transcript  # the inside link was read
+    # Links that lead outside are not even listed; nothing outside changed.
+    assert f"{sorted(['inside', 'ok_link'])!r}" in transcript
+    assert outside_world(tmp, root) == jail["before"]
+    assert (root / "inside" / "ok.txt").read_text() == "public"
+    assert not (root / "found.txt").exists()
+
+
+# --- dotfiles -------------------------------------------------------------------------
+
+
+def _listings(port: int) -> dict[str, list[str]]:
+    client = connect_ftplib(port)
+    out = {
+        "LIST": sorted(line.split()[-1] for line in _lines(client, "LIST")),
+        "LIST -la": sorted(line.split()[-1] for line in _lines(client, "LIST -la")),
+        "NLST": sorted(client.nlst()),
+        "MLSD": sorted(name for name, _ in client.mlsd()),
+        "STAT": sorted(line.split()[-1] for line in client.sendcmd("STAT /").splitlines()[1:-1]),
+    }
+    out["RETR"] = [str(client.size(".hidden.txt"))]  # hidden is not forbidden: it can be fetched
+    client.quit()
+    return out
+
+
+def _lines(client: ftplib.FTP, line: str) -> list[str]:
+    out: list[str] = []
+    client.retrlines(line, out.append)
+    return out
+
+
+@pytest.mark.parametrize("show_hidden", [False, True])
+async def test_dotfiles_are_listed_only_with_show_hidden(root: Path, show_hidden: bool) -> None:
+    (root / ".hidden.txt").write_text("dot")
+    (root / ".config").mkdir()
+    (root / "visible.txt").write_text("seen")
+    async with Server(root=root, host="127.0.0.1", port=0, show_hidden=show_hidden) as server:
+        # An upload in progress (a temporary file) is never listed, even with show_hidden.
+        (root / ".visible.txt.0123456789ab.aioftp-part").write_text("partial")
+        out = await in_thread(lambda: _listings(server.port))
+    expected = [".config", ".hidden.txt", "visible.txt"] if show_hidden else ["visible.txt"]
+    for how in ("LIST", "LIST -la", "NLST", "MLSD", "STAT"):
+        assert out[how] == expected, how
+    assert out["RETR"] == ["3"]
+
+
+# --- atomic uploads -------------------------------------------------------------------
+
+ORIGINAL = os.urandom(1024 * 1024)
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with SO_LINGER 0: the peer gets a RST instead of a FIN."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def _interrupted_upload(port: int, root: Path, name: str, how: str) -> dict:
+    client = connect_ftplib(port)
+    client.voidcmd("TYPE I")
+    channel = client.transfercmd(f"STOR {name}")
+    channel.sendall(os.urandom(700 * 1024))
+    # The partial upload exists somewhere under another name while it runs...
+    started = _wait_for(lambda: any(p.name != name and p.stat().st_size > 0 for p in root.iterdir()))
+    # ...and is invisible to other clients meanwhile.
+    observer = connect_ftplib(port)
+    during = {"nlst": sorted(observer.nlst()), "mlsd": sorted(n for n, _ in observer.mlsd())}
+    if name == "target.bin":
+        received = io.BytesIO()
+        observer.retrbinary("RETR target.bin", received.write)
+        during["old content"] = received.getvalue() == ORIGINAL
+    observer.quit()
+    if how == "fin":
+        client.close()  # control first: the client vanished, it did not finish
+        channel.close()
+    elif how == "rst control first":
+        _reset(client.sock)
+        client.close()
+        _reset(channel)
+    else:  # "rst data first"
+        _reset(channel)
+        _reset(client.sock)
+        client.close()
+    expected = ["target.bin"]
+    settled = _wait_for(lambda: sorted(os.listdir(root)) == expected)
+    return {"started": started, "during": during, "settled": settled, "left": sorted(os.listdir(root))}
+
+
+@pytest.mark.parametrize("how", ["fin", "rst control first", "rst data first"])
+async def test_interrupted_stor_leaves_the_old_file_intact(server: Server, root: Path, how: str) -> None:
+    (root / "target.bin").write_bytes(ORIGINAL)
+    out = await in_thread(lambda: _interrupted_upload(server.port, root, "target.bin", how))
+    assert out["started"], "the upload never began writing"
+    assert out["during"] == {"nlst": ["target.bin"], "mlsd": ["target.bin"], "old content": True}
+    assert out["settled"], f"left behind: {out['left']}"
+    assert (root / "target.bin").read_bytes() == ORIGINAL
+
+
+async def test_interrupted_stor_of_a_new_file_leaves_nothing(server: Server, root: Path) -> None:
+    (root / "target.bin").write_bytes(ORIGINAL)  # an unrelated file that must stay
+    out = await in_thread(lambda: _interrupted_upload(server.port, root, "fresh.bin", "fin"))
+    assert out["started"] and out["settled"], out["left"]
+    assert out["during"]["nlst"] == ["target.bin"]
+    assert (root / "target.bin").read_bytes() == ORIGINAL
+
+
+async def test_data_reset_with_control_open_answers_426(server: Server, root: Path) -> None:
+    (root / "target.bin").write_bytes(ORIGINAL)
+
+    def session() -> tuple[int, int, bool]:
+        raw = RawControl(server.port)
+        raw.login()
+        assert raw.command("TYPE I").code == 200
+        channel = raw.open_epsv()
+        assert raw.command("STOR target.bin").code == 150
+        channel.sendall(b"half an upload" * 10_000)
+        _reset(channel)
+        final = raw.read_reply().code
+        noop = raw.command("NOOP").code
+        raw.close()
+        settled = _wait_for(lambda: os.listdir(root) == ["target.bin"])
+        return final, noop, settled
+
+    final, noop, settled = await in_thread(session)
+    assert final == 426 and noop == 200 and settled
+    assert (root / "target.bin").read_bytes() == ORIGINAL
+
+
+class SlowAbortWriter(FileWriter):
+    """A real local upload whose clean-up takes a while, so a cancel can land inside it."""
+
+    def __init__(self, inner: FileWriter, started: threading.Event) -> None:
+        self._inner, self._started = inner, started
+
+    async def write(self, chunk: bytes) -> None:
+        await self._inner.write(chunk)
+
+    async def commit(self) -> None:
+        await self._inner.commit()
+
+    async def abort(self) -> None:
+        self._started.set()
+        await asyncio.sleep(0.3)
+        await self._inner.abort()
+
+
+class SlowAbortStorage(LocalStorage):
+    def __init__(self, root: Path, started: threading.Event) -> None:
+        super().__init__(root)
+        self._started = started
+
+    async def open_write(self, path, mode=WriteMode.REPLACE, offset=0) -> FileWriter:  # noqa: ANN001
+        return SlowAbortWriter(await super().open_write(path, mode, offset), self._started)
+
+
+@pytest.mark.parametrize("then", ["ABOR", "control reset"])
+async def test_cancel_during_upload_cleanup_still_removes_the_temporary_file(root: Path, then: str) -> None:
+    """A failed upload is being cleaned up when ABOR (or the client's end) cancels it."""
+    (root / "target.bin").write_bytes(ORIGINAL)
+    started = threading.Event()
+    storage = SlowAbortStorage(root, started)
+    async with Server(root=root, host="127.0.0.1", port=0, storage_factory=lambda _account: storage) as server:
+
+        def session() -> list[int]:
+            raw = RawControl(server.port)
+            raw.login()
+            assert raw.command("TYPE I").code == 200
+            channel = raw.open_epsv()
+            assert raw.command("STOR target.bin").code == 150
+            channel.sendall(os.urandom(200_000))
+            _reset(channel)  # the upload fails: its clean-up starts...
+            assert started.wait(5)
+            codes = []
+            if then == "ABOR":  # ...and is cancelled half-way
+                raw.send("ABOR")
+                codes = [raw.read_reply().code, raw.read_reply().code, raw.command("NOOP").code]
+                raw.close()
+            else:
+                _reset(raw.sock)
+            return codes
+
+        codes = await in_thread(session)
+        settled = await in_thread(lambda: _wait_for(lambda: os.listdir(root) == ["target.bin"]))
+    assert settled, os.listdir(root)
+    assert (root / "target.bin").read_bytes() == ORIGINAL
+    if then == "ABOR":
+        assert codes[0] == 426 and codes[1] in (225, 226) and codes[2] == 200
+
+
+# --- read-only ------------------------------------------------------------------------
+
+WRITES = ("STOR new.txt", "STOR keep.txt", "STOU", "STOU keep.txt", "APPE keep.txt", "DELE keep.txt",
+          "MKD made", "XMKD made", "RMD folder", "XRMD folder", "RNFR keep.txt", "RNTO moved.txt")  # fmt: skip
+
+
+@pytest.mark.parametrize("user", ["anonymous", USER])
+async def test_read_only_refuses_every_write(root: Path, user: str) -> None:
+    (root / "keep.txt").write_bytes(b"keep me")
+    (root / "folder").mkdir()
+    (root / "folder" / "inner.txt").write_bytes(b"inner")
+    before = snapshot(root)
+    password = PASSWORD if user == USER else "guest@"
+
+    async with Server(root=root, host="127.0.0.1", port=0, users={USER: PASSWORD}, read_only=True) as server:
+
+        def session() -> dict:
+            raw = RawControl(server.port)
+            raw.login(user, password)
+            codes = {line: raw.command(line).code for line in WRITES}
+            raw.close()
+            client = connect_ftplib(server.port, user, password)
+            try:  # a real client's upload, with a data connection set up first
+                client.storbinary("STOR via-ftplib.txt", io.BytesIO(b"nope"))
+                codes["ftplib STOR"] = 226
+            except ftplib.error_perm as error:
+                codes["ftplib STOR"] = int(str(error)[:3])
+            received = io.BytesIO()
+            client.retrbinary("RETR keep.txt", received.write)
+            reads = {
+                "RETR": received.getvalue(),
+                "NLST": sorted(client.nlst()),
+                "MLSD": {name: facts["perm"] for name, facts in client.mlsd()},
+                "SIZE": client.size("keep.txt"),
+                "CWD": code_of(client, "CWD folder"),
+                "LIST": len(_lines(client, "LIST")),
+            }
+            client.quit()
+            return {"codes": codes, "reads": reads}
+
+        out = await in_thread(session)
+    assert out["codes"] == {line: 550 for line in [*WRITES, "ftplib STOR"]}
+    reads = out["reads"]
+    assert reads["RETR"] == b"keep me" and reads["NLST"] == ["folder", "keep.txt"]
+    assert reads["MLSD"] == {"folder": "el", "keep.txt": "r"}  # perm facts admit no write
+    assert reads["SIZE"] == 7 and reads["CWD"] == 250 and reads["LIST"] == 1
+    assert snapshot(root) == before
+
+
+async def test_writes_are_refused_quickly_in_read_only_mode(root: Path) -> None:
+    """Refusal happens before any data connection: no 150, no waiting for a connection."""
+    async with Server(root=root, host="127.0.0.1", port=0, read_only=True, data_timeout=30) as server:
+
+        def session() -> float:
+            raw = RawControl(server.port)
+            raw.login()
+            started = time.monotonic()
+            codes = [raw.command("STOR x").code, raw.command("APPE x").code]
+            raw.close()
+            assert codes == [550, 550]
+            return time.monotonic() - started
+
+        elapsed = await in_thread(session)
+    assert elapsed < 2
+    await asyncio.sleep(0)
+    assert os.listdir(root) == []
