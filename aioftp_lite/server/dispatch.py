@@ -10,6 +10,7 @@ HELP and FEAT are generated from the same table.
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -21,6 +22,8 @@ from ..protocol.replies import Code, Reply
 
 if TYPE_CHECKING:
     from .session import Session
+
+log = logging.getLogger("aioftp_lite.session")
 
 Handler = Callable[["Session", str], Awaitable[None]]
 
@@ -49,7 +52,7 @@ COMMANDS: dict[str, CommandSpec] = {}
 
 # Commands of RFC 959 and common extensions that we know of but do not offer: 502, not 500.
 NOT_IMPLEMENTED = frozenset(
-    {"ACCT", "SMNT", "REIN", "SITE", "CCC", "ADAT", "LANG", "XRSQ", "XSEM"}
+    {"ACCT", "SMNT", "REIN", "CCC", "ADAT", "LANG", "XRSQ", "XSEM"}
 )
 
 
@@ -110,6 +113,12 @@ async def dispatch(session: Session, cmd: Command) -> None:
     except OSError as error:
         reply = reply_for_os_error(error)
         await session.reply(reply.code, reply.text)
+    except NotImplementedError:
+        await session.reply(Code.NOT_IMPLEMENTED, f"{cmd.verb} is not supported by this storage")
+    except Exception:
+        # A bug must cost one command, never the session or the server.
+        log.exception("%s internal error in %s", session.peer, cmd)
+        await session.reply(Code.LOCAL_ERROR, "Internal error; the command was not completed")
 
 
 def feature_lines(config: ServerConfig) -> list[str]:

@@ -83,6 +83,14 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def rename(self, source: PurePosixPath, target: PurePosixPath) -> None: ...
 
+    async def set_mtime(self, path: PurePosixPath, mtime: float) -> None:
+        """Change a file's modification time (MFMT, so mirrors keep upload times)."""
+        raise NotImplementedError
+
+    async def chmod(self, path: PurePosixPath, mode: int) -> None:
+        """Change permission bits (SITE CHMOD); only the 0o777 bits are honoured."""
+        raise NotImplementedError
+
     async def exists(self, path: PurePosixPath) -> bool:
         try:
             await self.stat(path)

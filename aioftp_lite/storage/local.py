@@ -171,6 +171,13 @@ class LocalStorage(Storage):
 
         await asyncio.to_thread(rename)
 
+    async def set_mtime(self, path: PurePosixPath, mtime: float) -> None:
+        await asyncio.to_thread(lambda: os.utime(self._real(path), (mtime, mtime)))
+
+    async def chmod(self, path: PurePosixPath, mode: int) -> None:
+        # Never setuid/setgid/sticky: a client may only change the plain permission bits.
+        await asyncio.to_thread(lambda: os.chmod(self._real(path), mode & 0o777))
+
     def _checked_not_root(self, path: PurePosixPath) -> str:
         real = self._real_entry(path)
         if real == self.root:

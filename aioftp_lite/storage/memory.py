@@ -21,6 +21,7 @@ _inode_numbers = itertools.count(1)
 class _Node:
     mtime: float = field(default_factory=time.time)
     inode: int = field(default_factory=lambda: next(_inode_numbers))
+    mode: int | None = None  # None: the default for its kind
 
 
 @dataclass
@@ -40,7 +41,7 @@ def _not_found() -> FileNotFoundError:
 def _info(name: str, node: _Node) -> FileInfo:
     is_dir = isinstance(node, _Folder)
     size = 0 if is_dir else len(node.data)  # type: ignore[attr-defined]
-    mode = 0o755 if is_dir else 0o644
+    mode = node.mode if node.mode is not None else (0o755 if is_dir else 0o644)
     return FileInfo(name, is_dir, size, node.mtime, mode, f"m{node.inode:x}")
 
 
@@ -165,6 +166,12 @@ class MemoryStorage(Storage):
             raise OSError(errno.ENOTEMPTY, "Directory not empty")
         del source_parent.children[source.name]
         target_parent.children[target.name] = node
+
+    async def set_mtime(self, path: PurePosixPath, mtime: float) -> None:
+        self._node(path).mtime = mtime
+
+    async def chmod(self, path: PurePosixPath, mode: int) -> None:
+        self._node(path).mode = mode & 0o777
 
     async def open_read(self, path: PurePosixPath, offset: int = 0) -> FileReader:
         node = self._node(path)
