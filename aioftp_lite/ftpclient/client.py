@@ -6,7 +6,7 @@ import asyncio
 import io
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO, Self, TypeVar
 
 from ..protocol.listing import parse_mdtm
 from ..protocol.replies import Code, Reply
@@ -51,8 +51,8 @@ def parse_features(reply: Reply) -> dict[str, str]:
 class FTPClient:
     """An FTP client session over asyncio streams; never prints.
 
-        async with FTPClient("127.0.0.1", 2121, user="alice", password="pw") as client:
-            entries = await client.list()
+    async with FTPClient("127.0.0.1", 2121, user="alice", password="pw") as client:
+        entries = await client.list()
     """
 
     def __init__(
@@ -152,7 +152,7 @@ class FTPClient:
         if control is not None:
             await control.close()
 
-    async def __aenter__(self) -> FTPClient:
+    async def __aenter__(self) -> Self:
         await self.connect()
         try:
             await self.login()
@@ -241,6 +241,11 @@ class FTPClient:
             await run_transfer(control, self._prepare(control), verb, path, body)
         return decode_lines(bytes(raw))
 
+    async def names(self, path: str = "") -> list[str]:
+        """NLST: the bare names in a folder (some servers prefix the folder path)."""
+        return await self._fetch_listing("NLST", path)
+
+    # Defined after every `list[...]` annotation in this class: the method shadows the builtin.
     async def list(self, path: str = "") -> list[RemoteEntry]:
         """The entries of a folder: MLSD where the server has it, else LIST, parsed."""
         async with self.lock:  # one decision and one listing, not split by another task
@@ -253,10 +258,6 @@ class FTPClient:
                         raise
                     self.use_mlsd = False  # announced but not there: remember, use LIST
             return entries_from_list(await self._fetch_listing("LIST", path))
-
-    async def names(self, path: str = "") -> list[str]:
-        """NLST: the bare names in a folder (some servers prefix the folder path)."""
-        return await self._fetch_listing("NLST", path)
 
     async def download(
         self, remote: str, local_file: BinaryIO, *, offset: int = 0, progress: Progress | None = None

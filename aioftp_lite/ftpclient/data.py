@@ -109,7 +109,9 @@ class _Active(PendingData):
             async with asyncio.timeout(self._timeout):
                 sock = await self._accepting
         except TimeoutError:
-            raise TimeoutError(f"the server did not open the data connection within {self._timeout:g} s") from None
+            raise TimeoutError(
+                f"the server did not open the data connection within {self._timeout:g} s"
+            ) from None
         finally:
             self._listener.close()
         try:
@@ -179,9 +181,9 @@ async def prepare_active(control: ControlConnection, modes: DataModes) -> Pendin
         raise
     pending = _Active(listener, control.peer_host, control.timeout)
     try:
-        if modes.active_verb == "EPRT":
-            if await _try_extended(control, "EPRT", format_eprt_argument(host, port)) is not None:
-                return pending
+        eprt = format_eprt_argument(host, port)
+        if modes.active_verb == "EPRT" and await _try_extended(control, "EPRT", eprt) is not None:
+            return pending
         await control.execute("PORT", format_port_argument(host, port))
         modes.active_verb = "PORT"
         return pending

@@ -30,7 +30,7 @@ class RemoteEntry:
     @property
     def is_link(self) -> bool:
         kind = self.facts.get("type", "").lower()
-        return kind.startswith("os.unix=slink") or kind.startswith("os.unix=symlink")
+        return kind.startswith(("os.unix=slink", "os.unix=symlink"))
 
 
 def decode_lines(raw: bytes) -> list[str]:

@@ -9,6 +9,7 @@ nested acquisitions instead. Other tasks wait as with asyncio.Lock.
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 
 class CommandLock(asyncio.Lock):
@@ -17,7 +18,7 @@ class CommandLock(asyncio.Lock):
         self._owner: asyncio.Task[object] | None = None
         self._depth = 0
 
-    async def acquire(self) -> bool:
+    async def acquire(self) -> Literal[True]:
         task = asyncio.current_task()
         if task is not None and self._owner is task:
             self._depth += 1

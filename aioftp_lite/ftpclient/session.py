@@ -73,7 +73,8 @@ class ControlConnection:
     async def send_now(self, line: bytes) -> None:
         """Send without waiting for owed replies (ABOR must overtake the transfer's)."""
         writer = self._require()
-        log.debug("%s >>> %s", self.where, "PASS ****" if line[:5].upper() == b"PASS " else line.strip())
+        shown = "PASS ****" if line[:5].upper() == b"PASS " else line.decode(errors="replace").strip()
+        log.debug("%s >>> %s", self.where, shown)
         self._owed += 1
         try:
             writer.write(line)

@@ -102,7 +102,9 @@ async def _read_chunk(data: DataConnection) -> bytes:
         raise TimeoutError(f"no data for {data.timeout:g} s") from None
 
 
-async def receive_to_file(data: DataConnection, local_file: BinaryIO, start: int, progress: Progress | None) -> int:
+async def receive_to_file(
+    data: DataConnection, local_file: BinaryIO, start: int, progress: Progress | None
+) -> int:
     """Download: data connection -> local file. Returns the bytes received."""
     received = 0
     parts: list[bytes] = []
@@ -122,7 +124,9 @@ async def receive_to_file(data: DataConnection, local_file: BinaryIO, start: int
     return received
 
 
-async def send_from_file(data: DataConnection, local_file: BinaryIO, start: int, progress: Progress | None) -> int:
+async def send_from_file(
+    data: DataConnection, local_file: BinaryIO, start: int, progress: Progress | None
+) -> int:
     """Upload: local file -> data connection, with back-pressure. Returns the bytes sent."""
     sent = 0
     while chunk := await asyncio.to_thread(local_file.read, CHUNK):

@@ -17,11 +17,11 @@ not later than "now" (plus a day of slack for clock skew).
 
 from __future__ import annotations
 
-import calendar
 import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 _MONTHS = {name: number for number, name in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}  # fmt: skip
@@ -62,26 +62,35 @@ class ListLineError(ValueError):
 
 
 def _utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> float:
-    return float(calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0)))
+    """Seconds since the epoch; ValueError for an impossible date (datetime checks, timegm would not)."""
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
+
+
+def _clock(text: str) -> tuple[int, int, int]:
+    """`HH:MM` or `HH:MM:SS` -> (hour, minute, second)."""
+    hour, minute, *seconds = (int(part) for part in text.split(":"))
+    return hour, minute, seconds[0] if seconds else 0
 
 
 def _unix_time(match: re.Match[str], now: float) -> float | None:
     if match["iso"]:
-        year, month, day = (int(part) for part in match["iso"].split("-"))
-        hour, minute, *seconds = (int(part) for part in match["iso_time"].split(":"))
-        return _utc(year, month, day, hour, minute, seconds[0] if seconds else 0)
+        year, month_number, day_number = (int(part) for part in match["iso"].split("-"))
+        return _utc(year, month_number, day_number, *_clock(match["iso_time"]))
     month = _MONTHS.get(match["month"].lower())
     if month is None:
         return None
     day, when = int(match["day"]), match["when"]
     if ":" not in when:
         return _utc(int(when), month, day)
-    hour, minute, *seconds = (int(part) for part in when.split(":"))
     this_year = time.gmtime(now).tm_year
-    stamp = _utc(this_year, month, day, hour, minute, seconds[0] if seconds else 0)
-    if stamp > now + _CLOCK_SKEW:  # "Dec 31 23:59" seen in January is last year's
-        stamp = _utc(this_year - 1, month, day, hour, minute, seconds[0] if seconds else 0)
-    return stamp
+    try:
+        stamp = _utc(this_year, month, day, *_clock(when))
+        if stamp <= now + _CLOCK_SKEW:
+            return stamp
+    except ValueError:  # Feb 29 outside a leap year: it must be an earlier year's
+        pass
+    # "Dec 31 23:59" seen in January is last year's.
+    return _utc(this_year - 1, month, day, *_clock(when))
 
 
 def _parse_unix(match: re.Match[str], now: float) -> ListedEntry:
