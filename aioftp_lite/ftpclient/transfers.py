@@ -120,7 +120,8 @@ async def receive_to_file(
             progress(start + received)
     if parts:
         await asyncio.to_thread(local_file.write, b"".join(parts))
-    await asyncio.to_thread(local_file.flush)
+    if (flush := getattr(local_file, "flush", None)) is not None:  # file-likes without flush are fine
+        await asyncio.to_thread(flush)
     return received
 
 
