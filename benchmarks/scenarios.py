@@ -1,0 +1,309 @@
+"""The benchmark scenarios: what each client does, what is measured, what is checked.
+
+Each scenario fills a `Tally` (mergeable across load-generator processes) and is
+turned into metrics by `summarize`. Set-up (connecting and logging in hundreds of
+clients) happens before the measured phase; every process waits at `ctx.sync()` so the
+phase starts together. Every operation has a timeout, every loop a count or a deadline.
+
+Files the server's root must hold (the runner makes them, see `ROOT_FILES`):
+`big.bin` (retr_big), `small.bin` (64 KiB), `mid.bin` (1 MiB), `list_NN.txt`, and a
+writable `upload/` folder (vsftpd's anonymous root itself may not be writable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from . import payload
+from .measure import Context, Tally, measured, server_memory
+from .wire import FTPClient, FTPFailure
+
+KiB, MiB = 1024, 1024 * 1024
+SMALL_FILE, SMALL_SIZE = "small.bin", 64 * KiB
+MID_FILE, MID_SIZE = "mid.bin", 1 * MiB
+BIG_FILE = "big.bin"
+UPLOAD_DIR = "upload"
+LIST_FILLERS = 20
+SETUP_CONCURRENCY = 20  # connects in flight during untimed set-up: vsftpd stalls for seconds at 100
+
+# Direction of each metric: True when higher is better.
+HIGHER_IS_BETTER = {
+    "MiB/s": True, "files/s": True, "logins/s": True, "ops/s": True,
+    "p50 ms": False, "p99 ms": False, "KiB/conn": False, "fresh ms": False,
+}  # fmt: skip
+
+
+def root_files(big_size: int) -> dict[str, int]:
+    """File name -> size of the downloadable files (contents from `payload`, salt 0)."""
+    files = {SMALL_FILE: SMALL_SIZE, MID_FILE: MID_SIZE, BIG_FILE: big_size}
+    files.update({f"list_{n:02d}.txt": 100 + n for n in range(LIST_FILLERS)})
+    return files
+
+
+@dataclass
+class Target:
+    host: str
+    port: int
+    user: str = "anonymous"
+    password: str = "bench@example.com"
+    op_timeout: float = 30.0
+
+
+# --- helpers ------------------------------------------------------------------------
+async def login(target: Target) -> FTPClient:
+    async with asyncio.timeout(target.op_timeout):
+        client = await FTPClient.connect(target.host, target.port)
+        try:
+            await client.login(target.user, target.password)
+        except BaseException:
+            client.abort()
+            raise
+        return client
+
+
+async def login_many(target: Target, count: int, tally: Tally) -> list[FTPClient]:
+    """`count` logged-in clients, at most SETUP_CONCURRENCY connecting at once; failures counted."""
+    limit = asyncio.Semaphore(SETUP_CONCURRENCY)
+
+    async def one() -> FTPClient | None:
+        async with limit:
+            try:
+                return await login(target)
+            except (OSError, FTPFailure, TimeoutError) as failure:
+                tally.error(failure)
+                return None
+
+    clients = await asyncio.gather(*(one() for _ in range(count)))
+    return [client for client in clients if client is not None]
+
+
+async def quit_all(clients: list[FTPClient], timeout: float = 10.0) -> None:
+    async def one(client: FTPClient) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                await client.quit()
+        except (OSError, FTPFailure, TimeoutError):
+            client.abort()
+
+    await asyncio.gather(*(one(client) for client in clients))
+
+
+def check(tally: Tally, size: int, crc: int, expected_size: int, salt: int = 0) -> None:
+    if size != expected_size or crc != payload.checksum(expected_size, salt):
+        tally.corrupt += 1
+
+
+async def _retr_checked(client: FTPClient, path: str, size: int, tally: Tally, timeout: float) -> None:
+    async with asyncio.timeout(timeout):
+        got, crc = await client.retr(path)
+    check(tally, got, crc, size)
+    tally.bytes += got
+
+
+# --- scenarios ----------------------------------------------------------------------
+async def retr_big(target: Target, ctx: Context) -> None:
+    """One client downloads `size` bytes (big.bin)."""
+    size, tally = ctx.params["size"], ctx.tally
+    client = await login(target)
+    async with measured(ctx):
+        await _retr_checked(client, BIG_FILE, size, tally, timeout=ctx.params["duration"])
+        tally.ops += 1
+    await quit_all([client])
+
+
+async def stor_big(target: Target, ctx: Context) -> None:
+    """One client uploads `size` bytes, then downloads them again (untimed) to check them."""
+    size, tally = ctx.params["size"], ctx.tally
+    salt, path = 7, f"{UPLOAD_DIR}/stor_big.bin"
+    client = await login(target)
+    async with measured(ctx):
+        async with asyncio.timeout(ctx.params["duration"]):
+            tally.bytes += await client.stor(path, payload.iter_blocks(size, salt))
+        tally.ops += 1
+    async with asyncio.timeout(ctx.params["duration"]):
+        got, crc = await client.retr(path)
+    check(tally, got, crc, size, salt)
+    await quit_all([client])
+
+
+async def many_small(target: Target, ctx: Context) -> None:
+    """`clients` clients at once, each downloading small.bin `repeat` times; latency per file."""
+    tally, repeat = ctx.tally, ctx.params["repeat"]
+    clients = await login_many(target, ctx.share(ctx.params["clients"]), tally)
+
+    async def worker(client: FTPClient) -> None:
+        for _ in range(repeat):
+            began = time.monotonic()
+            try:
+                await _retr_checked(client, SMALL_FILE, SMALL_SIZE, tally, target.op_timeout)
+            except (OSError, FTPFailure, TimeoutError) as failure:
+                tally.error(failure)
+                client.abort()
+                return
+            tally.latencies.append(time.monotonic() - began)
+            tally.ops += 1
+
+    async with measured(ctx):
+        await asyncio.gather(*(worker(client) for client in clients))
+    await quit_all(clients)
+
+
+async def conn_login(target: Target, ctx: Context) -> None:
+    """`clients` loops of connect + USER/PASS + QUIT for `duration` seconds."""
+    tally = ctx.tally
+
+    async def worker(deadline: float) -> None:
+        while time.monotonic() < deadline:
+            began = time.monotonic()
+            try:
+                async with asyncio.timeout(target.op_timeout):
+                    client = await FTPClient.connect(target.host, target.port)
+                    try:
+                        await client.login(target.user, target.password, binary=False)
+                        await client.quit()  # closes gracefully, as real clients do
+                    except BaseException:
+                        client.abort()
+                        raise
+            except (OSError, FTPFailure, TimeoutError) as failure:
+                tally.error(failure)
+                await asyncio.sleep(0.01)  # a refusing server is not hammered in a tight loop
+                continue
+            tally.latencies.append(time.monotonic() - began)
+            tally.ops += 1
+
+    async with measured(ctx):
+        deadline = time.monotonic() + ctx.params["duration"]
+        await asyncio.gather(*(worker(deadline) for _ in range(ctx.share(ctx.params["clients"]))))
+
+
+async def idle_conns(target: Target, ctx: Context) -> None:
+    """Hold `clients` logged-in idle sessions: server memory each, and a fresh client's service time."""
+    tally = ctx.tally
+    await ctx.sync()
+    if ctx.leader and ctx.server_pid:
+        before = server_memory(ctx.server_pid)
+    began = time.monotonic()
+    clients = await login_many(target, ctx.share(ctx.params["clients"]), tally)
+    tally.extra["opened_sum"] = len(clients)
+    tally.extra["open_seconds_max"] = time.monotonic() - began
+    await ctx.sync()
+    if ctx.leader:
+        await asyncio.sleep(1.0)  # let the server settle (lazy buffers, freed set-up garbage)
+        if ctx.server_pid:
+            tally.extra["memory_delta"] = server_memory(ctx.server_pid) - before
+        async with measured(ctx, together=False):
+            for _ in range(5):
+                start = time.monotonic()
+                try:
+                    client = await login(target)
+                    await _retr_checked(client, SMALL_FILE, SMALL_SIZE, tally, target.op_timeout)
+                    await quit_all([client])
+                except (OSError, FTPFailure, TimeoutError) as failure:
+                    tally.error(failure)
+                    continue
+                tally.latencies.append(time.monotonic() - start)
+                tally.ops += 1
+    await ctx.sync()
+    # Every idle session must still be alive and answering.
+    limit = asyncio.Semaphore(SETUP_CONCURRENCY * 5)
+
+    async def still_there(client: FTPClient) -> None:
+        async with limit:
+            try:
+                async with asyncio.timeout(target.op_timeout):
+                    await client.send("NOOP")  # any reply will do: aioftp answers 502
+            except (OSError, FTPFailure, TimeoutError) as failure:
+                tally.error(failure)
+
+    await asyncio.gather(*(still_there(client) for client in clients))
+    for client in clients:
+        client.abort()  # closing 10,000 sessions politely would only measure QUIT
+
+
+async def mixed(target: Target, ctx: Context) -> None:
+    """`clients` clients loop LIST + RETR mid.bin + STOR their own 1 MiB file for `duration` s."""
+    tally, size = ctx.tally, MID_SIZE
+    clients = await login_many(target, ctx.share(ctx.params["clients"]), tally)
+    stored: dict[int, tuple[FTPClient, str, int]] = {}
+
+    async def timed(work: Callable[[], Awaitable[object]]) -> None:
+        began = time.monotonic()
+        async with asyncio.timeout(target.op_timeout):
+            await work()
+        tally.latencies.append(time.monotonic() - began)
+        tally.ops += 1
+
+    async def worker(number: int, client: FTPClient, deadline: float) -> None:
+        salt = 1 + ctx.index * 1_000_000 + number
+        path = f"{UPLOAD_DIR}/mixed_{ctx.index}_{number}.bin"
+        try:
+            while time.monotonic() < deadline:
+                await timed(lambda: client.list())
+                await timed(lambda: _retr_checked(client, MID_FILE, size, tally, target.op_timeout))
+                await timed(lambda: client.stor(path, payload.iter_blocks(size, salt)))
+                stored[number] = (client, path, salt)
+        except (OSError, FTPFailure, TimeoutError) as failure:
+            tally.error(failure)
+            client.abort()
+            stored.pop(number, None)
+
+    async with measured(ctx):
+        deadline = time.monotonic() + ctx.params["duration"]
+        await asyncio.gather(*(worker(n, client, deadline) for n, client in enumerate(clients)))
+
+    async def verify(client: FTPClient, path: str, salt: int) -> None:
+        try:
+            async with asyncio.timeout(target.op_timeout):
+                got, crc = await client.retr(path)
+            check(tally, got, crc, size, salt)
+        except (OSError, FTPFailure, TimeoutError) as failure:
+            tally.error(failure)
+
+    await asyncio.gather(*(verify(*entry) for entry in stored.values()))
+    await quit_all(clients)
+
+
+SCENARIOS: dict[str, Callable[[Target, Context], Awaitable[None]]] = {
+    "retr_big": retr_big,
+    "stor_big": stor_big,
+    "many_small": many_small,
+    "conn_login": conn_login,
+    "idle_conns": idle_conns,
+    "mixed": mixed,
+}
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+def summarize(name: str, tally: Tally) -> dict[str, float]:
+    """The scenario's headline metrics from the merged tally."""
+    ms = [value * 1000 for value in tally.latencies]
+    if name in ("retr_big", "stor_big"):
+        return {"MiB/s": tally.bytes / MiB / tally.elapsed}
+    if name == "many_small":
+        return {
+            "files/s": tally.ops / tally.elapsed,
+            "p50 ms": _percentile(ms, 0.5),
+            "p99 ms": _percentile(ms, 0.99),
+        }
+    if name == "conn_login":
+        return {
+            "logins/s": tally.ops / tally.elapsed,
+            "p50 ms": _percentile(ms, 0.5),
+            "p99 ms": _percentile(ms, 0.99),
+        }
+    if name == "idle_conns":
+        opened = tally.extra.get("opened_sum", 0)
+        metrics = {"opened": float(opened), "fresh ms": max(ms) if ms else float("nan")}
+        if "memory_delta" in tally.extra and opened:
+            metrics["KiB/conn"] = tally.extra["memory_delta"] / opened / KiB
+        return metrics
+    if name == "mixed":
+        return {"ops/s": tally.ops / tally.elapsed, "p99 ms": _percentile(ms, 0.99)}
+    raise ValueError(f"unknown scenario {name!r}")

@@ -1,0 +1,199 @@
+"""Start and stop the servers under test, each on 127.0.0.1, pinned to one CPU core.
+
+Every server gets the same root layout (see scenarios.root_files), a writable
+anonymous login and quiet logging (logging every command would be measured too). A
+server is started fresh for each measurement and stopped after it, so no run inherits
+another's memory or sockets. Only processes started here are signalled, by PID.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+VSFTPD = Path("/usr/sbin/vsftpd")
+MAX_SESSIONS = 20000  # above every scenario's client count
+READY_TIMEOUT = 20.0
+
+
+class ServerStartError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def pinned(command: list[str], cpu: int | None) -> list[str]:
+    if cpu is None or shutil.which("taskset") is None:
+        return command
+    return ["taskset", "-c", str(cpu), *command]
+
+
+@functools.cache
+def ours_has_flag(flag: str) -> bool:
+    """Whether `aioftp-lite serve` knows `flag` (limits flags may arrive after this harness)."""
+    done = subprocess.run([sys.executable, "-m", "aioftp_lite", "serve", "--help"],
+                          capture_output=True, text=True, check=False, timeout=30)  # fmt: skip
+    return flag in done.stdout
+
+
+def _ours(root: Path, port: int, workdir: Path) -> list[str]:
+    command = [sys.executable, "-m", "aioftp_lite", "serve", "--root", str(root), "--host", "127.0.0.1",
+               "--port", str(port), "--log-level", "WARNING"]  # fmt: skip
+    if ours_has_flag("--max-connections"):
+        command += ["--max-connections", str(MAX_SESSIONS)]
+    return command
+
+
+def _ours_note() -> str:
+    if ours_has_flag("--max-connections"):
+        return ""
+    return "no --max-connections flag yet: the default limit of 1,024 sessions applies"
+
+
+def _python_launcher(module: str) -> Callable[[Path, int, Path], list[str]]:
+    def command(root: Path, port: int, workdir: Path) -> list[str]:
+        return [sys.executable, "-W", "ignore", "-m", f"benchmarks.{module}", "--root", str(root),
+                "--port", str(port)]  # fmt: skip
+
+    return command
+
+
+def _vsftpd(root: Path, port: int, workdir: Path) -> list[str]:
+    empty = workdir / "vsftpd-empty"
+    empty.mkdir(exist_ok=True)
+    config = workdir / f"vsftpd-{port}.conf"
+    settings = {
+        "listen": "YES", "listen_ipv6": "NO", "listen_address": "127.0.0.1", "listen_port": str(port),
+        "background": "NO", "anonymous_enable": "YES", "local_enable": "NO", "no_anon_password": "YES",
+        "anon_root": str(root), "write_enable": "YES", "anon_upload_enable": "YES",
+        "anon_mkdir_write_enable": "YES", "anon_other_write_enable": "YES", "anon_umask": "022",
+        "max_clients": str(MAX_SESSIONS), "max_per_ip": "0", "xferlog_enable": "NO",
+        "seccomp_sandbox": "NO", "isolate": "NO", "isolate_network": "NO",
+        "secure_chroot_dir": str(empty), "pasv_enable": "YES",
+    }  # fmt: skip
+    config.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
+    return [str(VSFTPD), str(config)]
+
+
+def _vsftpd_prepare(root: Path) -> None:
+    # vsftpd refuses a writable anonymous root; the upload folder belongs to its `ftp` user.
+    ftp = pwd.getpwnam("ftp")
+    os.chown(root / "upload", ftp.pw_uid, ftp.pw_gid)
+
+
+def _vsftpd_missing() -> str | None:
+    if not VSFTPD.exists():
+        return f"{VSFTPD} not installed"
+    if os.geteuid() != 0:
+        return "vsftpd needs root"
+    try:
+        pwd.getpwnam("ftp")
+    except KeyError:
+        return "no 'ftp' user for vsftpd's anonymous sessions"
+    return None
+
+
+def _module_missing(module: str) -> Callable[[], str | None]:
+    return lambda: None if importlib.util.find_spec(module) else f"python package {module} not installed"
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    command: Callable[[Path, int, Path], list[str]]
+    missing: Callable[[], str | None] = lambda: None
+    prepare: Callable[[Path], None] = lambda root: None
+    note: Callable[[], str] = lambda: ""
+
+
+SERVERS: dict[str, ServerSpec] = {
+    "aioftp_lite": ServerSpec("aioftp_lite", _ours, note=_ours_note),
+    "pyftpdlib": ServerSpec("pyftpdlib", _python_launcher("launch_pyftpdlib"), _module_missing("pyftpdlib")),
+    "aioftp": ServerSpec("aioftp", _python_launcher("launch_aioftp"), _module_missing("aioftp")),
+    "vsftpd": ServerSpec("vsftpd", _vsftpd, _vsftpd_missing, _vsftpd_prepare,
+                         lambda: "forks a process per session"),
+}  # fmt: skip
+
+
+class RunningServer:
+    def __init__(self, spec: ServerSpec, process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+        self.spec, self.process, self.port, self.log = spec, process, port, log
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL; leftover children (a forking server's sessions) too, by PID."""
+        import psutil
+
+        try:
+            descendants = psutil.Process(self.pid).children(recursive=True)
+        except psutil.Error:
+            descendants = []
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        for child in descendants:
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
+
+
+def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServerStartError(f"exited with {process.returncode}: {log.read_text()[-500:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as probe:
+                probe.settimeout(5)
+                if probe.recv(4096).startswith(b"220"):
+                    probe.sendall(b"QUIT\r\n")
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise ServerStartError(f"no 220 greeting on port {port} within {READY_TIMEOUT:.0f} s")
+
+
+def start(spec: ServerSpec, root: Path, workdir: Path, cpu: int | None) -> RunningServer:
+    port = free_port()
+    log = workdir / f"{spec.name}-{port}.log"
+    # The launchers are modules of this package: make it importable from the server's folder.
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    with open(log, "wb") as output:
+        process = subprocess.Popen(pinned(spec.command(root, port, workdir), cpu), stdout=output,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, cwd=workdir, env=env)  # fmt: skip
+    server = RunningServer(spec, process, port, log)
+    try:
+        _wait_ready(process, port, log)
+    except BaseException:
+        server.stop()
+        raise
+    return server

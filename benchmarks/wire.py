@@ -1,0 +1,264 @@
+"""A small, fast FTP client for load generation, speaking standard FTP to any server.
+
+Built on asyncio protocols (callbacks) rather than streams: per operation the load
+generator must do less work than the server it measures, or it would measure itself.
+Downloads land in one shared buffer (`BufferedProtocol`: no bytes object per chunk)
+and are checked with CRC-32 on the fly; uploads write pre-built blocks with the
+transport's flow control. Replies are parsed by aioftp_lite's pure `ReplyParser`.
+
+Order of a transfer is the one every server accepts (as ftplib and curl do): EPSV
+(PASV if refused), connect the data connection, send the command, expect 150/125,
+move the data, expect 226/250.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import zlib
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from aioftp_lite.protocol.addresses import AddressError, parse_epsv_reply_text, parse_pasv_reply_text
+from aioftp_lite.protocol.replies import Reply, ReplyParseError, ReplyParser
+
+# One receive buffer for every download of the process: `buffer_updated` consumes it
+# before the loop reads into it again (asyncio and uvloop both call the pair back to back).
+_RECEIVE_BUFFER = memoryview(bytearray(256 * 1024))
+_SEND_HIGH_WATER = 4 << 20
+
+
+class FTPFailure(Exception):
+    """An exchange that went wrong; `kind` is a short name used to count errors."""
+
+    def __init__(self, kind: str, detail: str = "") -> None:
+        super().__init__(f"{kind}: {detail}" if detail else kind)
+        self.kind = kind
+
+
+def _wake(waiter: asyncio.Future[None] | None, failure: Exception | None = None) -> None:
+    if waiter is not None and not waiter.done():
+        if failure is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(failure)
+
+
+class _Control(asyncio.Protocol):
+    """The control connection: bytes in, whole replies out, in order."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._parser = ReplyParser()
+        self._replies: collections.deque[Reply] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._failure: FTPFailure | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self._replies.extend(self._parser.feed(data))
+        except ReplyParseError as error:
+            self._fail(FTPFailure("bad_reply", str(error)))
+            assert self.transport is not None
+            self.transport.abort()
+            return
+        _wake(self._waiter)
+
+    def eof_received(self) -> bool:
+        self._fail(FTPFailure("control_closed", "server closed the control connection"))
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(FTPFailure("control_lost", str(exc) if exc else "control connection closed"))
+
+    def _fail(self, failure: FTPFailure) -> None:
+        if self._failure is None:
+            self._failure = failure
+        _wake(self._waiter)
+
+    async def reply(self) -> Reply:
+        # Replies that arrived before the connection closed are still handed out (221 then EOF).
+        while not self._replies:
+            if self._failure is not None:
+                raise self._failure
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._replies.popleft()
+
+
+class _Sink(asyncio.BufferedProtocol):
+    """A download: counts and CRCs the bytes until the server closes the connection."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.size = 0
+        self.crc = 0
+        self.closed: asyncio.Future[None] = loop.create_future()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _RECEIVE_BUFFER
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.size += nbytes
+        self.crc = zlib.crc32(_RECEIVE_BUFFER[:nbytes], self.crc)
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        _wake(self.closed, FTPFailure("data_lost", str(exc)) if exc else None)
+
+
+class _Source(asyncio.Protocol):
+    """An upload: writes blocks while the transport accepts them, then closes (EOF = end)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._resume: asyncio.Future[None] | None = None
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.transport.set_write_buffer_limits(high=_SEND_HIGH_WATER)
+
+    def pause_writing(self) -> None:
+        self._resume = self._loop.create_future()
+
+    def resume_writing(self) -> None:
+        _wake(self._resume)
+        self._resume = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        failure = FTPFailure("data_lost", str(exc)) if exc else None
+        _wake(self._resume, failure or FTPFailure("data_lost", "closed while sending"))
+        _wake(self.closed, failure)
+
+    async def send(self, blocks: Iterable[bytes]) -> int:
+        assert self.transport is not None
+        sent = 0
+        for block in blocks:
+            if self.closed.done():
+                raise FTPFailure("data_lost", "server closed the data connection during upload")
+            self.transport.write(block)
+            sent += len(block)
+            if self._resume is not None:
+                await self._resume
+        self.transport.close()  # flushes what is buffered, then FIN: the end of the file
+        await self.closed
+        return sent
+
+
+P = TypeVar("P", bound=asyncio.BaseProtocol)
+
+
+class FTPClient:
+    """One logged-in FTP session; every method is one standard exchange."""
+
+    def __init__(self, host: str, control: _Control) -> None:
+        self._host = host
+        self._control = control
+        self._loop = asyncio.get_running_loop()
+        self._epsv = True
+
+    @classmethod
+    async def connect(cls, host: str, port: int) -> FTPClient:
+        loop = asyncio.get_running_loop()
+        _transport, control = await loop.create_connection(lambda: _Control(loop), host, port)
+        client = cls(host, control)
+        try:
+            await client.expect(None, 220)
+        except BaseException:
+            client.abort()
+            raise
+        return client
+
+    async def send(self, line: str) -> Reply:
+        assert self._control.transport is not None
+        self._control.transport.write(line.encode("utf-8") + b"\r\n")
+        return await self._control.reply()
+
+    async def expect(self, line: str | None, *codes: int) -> Reply:
+        reply = await (self.send(line) if line is not None else self._control.reply())
+        if reply.code not in codes:
+            raise FTPFailure(f"reply_{reply.code}", f"{line or 'greeting'}: {reply}")
+        return reply
+
+    async def login(self, user: str, password: str, binary: bool = True) -> None:
+        reply = await self.send(f"USER {user}")
+        if reply.code == 331:
+            await self.expect(f"PASS {password}", 230)
+        elif reply.code != 230:
+            raise FTPFailure(f"reply_{reply.code}", f"USER: {reply}")
+        if binary:
+            await self.expect("TYPE I", 200)
+
+    async def _passive_address(self) -> tuple[str, int]:
+        try:
+            if self._epsv:
+                reply = await self.send("EPSV")
+                if reply.code == 229:
+                    return self._host, parse_epsv_reply_text(reply.text)
+                if reply.code not in (500, 501, 502):
+                    raise FTPFailure(f"reply_{reply.code}", f"EPSV: {reply}")
+                self._epsv = False
+            reply = await self.expect("PASV", 227)
+            # The address in 227 is the server's idea of itself; the control host is what works.
+            return self._host, parse_pasv_reply_text(reply.text)[1]
+        except AddressError as error:
+            raise FTPFailure("bad_passive_reply", str(error)) from None
+
+    async def _open_data(self, command: str, factory: Callable[[], P]) -> P:
+        host, port = await self._passive_address()
+        transport, protocol = await self._loop.create_connection(factory, host, port)
+        try:
+            await self.expect(command, 125, 150)
+        except BaseException:
+            transport.abort()
+            raise
+        return protocol
+
+    async def retr(self, path: str) -> tuple[int, int]:
+        """Download `path`; returns (size, crc32) of what arrived."""
+        sink = await self._open_data(f"RETR {path}", lambda: _Sink(self._loop))
+        await sink.closed
+        await self.expect(None, 226, 250)
+        return sink.size, sink.crc
+
+    async def list(self, path: str = "") -> int:
+        """LIST; returns the size of the listing in bytes."""
+        command = f"LIST {path}" if path else "LIST"
+        sink = await self._open_data(command, lambda: _Sink(self._loop))
+        await sink.closed
+        await self.expect(None, 226, 250)
+        return sink.size
+
+    async def stor(self, path: str, blocks: Iterable[bytes]) -> int:
+        """Upload `blocks` as `path`; returns the bytes sent."""
+        source = await self._open_data(f"STOR {path}", lambda: _Source(self._loop))
+        sent = await source.send(blocks)
+        await self.expect(None, 226, 250)
+        return sent
+
+    async def noop(self) -> None:
+        await self.expect("NOOP", 200)
+
+    async def quit(self) -> None:
+        try:
+            await self.expect("QUIT", 221)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._control.transport is not None:
+            self._control.transport.close()
+
+    def abort(self) -> None:
+        if self._control.transport is not None:
+            self._control.transport.abort()
