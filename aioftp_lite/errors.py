@@ -23,6 +23,7 @@ class FTPError(Exception):
 _OS_ERROR_REPLIES: dict[int, tuple[int, str]] = {
     errno.ENOENT: (Code.FILE_UNAVAILABLE, "No such file or directory"),
     errno.ENOTDIR: (Code.FILE_UNAVAILABLE, "Not a directory"),
+    errno.ELOOP: (Code.FILE_UNAVAILABLE, "Too many levels of symbolic links"),
     errno.EISDIR: (Code.FILE_UNAVAILABLE, "Is a directory"),
     errno.EEXIST: (Code.FILE_UNAVAILABLE, "File exists"),
     errno.ENOTEMPTY: (Code.FILE_UNAVAILABLE, "Directory not empty"),

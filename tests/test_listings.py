@@ -27,7 +27,9 @@ def retr_bytes(client: ftplib.FTP, name: str, rest: int | None = None) -> bytes:
 
 
 # `ls -l` line: mode, links, owner, group, size, month, day, time or year, ONE space, name.
-LIST_LINE = re.compile(r"^[-dl][-rwxsStT]{9}\s+\d+\s+\S+\s+\S+\s+\d+\s+[A-Z][a-z]{2}\s+\d{1,2}\s+[\d:]{4,5} (.*)$")
+LIST_LINE = re.compile(
+    r"^[-dl][-rwxsStT]{9}\s+\d+\s+\S+\s+\S+\s+\d+\s+[A-Z][a-z]{2}\s+\d{1,2}\s+[\d:]{4,5} (.*)$"
+)
 
 
 def list_name(line: str) -> str:

@@ -143,6 +143,29 @@ async def test_active_mode_port_retr_stor_list(server: Server, root: Path) -> No
     assert sorted(names) == ["down.bin", "up.bin"]
 
 
+async def test_pasv_by_hand(server: Server, root: Path) -> None:
+    (root / "p.bin").write_bytes(b"pasv data" * 1000)
+
+    def session() -> tuple[str, bytes, int]:
+        raw = RawControl(server.port)
+        raw.login()
+        reply = raw.command("PASV")
+        match = re.search(r"\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)", reply.lines[0])
+        assert reply.code == 227 and match, reply
+        host = ".".join(match.groups()[:4])
+        port = int(match[5]) * 256 + int(match[6])
+        channel = socket.create_connection((host, port), timeout=10)
+        assert raw.command("RETR p.bin").code == 150
+        received = receive_all(channel)
+        channel.close()
+        final = raw.read_reply().code
+        raw.close()
+        return host, received, final
+
+    host, received, final = await in_thread(session)
+    assert host == "127.0.0.1" and received == b"pasv data" * 1000 and final == 226
+
+
 async def test_eprt_and_epsv_by_hand(server: Server, root: Path) -> None:
     payload = os.urandom(300_000)
     (root / "d.bin").write_bytes(payload)
