@@ -1,0 +1,227 @@
+"""REPL verbs for the connection, remote folders and files, local folders and the session.
+
+Transfers (get, put, mget, mput) live in `transfers.py`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import fnmatch
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aioftp_lite import FTPReplyError
+
+from . import remote_paths
+from .commands import Arg, Call, ShellError, format_help, format_menu, verb
+from .progress import format_size
+from .target import parse_target
+
+if TYPE_CHECKING:
+    from .shell import Shell
+
+
+# --- connection --------------------------------------------------------------------
+
+
+@verb("open", usage="open [URL | HOST [PORT]]", group="Connection", args=(Arg.TEXT, Arg.TEXT),
+      needs_connection=False, summary="connect and log in",
+      details="""
+      Connect to an FTP server: `open ftp://alice@example.org:2121/docs`, `open alice@host`,
+      `open host 2121`. Without a user the login is anonymous; with a user and no password you
+      are asked for it. A bare `open` reconnects to the last server, in the last remote folder.
+      """)  # fmt: skip
+async def open_(shell: Shell, call: Call) -> None:
+    if not call.args:
+        if shell.target is None:
+            raise ShellError("no server to reconnect to: open HOST or open ftp://user@host")
+        target = dataclasses.replace(shell.target, path=shell.remote_cwd)  # back where we were
+    else:
+        target = parse_target(call.args[0])
+        if len(call.args) == 2:
+            if not call.args[1].isdigit() or not 0 < int(call.args[1]) < 65536:
+                raise ShellError(f"bad port {call.args[1]!r}")
+            target = target.with_overrides(port=int(call.args[1]))
+    await shell.open(target)
+
+
+@verb("close", usage="close", group="Connection", summary="log out and disconnect",
+      details="Say goodbye to the server (QUIT). `open` alone connects again.")  # fmt: skip
+async def close(shell: Shell, call: Call) -> None:
+    await shell.disconnect()
+
+
+# --- remote folders and files ------------------------------------------------------
+
+
+def format_entries(entries: Iterable[Any]) -> list[str]:
+    """`ls` lines: size, date, name (folders end in /)."""
+    lines = []
+    for entry in entries:
+        size = "-" if entry.is_dir or entry.size is None else format_size(entry.size)
+        lines.append(f"{size:>10}  {_format_time(entry.mtime)}  {entry.name}{'/' if entry.is_dir else ''}")
+    return lines
+
+
+def _format_time(mtime: Any) -> str:
+    if mtime is None:
+        return " " * 16
+    if isinstance(mtime, int | float):
+        mtime = datetime.datetime.fromtimestamp(mtime, datetime.UTC)
+    return mtime.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+@verb("ls", usage="ls [PATH | PATTERN]", group="Remote files", args=(Arg.REMOTE,), aliases=("dir",),
+      summary="list a remote folder",
+      details="""
+      List the remote folder (the current one by default) with sizes and dates; folders end in
+      `/`. A pattern such as `ls *.txt` or `ls docs/*.csv` lists the matching names only.
+      """)  # fmt: skip
+async def ls(shell: Shell, call: Call) -> None:
+    client = shell.require_client()
+    path = call.args[0] if call.args else ""
+    pattern = ""
+    if remote_paths.has_glob(remote_paths.basename(path)):
+        path, pattern = remote_paths.split_partial(path)
+    entries = await client.list(path)
+    folder = shell.remote(path or ".")
+    shell.cache.store(folder, entries)
+    shown = sorted(entries, key=lambda entry: entry.name)
+    if pattern:
+        shown = [entry for entry in shown if fnmatch.fnmatchcase(entry.name, pattern)]
+        if not shown:
+            raise ShellError(f"no remote name matches {pattern!r}")
+    for line in format_entries(shown):
+        shell.print(line)
+
+
+@verb("cd", usage="cd FOLDER", group="Remote files", args=(Arg.REMOTE_FOLDER,), required=1,
+      summary="change the remote folder", details="`cd ..` goes up, `cd /` to the top.")  # fmt: skip
+async def cd(shell: Shell, call: Call) -> None:
+    client = shell.require_client()
+    await client.cwd(call.args[0])
+    shell.remote_cwd = await client.pwd()
+    shell.cache.invalidate(shell.remote_cwd)  # fresh names in the folder we just entered
+
+
+@verb("pwd", usage="pwd", group="Remote files", summary="show the remote folder")  # fmt: skip
+async def pwd(shell: Shell, call: Call) -> None:
+    shell.remote_cwd = await shell.require_client().pwd()
+    shell.print(shell.remote_cwd)
+
+
+@verb("rm", usage="rm PATH...", group="Remote files", args=(Arg.REMOTE,), repeat_last=True, required=1,
+      aliases=("delete",), summary="delete remote files",
+      details="Delete one or more remote files (use rmdir for folders).")  # fmt: skip
+async def rm(shell: Shell, call: Call) -> None:
+    client = shell.require_client()
+    for path in call.args:
+        try:
+            await client.delete(path)
+        finally:
+            shell.changed(path)
+
+
+@verb("mkdir", usage="mkdir FOLDER...", group="Remote files", args=(Arg.REMOTE_FOLDER,), repeat_last=True,
+      required=1, summary="create remote folders")  # fmt: skip
+async def mkdir(shell: Shell, call: Call) -> None:
+    client = shell.require_client()
+    for path in call.args:
+        await client.mkdir(path)
+        shell.changed(path)
+
+
+@verb("rmdir", usage="rmdir FOLDER...", group="Remote files", args=(Arg.REMOTE_FOLDER,), repeat_last=True,
+      required=1, summary="remove empty remote folders")  # fmt: skip
+async def rmdir(shell: Shell, call: Call) -> None:
+    client = shell.require_client()
+    for path in call.args:
+        await client.rmdir(path.rstrip("/") or path)
+        shell.changed(path.rstrip("/") or path)
+
+
+@verb("mv", usage="mv SOURCE TARGET", group="Remote files", args=(Arg.REMOTE, Arg.REMOTE), required=2,
+      aliases=("rename",), summary="rename or move a remote file or folder",
+      details="A TARGET that is an existing folder (or ends in /) receives SOURCE under its own name.")  # fmt: skip
+async def mv(shell: Shell, call: Call) -> None:
+    client = shell.require_client()
+    source, target = call.args
+    if target.endswith("/") or await _is_remote_folder(shell, target):
+        target = target.rstrip("/") + "/" + remote_paths.basename(source)
+    await client.rename(source, target)
+    shell.changed(source, target)
+
+
+async def _is_remote_folder(shell: Shell, path: str) -> bool:
+    """Whether `path` names a remote folder: try to enter it (and come back)."""
+    client = shell.require_client()
+    try:
+        await client.cwd(path)
+    except FTPReplyError:
+        return False
+    await client.cwd(shell.remote_cwd)
+    return True
+
+
+# --- local folders ----------------------------------------------------------------
+
+
+@verb("lcd", usage="lcd [FOLDER]", group="Local files", args=(Arg.LOCAL_FOLDER,), needs_connection=False,
+      summary="change the local folder", details="Without a folder, go to your home folder.")  # fmt: skip
+async def lcd(shell: Shell, call: Call) -> None:
+    folder = shell.local(call.args[0]) if call.args else Path.home()
+    if not folder.is_dir():
+        raise ShellError(f"no such local folder: {folder}")
+    if not os.access(folder, os.X_OK):
+        raise ShellError(f"permission denied: {folder}")
+    shell.local_dir = folder.resolve()
+    shell.print(f"local folder: {shell.local_dir}")
+
+
+@verb("lls", usage="lls [PATH]", group="Local files", args=(Arg.LOCAL,), needs_connection=False,
+      summary="list a local folder")  # fmt: skip
+async def lls(shell: Shell, call: Call) -> None:
+    path = shell.local(call.args[0]) if call.args else shell.local_dir
+    if path.is_dir():
+        children = sorted(path.iterdir(), key=lambda child: child.name)
+    elif path.exists():
+        children = [path]
+    else:
+        raise ShellError(f"no such local file or folder: {path}")
+    for line in format_entries(_LocalEntry(child) for child in children):
+        shell.print(line)
+
+
+class _LocalEntry:
+    """A local file seen through the same fields as a remote entry, for `format_entries`."""
+
+    def __init__(self, path: Path) -> None:
+        info = path.stat()
+        self.name = path.name
+        self.is_dir = path.is_dir()
+        self.size = info.st_size
+        self.mtime = info.st_mtime
+
+
+@verb("lpwd", usage="lpwd", group="Local files", needs_connection=False, summary="show the local folder")  # fmt: skip
+async def lpwd(shell: Shell, call: Call) -> None:
+    shell.print(str(shell.local_dir))
+
+
+# --- session ---------------------------------------------------------------------
+
+
+@verb("help", usage="help [COMMAND]", group="Session", args=(Arg.COMMAND,), needs_connection=False,
+      aliases=("?",), summary="list the commands, or explain one")  # fmt: skip
+async def help_(shell: Shell, call: Call) -> None:
+    shell.print(format_help(call.args[0]) if call.args else format_menu())
+
+
+@verb("quit", usage="quit", group="Session", needs_connection=False, aliases=("exit", "bye"),
+      summary="disconnect and leave", details="Ctrl-D at the prompt does the same.")  # fmt: skip
+async def quit_(shell: Shell, call: Call) -> None:
+    await shell.disconnect()
+    shell.finished = True

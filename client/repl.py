@@ -1,0 +1,168 @@
+"""The interactive loop: a PromptSession with history, suggestions, completion and a toolbar.
+
+Each command line runs as its own task, so Ctrl-C during a command (a transfer, a
+slow listing) cancels just that task: the client sends ABOR, the shell reports how
+far it got, and the prompt comes back with the connection usable. At the prompt
+itself Ctrl-C clears the line and Ctrl-D leaves, as in a shell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.styles import Style
+
+from .completion import ShellCompleter
+from .shell import Shell
+
+STYLE = Style.from_dict(
+    {
+        "bottom-toolbar": "noreverse bg:#303446 #c6d0f5",
+        "bottom-toolbar.key": "bold #a6d189",
+        "bottom-toolbar.dim": "#838ba7",
+        "bottom-toolbar.busy": "#e5c890",
+    }
+)
+
+_URL_PASSWORD = re.compile(r"(\bftp://[^\s/:@]+):[^\s@/]*@", re.IGNORECASE)
+
+
+def history_path() -> Path:
+    """$XDG_DATA_HOME/aioftp-lite/history, by default ~/.local/share/aioftp-lite/history."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "aioftp-lite" / "history"
+
+
+def redact(line: str) -> str:
+    """A line fit for the history file: passwords in URLs are dropped."""
+    return _URL_PASSWORD.sub(r"\1@", line)
+
+
+class RedactingHistory(FileHistory):
+    """History kept across sessions, never with a password in it."""
+
+    def store_string(self, string: str) -> None:
+        super().store_string(redact(string))
+
+
+def open_history(path: Path | None = None) -> History:
+    path = path or history_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+    except OSError:
+        return InMemoryHistory()  # a read-only home should not stop the client
+    return RedactingHistory(str(path))
+
+
+def toolbar(shell: Shell) -> StyleAndTextTuples:
+    """Server, user, remote folder and transfer state, in one line at the bottom."""
+    if shell.client is not None and not shell.client.connected:
+        return [("class:bottom-toolbar.busy", " connection lost: type `open` to reconnect")]
+    if shell.client is None or shell.target is None:
+        return [
+            ("class:bottom-toolbar.dim", " not connected: open HOST, or open ftp://user@host:port  │  help")
+        ]
+    parts: StyleAndTextTuples = [
+        ("class:bottom-toolbar.key", f" {shell.target.display()}"),
+        ("", f"  │ user {shell.target.login_user}  │ {shell.remote_cwd}  │ "),
+        ("class:bottom-toolbar.busy" if shell.transfer_state != "idle" else "", shell.transfer_state),
+    ]
+    if shell.cache.listing_now:
+        parts.append(("class:bottom-toolbar.dim", f"  │ listing {shell.cache.listing_now}…"))
+    return parts
+
+
+@contextlib.contextmanager
+def ctrl_c_cancels(task: asyncio.Task[Any]) -> Iterator[None]:
+    """While a command runs, SIGINT cancels its task instead of raising KeyboardInterrupt."""
+    loop = asyncio.get_running_loop()
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+    except (ValueError, RuntimeError, NotImplementedError):  # not the main thread, or no signals
+        yield
+        return
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGINT)
+        signal.signal(signal.SIGINT, previous)  # asyncio.run's own handler, if it had one
+
+
+class Repl:
+    def __init__(self, shell: Shell, *, history: History | None = None, **session_options: Any) -> None:
+        self.shell = shell
+        self.completer = ShellCompleter(
+            shell.verbs,
+            shell.cache,
+            remote_cwd=lambda: shell.remote_cwd,
+            local_dir=lambda: shell.local_dir,
+            connected=lambda: shell.connected,
+        )
+        self.session: PromptSession[str] = PromptSession(
+            history=history if history is not None else open_history(),
+            auto_suggest=AutoSuggestFromHistory(),
+            completer=self.completer,
+            complete_while_typing=False,  # Tab-driven, as in a shell
+            bottom_toolbar=lambda: toolbar(shell),
+            style=STYLE,
+            refresh_interval=0.5,  # the toolbar shows background listings as they come and go
+            **session_options,
+        )
+        shell.cache.on_update.append(self._listing_arrived)
+        shell.ask_password = self.ask_password
+        self.lines_done = 0  # lines run so far (tests wait on it)
+
+    async def ask_password(self, message: str) -> str:
+        return await self.session.prompt_async(message, is_password=True, bottom_toolbar=None,
+                                               auto_suggest=None, completer=None)  # fmt: skip
+
+    async def run(self) -> None:
+        """Prompt and run lines until `quit` or Ctrl-D."""
+        shell = self.shell
+        try:
+            while not shell.finished:
+                try:
+                    line = await self.session.prompt_async(shell.prompt_text)
+                except KeyboardInterrupt:
+                    continue
+                except EOFError:
+                    break
+                if line.strip():
+                    await self.run_line(line)
+        finally:
+            shell.cache.on_update.remove(self._listing_arrived)
+            await shell.close()
+
+    async def run_line(self, line: str) -> bool:
+        task = asyncio.get_running_loop().create_task(self.shell.execute(line))
+        with ctrl_c_cancels(task):
+            await asyncio.wait([task])
+        self.lines_done += 1
+        return not task.cancelled() and task.result()
+
+    # --- completion that waited for a listing ------------------------------------
+    def _listing_arrived(self, folder: str) -> None:
+        """A Tab found nothing because the folder was not cached: complete now that it is."""
+        app = self.session.app
+        if not app.is_running:
+            return
+        buffer = self.session.default_buffer
+        waited = self.completer.waiting
+        if waited is not None and waited == (folder, buffer.document.text_before_cursor):
+            self.completer.waiting = None
+            if buffer.complete_state is None:
+                buffer.start_completion(insert_common_part=True)
+        app.invalidate()

@@ -1,0 +1,217 @@
+"""The shell: connection state, and running command lines with one clear line per error.
+
+Both front ends drive it: the interactive REPL (`repl.py`) and batch mode (`batch.py`).
+It holds the FTP client, the remote and local folders, and the listing cache, and
+turns every failure into one line: the server's reply, or what went wrong locally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TextIO
+
+from aioftp_lite import FTPClient, FTPConnectionLost, FTPReplyError
+
+from . import remote_paths
+from .cache import ListingCache
+from .commands import ShellError, Verb, lookup, table
+from .target import Target, TargetError
+from .words import WordError, split_commands
+
+PasswordPrompt = Callable[[str], Awaitable[str]]
+
+
+class Shell:
+    def __init__(self, *, out: TextIO, err: TextIO, local_dir: Path | None = None, show_progress: bool = False,
+                 ask_password: PasswordPrompt | None = None, timeout: float = 30.0,
+                 passive: bool = True) -> None:  # fmt: skip
+        self.out = out
+        self.err = err
+        self.local_dir = (local_dir or Path.cwd()).resolve()
+        self.show_progress = show_progress
+        self.ask_password = ask_password
+        self.timeout = timeout
+        self.passive = passive
+        self.client: FTPClient | None = None
+        self.target: Target | None = None  # the last server opened: a bare `open` goes back to it
+        self.remote_cwd = "/"
+        self.cache = ListingCache()
+        self.verbs = table()
+        self.transfer_state = "idle"  # for the toolbar: idle, the running transfer, the last one
+        self.finished = False  # `quit` was typed
+        self.commands_run = 0  # commands executed so far, failures included
+        self.interruption = ""  # what a command cancelled by Ctrl-C had done, for its one line
+        self.error_prefix = ""  # batch mode names the program in its error lines
+        self.chatty = True  # say "connected to ..." (batch mode keeps stdout for results)
+        self.prefetch = True  # keep listings fresh for completion (batch mode has no use for them)
+
+    # --- state ---------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self.client is not None and self.client.connected
+
+    def require_client(self) -> FTPClient:
+        if self.client is None:
+            raise ShellError("not connected (use `open HOST` or `open ftp://user@host`)")
+        if not self.client.connected:  # it broke between commands (a background listing saw it)
+            where = f"{self.client.host}:{self.client.port}"
+            raise FTPConnectionLost(self.cache.lost or f"Connection to {where} lost")
+        return self.client
+
+    def remote(self, path: str) -> str:
+        """An argument as an absolute remote path (for the cache and for messages)."""
+        return remote_paths.absolute(self.remote_cwd, path)
+
+    def local(self, path: str) -> Path:
+        """An argument as a local path, from the local folder (`lcd`), with ~ expanded."""
+        return self.local_dir / os.path.expanduser(path)
+
+    def print(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def prompt_text(self) -> str:
+        if self.client is None or self.target is None:
+            return "ftp> "
+        return f"{self.target.display()}:{self.remote_cwd}> "
+
+    # --- running lines -------------------------------------------------------------
+    async def execute(self, line: str) -> bool:
+        """Run a line of `;`-separated commands; stop at the first failure. True if all succeeded."""
+        try:
+            commands = split_commands(line)
+        except WordError as error:
+            self.report(line.strip(), str(error))
+            return False
+        for words in commands:
+            if not await self.run(words):
+                return False
+            if self.finished:
+                break
+        return True
+
+    async def run(self, words: list[str]) -> bool:
+        """One command; its error, if any, is reported as one line on `err`."""
+        self.commands_run += 1
+        return await self.guarded(" ".join(words), self._dispatch(words))
+
+    async def _dispatch(self, words: list[str]) -> None:
+        declared = lookup(words[0])
+        if declared is None:
+            raise ShellError(f"unknown command {words[0]!r} (type `help` for the list)")
+        call = declared.parse(words[0], words[1:])
+        if declared.needs_connection:
+            self.require_client()
+        await declared.handler(self, call)
+
+    async def guarded(self, shown: str, work: Awaitable[None]) -> bool:
+        """Run `work`, turning any failure into one line on `err`; True if it succeeded."""
+        self.interruption = ""
+        self.cache.idle.clear()  # the background lister waits until we are done
+        try:
+            await work
+            return True
+        except (ShellError, TargetError) as error:
+            self.report(shown, str(error))
+        except FTPReplyError as error:
+            self.report(shown, str(error))
+        except FTPConnectionLost as error:
+            self.connection_lost(shown, error)
+        except TimeoutError as error:
+            self.report(shown, str(error) or "timed out")
+        except OSError as error:  # local files
+            self.report(shown, describe_os_error(error))
+        except asyncio.CancelledError:
+            self.report(shown, self.interruption or "interrupted")
+            raise
+        except Exception as error:  # noqa: BLE001 - the REPL stays up, whatever happened
+            self.report(shown, f"unexpected error: {type(error).__name__}: {error}")
+        finally:
+            self.cache.idle.set()
+        return False
+
+    def report(self, command: str, reason: str) -> None:
+        where = f"{command}: " if command else ""
+        self.err.write(f"{self.error_prefix}{where}{reason}\n")
+        self.err.flush()
+
+    def connection_lost(self, command: str, error: BaseException) -> None:
+        was_connected = self.client is not None
+        hint = " (type `open` to reconnect)" if was_connected and self.chatty else ""
+        self.report(command, f"{error}{hint}")
+        self.forget_connection()
+
+    def forget_connection(self) -> None:
+        self.cache.detach()
+        if self.client is not None:
+            client, self.client = self.client, None
+            asyncio.get_running_loop().create_task(client.close())
+
+    # --- connecting ----------------------------------------------------------------
+    async def open(self, target: Target) -> None:
+        """Connect, log in and enter the target's folder; the old connection, if any, is closed."""
+        await self.disconnect()
+        password = target.password
+        if target.needs_password:
+            if self.ask_password is None:
+                raise ShellError(f"a password is needed for {target.display()} (put it in the URL)")
+            password = await self.ask_password(f"Password for {target.display()}: ")
+        client = FTPClient(target.host, target.port, timeout=self.timeout, passive=self.passive)
+        try:
+            await client.connect()
+            anonymous = target.user in (None, "anonymous", "ftp")
+            await client.login(
+                user=target.login_user, password=password or ("anonymous@" if anonymous else "")
+            )
+            home = await client.pwd()
+        except BaseException:
+            await client.close()
+            raise
+        self.client, self.remote_cwd = client, home
+        self.target = Target(target.host, target.port, target.user, password, home)
+        if self.prefetch:
+            self.cache.attach(client)
+        try:
+            if target.path:  # a folder that is gone is reported, but the login stays
+                await client.cwd(target.path)
+                self.remote_cwd = await client.pwd()
+        finally:
+            self.cache.request(self.remote_cwd)  # so the first Tab has names to offer
+        if self.chatty:
+            self.print(f"connected to {target.display()} as {target.login_user}, in {self.remote_cwd}")
+
+    async def disconnect(self) -> None:
+        client, self.client = self.client, None
+        self.cache.detach()
+        if client is None:
+            return
+        try:
+            if client.connected:
+                await client.quit()
+        except (FTPReplyError, FTPConnectionLost, OSError):
+            pass
+        finally:
+            await client.close()
+
+    async def close(self) -> None:
+        await self.disconnect()
+        await self.cache.close()
+
+    def changed(self, *paths: str) -> None:
+        """Our own command changed these remote paths: their folders' listings are out of date."""
+        for path in paths:
+            self.cache.invalidate(remote_paths.absolute(self.remote(path), ".."))
+
+    def verb(self, name: str) -> Verb | None:
+        return lookup(name)
+
+
+def describe_os_error(error: OSError) -> str:
+    """A local error as one line: `no such file or directory: /tmp/x`."""
+    reason = (error.strerror or str(error) or type(error).__name__).lower()
+    if error.filename:
+        return f"{reason}: {error.filename}"
+    return reason

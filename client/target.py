@@ -1,0 +1,75 @@
+"""Where to connect: `ftp://user:pass@host:port/path` and its shorter spellings, parsed purely.
+
+As in curl and lftp: a URL without a user logs in anonymously; the path is relative to
+the login folder (`ftp://host/docs`), and `%2F` makes it absolute (`ftp://host/%2Fpub`).
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass, replace
+
+DEFAULT_PORT = 21
+
+
+class TargetError(ValueError):
+    """The text does not name an FTP server."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    host: str
+    port: int = DEFAULT_PORT
+    user: str | None = None  # None: anonymous
+    password: str | None = None  # None with a user: ask for it
+    path: str = ""  # remote folder to enter after login
+
+    @property
+    def needs_password(self) -> bool:
+        return self.user not in (None, "anonymous", "ftp") and self.password is None
+
+    @property
+    def login_user(self) -> str:
+        return self.user or "anonymous"
+
+    def display(self) -> str:
+        """`alice@host:port`, never the password."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        user = f"{self.user}@" if self.user else ""
+        port = "" if self.port == DEFAULT_PORT else f":{self.port}"
+        return f"{user}{host}{port}"
+
+    def with_overrides(self, *, port: int | None = None, user: str | None = None,
+                       password: str | None = None) -> Target:  # fmt: skip
+        """Flags given beside the URL win over what the URL says."""
+        changes: dict[str, object] = {}
+        if port is not None:
+            changes["port"] = port
+        if user is not None:
+            changes["user"] = user
+        if password is not None:
+            changes["password"] = password
+        return replace(self, **changes)
+
+
+def parse_target(text: str) -> Target:
+    """`ftp://user:pass@host:port/path`, `user@host:port`, `host`, `[::1]:2121` -> Target."""
+    text = text.strip()
+    if not text:
+        raise TargetError("no server given")
+    if "://" not in text:
+        text = "ftp://" + text
+    parts = urllib.parse.urlsplit(text)
+    if parts.scheme.lower() != "ftp":
+        raise TargetError(f"only ftp:// URLs are supported, not {parts.scheme}://")
+    try:
+        port = parts.port
+    except ValueError as error:
+        raise TargetError(f"bad port in {text!r}") from error
+    host = parts.hostname
+    if not host:
+        raise TargetError(f"no host in {text!r}")
+    user = urllib.parse.unquote(parts.username) if parts.username is not None else None
+    password = urllib.parse.unquote(parts.password) if parts.password is not None else None
+    path = urllib.parse.unquote(parts.path[1:]) if parts.path.startswith("/") else ""
+    return Target(host, port or DEFAULT_PORT, user or None, password if user else None, path)

@@ -1,0 +1,146 @@
+"""The REPL in a real terminal: tmux runs the client, we type keys and read the screen.
+
+The server runs on the test's event loop (downloads of `slow.bin` are throttled so
+that Ctrl-C can land mid-transfer). tmux uses a private socket (-L) and only that
+tmux server is killed at the end. The screen captured after Tab is printed and saved
+to /work/helper-notes/tmux-screen.txt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from aioftp_lite import LocalStorage, Server
+from aioftp_lite.storage.base import FileReader
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+SCREEN_NOTE = Path("/work/helper-notes/tmux-screen.txt")
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+class SlowReader(FileReader):
+    def __init__(self, inner: FileReader) -> None:
+        self.inner = inner
+
+    async def read_chunk(self) -> bytes:
+        await asyncio.sleep(0.03)
+        return await self.inner.read_chunk()
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+class SlowForOneFile(LocalStorage):
+    async def open_read(self, path: PurePosixPath, offset: int = 0) -> FileReader:
+        reader = await super().open_read(path, offset)
+        return SlowReader(reader) if path.name == "slow.bin" else reader
+
+
+class Tmux:
+    def __init__(self, socket_name: str) -> None:
+        self.socket_name = socket_name
+
+    async def __call__(self, *arguments: str) -> str:
+        process = await asyncio.create_subprocess_exec(
+            "tmux", "-L", self.socket_name, "-f", "/dev/null", *arguments,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(process.communicate(), 10)
+        if process.returncode:
+            raise RuntimeError(f"tmux {' '.join(arguments)}: {err.decode().strip()}")
+        return out.decode()
+
+    async def screen(self) -> str:
+        return await self("capture-pane", "-p", "-t", "repl")
+
+    async def wait_for(self, condition: Callable[[str], bool], timeout: float = 10.0) -> str:
+        screen = ""
+        try:
+            async with asyncio.timeout(timeout):
+                while not condition(screen := await self.screen()):
+                    await asyncio.sleep(0.05)
+        except TimeoutError:
+            raise AssertionError(f"the screen never showed what was expected:\n{screen}") from None
+        return screen
+
+    async def alive(self) -> bool:
+        try:
+            await self("has-session", "-t", "repl")
+        except RuntimeError:
+            return False
+        return True
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def test_tab_completion_and_ctrl_c_in_a_real_terminal(root: Path, tmp_path: Path) -> None:
+    (root / "report-2024.txt").write_bytes(os.urandom(20_000))
+    (root / "notes.md").write_text("notes\n")
+    (root / "docs").mkdir()
+    (root / "slow.bin").write_bytes(os.urandom(4 * 1024 * 1024))
+    local = tmp_path / "local"
+    local.mkdir()
+    factory = lambda account: SlowForOneFile(account.home, chunk_size=64 * 1024)
+    async with Server(root=root, host="127.0.0.1", port=0, storage_factory=factory) as server:
+        command = shlex.join([
+            "env", f"XDG_DATA_HOME={tmp_path / 'data'}", f"PYTHONPATH={PROJECT}", "TERM=xterm-256color",
+            sys.executable, "-m", "client", f"ftp://127.0.0.1:{server.port}",
+        ])  # fmt: skip
+        tmux = Tmux(f"aioftp-lite-test-{os.getpid()}")
+        await tmux("new-session", "-d", "-s", "repl", "-x", "100", "-y", "24", "-c", str(local), command)
+        try:
+            prompt = re.compile(
+                rf"^127\.0\.0\.1:{server.port}:/>$", re.MULTILINE
+            )  # (tmux trims the trailing space)
+            await tmux.wait_for(lambda screen: prompt.search(screen) is not None)
+            await tmux("send-keys", "-t", "repl", "-l", "get re")
+            await tmux("send-keys", "-t", "repl", "Tab")
+            completed = await tmux.wait_for(lambda screen: "get report-2024.txt" in screen)
+            print("\n--- tmux screen after typing `get re` and Tab ---\n" + completed.rstrip())
+
+            await tmux("send-keys", "-t", "repl", "Enter")
+            await tmux.wait_for(lambda screen: "got report-2024.txt: 19.5 KiB in " in screen)
+            assert sha(local / "report-2024.txt") == sha(root / "report-2024.txt")
+
+            # Ctrl-C during a transfer: ABOR, one line, and the prompt is back, still connected.
+            await tmux("send-keys", "-t", "repl", "-l", "get slow.bin")
+            await tmux("send-keys", "-t", "repl", "Enter")
+            bar = re.compile(r"slow\.bin \[=*>? *\] +(\d+)% .* ETA")
+            await tmux.wait_for(
+                lambda screen: int((bar.findall(screen) or ["0"])[-1]) >= 15
+            )  # (some on disk)
+            await tmux("send-keys", "-t", "repl", "C-c")
+            await tmux.wait_for(lambda screen: "get slow.bin: interrupted at " in screen)
+            await tmux("send-keys", "-t", "repl", "-l", "pwd")
+            await tmux("send-keys", "-t", "repl", "Enter")
+            final = await tmux.wait_for(lambda screen: re.search(r"^/$", screen, re.MULTILINE) is not None)
+            print("\n--- after Ctrl-C during `get slow.bin`, then `pwd` ---\n" + final.rstrip())
+            assert 0 < (local / "slow.bin").stat().st_size < 4 * 1024 * 1024
+
+            await tmux("send-keys", "-t", "repl", "-l", "quit")
+            await tmux("send-keys", "-t", "repl", "Enter")
+            async with asyncio.timeout(10):
+                while await tmux.alive():
+                    await asyncio.sleep(0.05)
+        finally:
+            if await tmux.alive():
+                await tmux("kill-server")  # only our private tmux server
+    if SCREEN_NOTE.parent.is_dir():
+        SCREEN_NOTE.write_text(
+            "$ aioftp-lite-client ftp://127.0.0.1:PORT   (tmux 100x24; typed `get re` then Tab)\n\n"
+            + completed.rstrip() + "\n\n--- later: Ctrl-C during `get slow.bin`, then `pwd` ---\n\n"
+            + final.rstrip() + "\n"
+        )  # fmt: skip
