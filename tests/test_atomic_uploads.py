@@ -174,3 +174,25 @@ async def test_cancel_during_upload_cleanup_still_removes_the_temporary_file(roo
     assert (root / "target.bin").read_bytes() == ORIGINAL
     if then == "ABOR":
         assert codes[0] == 426 and codes[1] in (225, 226) and codes[2] == 200
+
+
+async def test_abor_during_stor_keeps_the_old_file(server: Server, root: Path) -> None:
+    (root / "target.bin").write_bytes(ORIGINAL)
+
+    def session() -> tuple[list[int], bool, bool]:
+        raw = RawControl(server.port)
+        raw.login()
+        assert raw.command("TYPE I").code == 200
+        channel = raw.open_epsv()
+        assert raw.command("STOR target.bin").code == 150
+        channel.sendall(os.urandom(500_000))
+        started = _wait_for(lambda: len(os.listdir(root)) == 2)  # the temporary file is there
+        raw.send("ABOR")
+        codes = [raw.read_reply().code, raw.read_reply().code, raw.command("NOOP").code]
+        channel.close()
+        raw.close()
+        return codes, started, _wait_for(lambda: os.listdir(root) == ["target.bin"])
+
+    codes, started, settled = await in_thread(session)
+    assert started and settled and codes == [426, 226, 200]
+    assert (root / "target.bin").read_bytes() == ORIGINAL

@@ -292,6 +292,8 @@ async def test_abor_during_retr_answers_426_then_226(server: Server, root: Path)
             chunk = channel.recv(65536)
             assert chunk
             got += len(chunk)
+        status = raw.command("STAT")  # answered mid-transfer, like ABOR
+        assert status.code == 211 and "Data transfer in progress" in status.text, status
         raw.send(b"ABOR")
         first, second = raw.read_reply(), raw.read_reply()
         channel.close()
