@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from ..errors import FTPError
 from ..protocol.addresses import Address, normalize_host
 from ..protocol.replies import Code
+from ..tls import without_session_tickets
 
 DataStreams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -46,6 +47,25 @@ class PassivePorts:
                 if error.errno != errno.EADDRINUSE:
                     raise
         raise FTPError(Code.CANT_OPEN_DATA, "No free passive port")
+
+
+class _DataProtocol(asyncio.StreamReaderProtocol):
+    """A data connection whose clean end of data is not undone by a later error.
+
+    A client may close its socket right after its TLS close_notify (curl does), so our
+    answering close_notify can fail (EPIPE); asyncio would then turn the finished
+    upload into an error for the reader. After the end of data nothing is lost, so
+    that error is dropped.
+    """
+
+    _data_ended = False
+
+    def eof_received(self) -> bool:
+        self._data_ended = True
+        return bool(super().eof_received())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(None if self._data_ended else exc)
 
 
 @dataclass
@@ -101,9 +121,10 @@ class DataChannel:
     async def _streams(self, connection: socket.socket, tls: ssl.SSLContext | None) -> DataStreams:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=self._limit)
-        protocol = asyncio.StreamReaderProtocol(reader)
+        protocol = _DataProtocol(reader)
         try:
-            transport, _ = await loop.connect_accepted_socket(lambda: protocol, connection, ssl=tls)
+            with without_session_tickets():
+                transport, _ = await loop.connect_accepted_socket(lambda: protocol, connection, ssl=tls)
         except BaseException:
             connection.close()
             raise
