@@ -75,6 +75,7 @@ def _format_time(mtime: Any) -> str:
 
 
 @verb("ls", usage="ls [PATH | PATTERN]", group="Remote files", args=(Arg.REMOTE,), aliases=("dir",),
+      options={"-l": "long listing: the only kind there is (accepted out of habit)"},
       summary="list a remote folder",
       details="""
       List the remote folder (the current one by default) with sizes and dates; folders end in

@@ -66,7 +66,8 @@ def target_from(arguments: argparse.Namespace) -> Target | None:
     return target.with_overrides(port=arguments.port, user=arguments.user)
 
 
-def _ask_on_tty(message: str) -> str:
+def ask_on_tty(message: str) -> str:
+    """The password, typed without echo on the controlling terminal (getpass), never read from stdin."""
     try:
         with open("/dev/tty"):
             pass
@@ -77,7 +78,7 @@ def _ask_on_tty(message: str) -> str:
 
 async def ask_password_on_terminal(message: str) -> str:
     """Batch mode: ask on the controlling terminal, never on stdin (it carries the commands)."""
-    return await asyncio.to_thread(_ask_on_tty, message)
+    return await asyncio.to_thread(ask_on_tty, message)
 
 
 async def run_interactive(shell: Shell, target: Target | None) -> int:
@@ -118,7 +119,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     try:
+        if target is not None and target.needs_password:  # asked before anything else starts
+            target = target.with_overrides(password=ask_on_tty(f"Password for {target.display()}: "))
         return asyncio.run(amain(arguments, target))
+    except ShellError as error:
+        print(f"{PROG}: {error}", file=sys.stderr)
+        return FAILED
+    except EOFError:
+        print(file=sys.stderr)
+        return FAILED
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

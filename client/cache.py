@@ -26,11 +26,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 
-class Entry(Protocol):
-    name: str
-    is_dir: bool
-
-
 class ListingSource(Protocol):
     """The part of the FTP client the cache uses."""
 
@@ -191,7 +186,6 @@ class ListingCache:
 
 
 def _is_connection_error(error: Exception) -> bool:
-    """A broken connection, as opposed to the server refusing this one listing."""
-    return isinstance(error, (ConnectionError, EOFError, asyncio.TimeoutError)) or (
-        type(error).__name__ == "FTPConnectionLost"
-    )
+    """A broken control connection (FTPConnectionLost is one), as opposed to the server
+    refusing this one listing or a stalled data connection (the client survives those)."""
+    return isinstance(error, ConnectionError)

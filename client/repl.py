@@ -23,6 +23,7 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.styles import Style
 
+from .commands import ShellError
 from .completion import ShellCompleter
 from .shell import Shell
 
@@ -121,13 +122,21 @@ class Repl:
             refresh_interval=0.5,  # the toolbar shows background listings as they come and go
             **session_options,
         )
+        self.password_session: PromptSession[str] = PromptSession(
+            is_password=True,
+            input=session_options.get("input"),
+            output=session_options.get("output"),
+        )
         shell.cache.on_update.append(self._listing_arrived)
         shell.ask_password = self.ask_password
         self.lines_done = 0  # lines run so far (tests wait on it)
 
     async def ask_password(self, message: str) -> str:
-        return await self.session.prompt_async(message, is_password=True, bottom_toolbar=None,
-                                               auto_suggest=None, completer=None)  # fmt: skip
+        """A separate session: no echo, and nothing of it goes into the history."""
+        try:
+            return await self.password_session.prompt_async(message)
+        except (KeyboardInterrupt, EOFError):
+            raise ShellError("no password given") from None
 
     async def run(self) -> None:
         """Prompt and run lines until `quit` or Ctrl-D."""

@@ -17,7 +17,7 @@ from aioftp_lite import FTPClient, FTPConnectionLost, FTPReplyError
 
 from . import remote_paths
 from .cache import ListingCache
-from .commands import ShellError, Verb, lookup, table
+from .commands import ShellError, lookup, table
 from .target import Target, TargetError
 from .words import WordError, split_commands
 
@@ -42,11 +42,11 @@ class Shell:
         self.verbs = table()
         self.transfer_state = "idle"  # for the toolbar: idle, the running transfer, the last one
         self.finished = False  # `quit` was typed
-        self.commands_run = 0  # commands executed so far, failures included
         self.interruption = ""  # what a command cancelled by Ctrl-C had done, for its one line
         self.error_prefix = ""  # batch mode names the program in its error lines
         self.chatty = True  # say "connected to ..." (batch mode keeps stdout for results)
         self.prefetch = True  # keep listings fresh for completion (batch mode has no use for them)
+        self._closing: set[asyncio.Task[None]] = set()
 
     # --- state ---------------------------------------------------------------------
     @property
@@ -95,7 +95,6 @@ class Shell:
 
     async def run(self, words: list[str]) -> bool:
         """One command; its error, if any, is reported as one line on `err`."""
-        self.commands_run += 1
         return await self.guarded(" ".join(words), self._dispatch(words))
 
     async def _dispatch(self, words: list[str]) -> None:
@@ -134,6 +133,7 @@ class Shell:
         return False
 
     def report(self, command: str, reason: str) -> None:
+        reason = " ".join(reason.split())  # a multi-line server reply still makes one line
         where = f"{command}: " if command else ""
         self.err.write(f"{self.error_prefix}{where}{reason}\n")
         self.err.flush()
@@ -148,7 +148,9 @@ class Shell:
         self.cache.detach()
         if self.client is not None:
             client, self.client = self.client, None
-            asyncio.get_running_loop().create_task(client.close())
+            closing = asyncio.get_running_loop().create_task(client.close())
+            self._closing.add(closing)  # held until done, so the task is not garbage-collected
+            closing.add_done_callback(self._closing.discard)
 
     # --- connecting ----------------------------------------------------------------
     async def open(self, target: Target) -> None:
@@ -204,9 +206,6 @@ class Shell:
         """Our own command changed these remote paths: their folders' listings are out of date."""
         for path in paths:
             self.cache.invalidate(remote_paths.absolute(self.remote(path), ".."))
-
-    def verb(self, name: str) -> Verb | None:
-        return lookup(name)
 
 
 def describe_os_error(error: OSError) -> str:

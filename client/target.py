@@ -42,14 +42,12 @@ class Target:
     def with_overrides(self, *, port: int | None = None, user: str | None = None,
                        password: str | None = None) -> Target:  # fmt: skip
         """Flags given beside the URL win over what the URL says."""
-        changes: dict[str, object] = {}
-        if port is not None:
-            changes["port"] = port
-        if user is not None:
-            changes["user"] = user
-        if password is not None:
-            changes["password"] = password
-        return replace(self, **changes)
+        return replace(
+            self,
+            port=self.port if port is None else port,
+            user=self.user if user is None else user,
+            password=self.password if password is None else password,
+        )
 
 
 def parse_target(text: str) -> Target:

@@ -72,6 +72,14 @@ async def test_commands_option(server: Server, tree: Path, local: Path) -> None:
     assert [line.split()[-1] for line in out.splitlines()[2:]] == ["a.txt", "b.txt", "new/", "up.bin"]
 
 
+async def test_active_mode(server: Server, tree: Path, local: Path) -> None:
+    status, _, err = await run_client(
+        f"127.0.0.1:{server.port}", "--active", "-c", "get docs/b.txt", cwd=local
+    )
+    assert (status, err) == (0, "")
+    assert sha(local / "b.txt") == sha(tree / "docs" / "b.txt")
+
+
 async def test_the_first_failure_stops_with_status_1_and_one_line(
     server: Server, tree: Path, local: Path
 ) -> None:

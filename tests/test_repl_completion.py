@@ -267,8 +267,9 @@ async def test_completion_never_waits_for_a_slow_folder_of_10000_entries(root: P
     storage = SlowListing(root, delay=1.0)
     async with Server(root=root, host="127.0.0.1", port=0, storage_factory=lambda account: storage) as server:
         shell = Shell(out=_Sink(), err=_Sink(), local_dir=local, timeout=10)
-        completer = make_completer(shell.cache, local)
-        completer._connected = lambda: shell.connected
+        completer = ShellCompleter(
+            VERBS, shell.cache, lambda: shell.remote_cwd, lambda: local, lambda: shell.connected
+        )
         try:
             await shell.open(Target("127.0.0.1", server.port))  # queues a listing of "/"
             await _until(lambda: shell.cache.listing_now == "/")

@@ -319,3 +319,19 @@ async def test_history_is_kept_without_passwords_and_suggests(
     saved = (tmp_path / "data" / "aioftp-lite" / "history").read_text()
     assert f"+open ftp://alice@127.0.0.1:{server.port}/docs" in saved and "s3cret" not in saved
     assert sha(local / "a.txt") == sha(tree / "docs" / "a.txt")  # the suggested `get a.txt` ran
+
+
+async def test_open_asks_for_the_password_of_a_named_user(server: Server, tree: Path, local: Path) -> None:
+    history = InMemoryHistory()
+    async with running_repl(server.port, local, connect=False, history=history) as repl:
+        await repl.line("ls")
+        repl.keys(f"open alice@127.0.0.1:{server.port}\r")
+        asking = repl.repl.password_session
+        await until(lambda: asking.app.is_running and "Password" in str(asking.message))
+        await repl.line("s3cret pass")  # typed at the password prompt, then Enter
+        await repl.line("ls -l docs")
+        assert repl.shell.target is not None and repl.shell.target.user == "alice"
+        assert repl.err.getvalue() == "ls: not connected (use `open HOST` or `open ftp://user@host`)\n"
+        assert re.search(r"a\.txt$", repl.out.getvalue(), re.MULTILINE)
+        assert f"connected to alice@127.0.0.1:{server.port} as alice, in /" in repl.out.getvalue()
+    assert list(history.get_strings()) == ["ls", f"open alice@127.0.0.1:{server.port}", "ls -l docs", "quit"]

@@ -23,6 +23,8 @@ import pytest
 from aioftp_lite import LocalStorage, Server
 from aioftp_lite.storage.base import FileReader
 
+from .conftest import PASSWORD, USER
+
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 SCREEN_NOTE = Path("/work/helper-notes/tmux-screen.txt")
@@ -119,9 +121,9 @@ async def test_tab_completion_and_ctrl_c_in_a_real_terminal(root: Path, tmp_path
             await tmux("send-keys", "-t", "repl", "-l", "get slow.bin")
             await tmux("send-keys", "-t", "repl", "Enter")
             bar = re.compile(r"slow\.bin \[=*>? *\] +(\d+)% .* ETA")
-            await tmux.wait_for(
-                lambda screen: int((bar.findall(screen) or ["0"])[-1]) >= 15
-            )  # (some on disk)
+            percent = lambda screen: int((bar.findall(screen) or ["0"])[-1])
+            transferring = await tmux.wait_for(lambda screen: percent(screen) >= 15)  # (so some is on disk)
+            print("\n--- during `get slow.bin` ---\n" + transferring.rstrip())
             await tmux("send-keys", "-t", "repl", "C-c")
             await tmux.wait_for(lambda screen: "get slow.bin: interrupted at " in screen)
             await tmux("send-keys", "-t", "repl", "-l", "pwd")
@@ -141,6 +143,30 @@ async def test_tab_completion_and_ctrl_c_in_a_real_terminal(root: Path, tmp_path
     if SCREEN_NOTE.parent.is_dir():
         SCREEN_NOTE.write_text(
             "$ aioftp-lite-client ftp://127.0.0.1:PORT   (tmux 100x24; typed `get re` then Tab)\n\n"
-            + completed.rstrip() + "\n\n--- later: Ctrl-C during `get slow.bin`, then `pwd` ---\n\n"
+            + completed.rstrip() + "\n\n--- later: `get slow.bin` in progress ---\n\n"
+            + transferring.rstrip() + "\n\n--- then Ctrl-C, and `pwd` ---\n\n"
             + final.rstrip() + "\n"
         )  # fmt: skip
+
+
+async def test_the_password_is_asked_on_the_terminal(server: Server, tmp_path: Path) -> None:
+    command = shlex.join([
+        "env", f"XDG_DATA_HOME={tmp_path / 'data'}", f"PYTHONPATH={PROJECT}", "TERM=xterm-256color",
+        sys.executable, "-m", "client", f"ftp://{USER}@127.0.0.1:{server.port}",
+    ])  # fmt: skip
+    tmux = Tmux(f"aioftp-lite-test-{os.getpid()}-password")
+    await tmux("new-session", "-d", "-s", "repl", "-x", "100", "-y", "10", "-c", str(tmp_path), command)
+    try:
+        await tmux.wait_for(lambda screen: f"Password for {USER}@127.0.0.1:{server.port}:" in screen)
+        await tmux("send-keys", "-t", "repl", "-l", PASSWORD)
+        await tmux("send-keys", "-t", "repl", "Enter")
+        screen = await tmux.wait_for(lambda screen: f"{USER}@127.0.0.1:{server.port}:/>" in screen)
+        assert f"connected to {USER}@127.0.0.1:{server.port} as {USER}, in /" in screen
+        assert PASSWORD not in screen  # typed without echo
+        await tmux("send-keys", "-t", "repl", "C-d")  # Ctrl-D leaves, like quit
+        async with asyncio.timeout(10):
+            while await tmux.alive():
+                await asyncio.sleep(0.05)
+    finally:
+        if await tmux.alive():
+            await tmux("kill-server")
