@@ -129,7 +129,7 @@ def load_config_file(path: Path) -> dict[str, Any]:
     except OSError as error:
         raise ConfigError(f"cannot read {path}: {error.strerror or error}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+        raise ConfigError(f"not valid TOML: {error}") from None
     base = path.resolve().parent
     overrides: dict[str, Any] = {}
     for section, table in document.items():
@@ -137,6 +137,8 @@ def load_config_file(path: Path) -> dict[str, Any]:
             overrides["accounts"] = _users(table, base)
             continue
         if section not in SECTIONS:
+            if not isinstance(table, dict):
+                raise ConfigError(f"{section}: unknown key (settings go in [{'], ['.join(SECTIONS)}] or [[users]])")
             raise ConfigError(f"unknown section [{section}] (expected {', '.join(SECTIONS)} or [[users]])")
         if not isinstance(table, dict):
             raise ConfigError(f"{section}: expected a table [{section}]")
@@ -155,6 +157,8 @@ def _users(users: Any, base: Path) -> dict[str, UserEntry]:
     accounts: dict[str, UserEntry] = {}
     for index, user in enumerate(users):
         where = f"users[{index}]"
+        if not isinstance(user, dict):
+            raise ConfigError(f"{where}: expected a [[users]] table, got {user!r}")
         unknown = set(user) - {"name", "password_hash", "home", "permissions"}
         if unknown:
             raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
@@ -162,13 +166,19 @@ def _users(users: Any, base: Path) -> dict[str, UserEntry]:
             if required not in user:
                 raise ConfigError(f"{where}.{required}: missing")
         name = _text(user["name"], f"{where}.name", base)
+        if name in accounts:
+            raise ConfigError(f"{where}.name: user {name!r} is defined twice")
         password_hash = _text(user["password_hash"], f"{where}.password_hash", base)
         if not password_hash.startswith("scrypt$"):
             raise ConfigError(f"{where}.password_hash: expected a hash from `aioftp-lite hash-password`")
         # A relative home is relative to the server root (where the user's files live).
         home = Path(_text(user["home"], f"{where}.home", base)) if "home" in user else None
         permissions = user.get("permissions", sorted(PERMISSIONS))
-        if not isinstance(permissions, list) or not set(permissions) <= PERMISSIONS:
-            raise ConfigError(f"{where}.permissions: expected a list drawn from {', '.join(sorted(PERMISSIONS))}")
+        allowed = ", ".join(sorted(PERMISSIONS))
+        if not isinstance(permissions, list):
+            raise ConfigError(f"{where}.permissions: expected a list drawn from {allowed}")
+        for permission in permissions:
+            if not isinstance(permission, str) or permission not in PERMISSIONS:
+                raise ConfigError(f"{where}.permissions: unknown permission {permission!r} (expected {allowed})")
         accounts[name] = UserEntry(password_hash, home, frozenset(permissions))
     return accounts
