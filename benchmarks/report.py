@@ -138,6 +138,13 @@ def markdown(meta: dict[str, Any], plan: list[Any], servers: list[str], summary:
             health.append(f"{'**' + str(bad) + '**' if bad else '0'}{kinds}, "
                           f"{entry['server_cpu_pct']:.0f}/{entry['loadgen_cpu_pct']:.0f}")  # fmt: skip
         lines.append("| " + " | ".join(health) + " |")
+    if "load_average" in meta:
+        low, middle, high = meta["load_average"]
+        note = (
+            f"1-minute load average after each measurement: median {middle:.1f} (from {low:.1f} to {high:.1f}); "
+            "the server and the load generator use the two cores, so above ~2 means other work ran too."
+        )
+        lines += ["", note]
     if meta.get("notes"):
         lines += ["", *[f"- {note}" for note in meta["notes"]]]
     lines += [

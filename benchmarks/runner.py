@@ -21,6 +21,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -178,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--settle",
         type=int,
         default=None,
-        help="wait until fewer sockets than this are in TIME_WAIT (default 3000; quick: off)",
+        help="wait until fewer sockets than this are in TIME_WAIT (default 20000; quick: off)",
     )
     return parser  # fmt: skip
 
@@ -195,6 +196,8 @@ def scaled(variant: Variant, scale: float) -> Variant:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C: the running server is stopped and the tmpfs folder removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     plan = [scaled(v, args.scale) for v in (QUICK_PLAN if args.quick else FULL_PLAN)]
     if args.scenarios:
         wanted = set(args.scenarios.split(","))
@@ -205,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"runner: error: unknown server(s) {', '.join(unknown)}", file=sys.stderr)
         return 2
     runs = args.runs or (1 if args.quick else 3)
-    threshold = args.settle if args.settle is not None else (0 if args.quick else 3000)
+    threshold = args.settle if args.settle is not None else (0 if args.quick else 20000)
     notes: list[str] = []
     available = []
     for name in names:
@@ -252,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
                         finally:
                             server.stop()
                     result["settle_s"] = round(waited, 1)
+                    # Anything else running on the machine skews the numbers: keep a record of it.
+                    result["loadavg_1m"] = round(os.getloadavg()[0], 2)
                     bad = result.get("error_count", 0) + result.get("corrupt", 0)
                     failures += bad
                     measurements.append(
@@ -270,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     meta["duration_s"] = round(time.time() - started, 1)
+    loads = [m["result"]["loadavg_1m"] for m in measurements if "loadavg_1m" in m["result"]]
+    if loads:
+        meta["load_average"] = [min(loads), statistics.median(loads), max(loads)]
     summary = summarize(measurements)
     if out is not None:
         report.write_all(
