@@ -71,7 +71,7 @@ def remote_completions(word: str, replace: int, cwd: str, cache: ListingCache,
             continue
         if name.startswith(".") and not show_hidden:
             continue
-        if folders_only and not entry.is_dir:
+        if folders_only and not (entry.is_dir or getattr(entry, "is_link", False)):  # a link may be a folder
             continue
         shown = name + "/" if entry.is_dir else name
         completions.append(Completion(quote_word(typed_folder + shown), -replace, display=shown))

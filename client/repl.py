@@ -36,7 +36,8 @@ STYLE = Style.from_dict(
     }
 )
 
-_URL_PASSWORD = re.compile(r"(\bftp://[^\s/:@]+):[^\s@/]*@", re.IGNORECASE)
+# `ftp://user:password@host` or `user:password@host` (as `open` takes it), anywhere in a line
+_URL_PASSWORD = re.compile(r"((?:^|\s)(?:ftp://)?[^\s/:@]+):[^\s@/]*@", re.IGNORECASE)
 
 
 def history_path() -> Path:

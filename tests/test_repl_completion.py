@@ -363,3 +363,12 @@ async def _until(condition, timeout: float = 5.0) -> None:
 def test_quote_word_round_trips() -> None:
     for name in ["plain", "two words", "", 'q"uote', "back\\slash", "semi;colon", "it's", "tab\there"]:
         assert split_commands("x " + quote_word(name)) == [["x", name]]
+
+
+def test_cd_offers_symlinks_that_may_be_folders(local: Path) -> None:
+    cache = ListingCache()
+    cache.store("/", [RemoteEntry("latest", False, None, None, {"type": "OS.unix=slink:/releases/3"}),
+                      entry("log.txt"), entry("logs", True)])  # fmt: skip
+    completer = make_completer(cache, local)
+    assert texts(complete(completer, "cd l")) == ["latest", "logs/"]
+    assert texts(complete(completer, "get l")) == ["latest", "log.txt", "logs/"]

@@ -24,7 +24,7 @@ from prompt_toolkit.output import DummyOutput
 
 from aioftp_lite import LocalStorage, Server
 from aioftp_lite.storage.base import FileReader
-from client.repl import Repl, open_history, toolbar
+from client.repl import Repl, open_history, redact, toolbar
 from client.shell import Shell
 from client.target import Target
 
@@ -335,3 +335,17 @@ async def test_open_asks_for_the_password_of_a_named_user(server: Server, tree: 
         assert re.search(r"a\.txt$", repl.out.getvalue(), re.MULTILINE)
         assert f"connected to alice@127.0.0.1:{server.port} as alice, in /" in repl.out.getvalue()
     assert list(history.get_strings()) == ["ls", f"open alice@127.0.0.1:{server.port}", "ls -l docs", "quit"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        ("open ftp://alice:pw@host:21/docs", "open ftp://alice@host:21/docs"),
+        ("open alice:p%40ss@host", "open alice@host"),
+        ("OPEN FTP://bob:x@h", "OPEN FTP://bob@h"),
+        ("open ftp://alice@host", "open ftp://alice@host"),
+        ("get report:2024.txt", "get report:2024.txt"),
+    ],
+)
+def test_history_lines_lose_their_passwords(typed: str, kept: str) -> None:
+    assert redact(typed) == kept
