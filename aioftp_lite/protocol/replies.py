@@ -84,7 +84,9 @@ class Reply:
         Inner lines are indented by one space so that none can be mistaken
         for the closing line (which starts with the code and a space).
         """
-        lines = self.lines
+        # Telnet NVT (RFC 854, RFC 2640 3.1): a CR that is not part of CRLF travels as CR NUL,
+        # so a name with a CR in it, echoed in a reply, cannot end a reply line early.
+        lines = [line.replace("\r", "\r\x00") for line in self.lines]
         if len(lines) == 1:
             return f"{self.code} {lines[0]}\r\n".encode(ENCODING, ERRORS)
         head = f"{self.code}-{lines[0]}\r\n"
@@ -132,7 +134,8 @@ class ReplyParser:
             # Checked on whole lines too, so the outcome never depends on how reads were split.
             if len(line) > self._max_line:
                 raise ReplyParseError("reply line too long")
-            reply = self._take_line(line.decode(ENCODING, ERRORS))
+            # CR NUL is how Telnet sends a CR that does not end the line (see Reply.encode).
+            reply = self._take_line(line.decode(ENCODING, ERRORS).replace("\r\x00", "\r"))
             if reply is not None:
                 replies.append(reply)
 

@@ -162,6 +162,10 @@ class Server:
         self._per_ip[peer_host] += 1
         try:
             await session.run()
+        except asyncio.CancelledError:
+            # close() cut the session at the shutdown deadline; it has cleaned up. Ending
+            # normally keeps asyncio from logging the cancellation as an error.
+            pass
         finally:
             del self._sessions[task]
             self._per_ip[peer_host] -= 1

@@ -1,0 +1,263 @@
+"""Faults: a full disk, a file-size limit, clients that vanish mid-transfer, `kill -9`.
+
+Whatever fails, a stored file is never lost or corrupted: an upload that cannot
+finish leaves the old file as it was and nothing under the final name, and the
+server's resources (file descriptors, tasks) return to where they were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import signal
+import socket
+import struct
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from aioftp_lite import Server
+
+from .test_shutdown import ServerProcess, SlowUpload, Wire, partial_files, wait_until
+
+MiB = 1024 * 1024
+
+
+def upload(wire: Wire, name: str, payload: bytes, verb: str = "STOR") -> int:
+    """Send `payload` as `name`; returns the final reply code, even if the server cuts the data."""
+    data = wire.passive()
+    wire.send(f"{verb} {name}")
+    first = wire.reply()
+    if first.code != 150:
+        data.close()
+        return first.code
+    try:
+        data.sendall(payload)
+    except OSError:
+        pass  # the server gave up on the data connection; its reply says why
+    finally:
+        data.close()
+    return wire.final().code
+
+
+def download(wire: Wire, name: str) -> bytes:
+    data = wire.passive()
+    wire.send(f"RETR {name}")
+    assert wire.reply().code == 150
+    received = bytearray()
+    while chunk := data.recv(1 << 16):
+        received += chunk
+    data.close()
+    assert wire.final().code == 226
+    return bytes(received)
+
+
+# --- a full disk ---------------------------------------------------------------------
+@pytest.fixture
+def small_disk(tmp_path: Path):  # noqa: ANN201
+    """A real 2 MiB filesystem (tmpfs), mounted for this test only."""
+    mountpoint = tmp_path / "disk"
+    mountpoint.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mountpoint)],
+                             capture_output=True, text=True, timeout=10)  # fmt: skip
+    if mounted.returncode != 0:
+        # Needs root (CAP_SYS_ADMIN); test_file_size_limit below covers a real write failure anyway.
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", str(mountpoint)], timeout=10, check=True)
+
+
+async def test_disk_full_gives_452_and_keeps_the_old_file(small_disk: Path) -> None:
+    old = os.urandom(200_000)
+    (small_disk / "old.bin").write_bytes(old)
+    free_before = os.statvfs(small_disk).f_bavail
+    async with Server(root=small_disk, host="127.0.0.1", port=0) as server:
+
+        def session() -> list[int]:
+            wire = Wire(server.port)
+            wire.login()
+            assert wire.command("TYPE I").code == 200
+            codes = [upload(wire, "old.bin", os.urandom(4 * MiB)), upload(wire, "new.bin", os.urandom(4 * MiB))]
+            codes.append(upload(wire, "small.bin", b"fits"))  # space came back: uploads work again
+            codes.append(len(download(wire, "old.bin")))
+            wire.close()
+            return codes
+
+        codes = await asyncio.wait_for(asyncio.to_thread(session), 30)
+    assert codes == [452, 452, 226, len(old)]
+    assert (small_disk / "old.bin").read_bytes() == old
+    assert not (small_disk / "new.bin").exists()
+    assert (small_disk / "small.bin").read_bytes() == b"fits"
+    assert partial_files(small_disk) == []
+    assert os.statvfs(small_disk).f_bavail >= free_before - 2  # the temporary files' space is back
+
+
+def test_file_size_limit_gives_552_and_keeps_the_old_file(tmp_path: Path) -> None:
+    """RLIMIT_FSIZE: the kernel refuses writes past 1 MiB (EFBIG) in the server process."""
+    root = tmp_path / "root"
+    root.mkdir()
+    old = os.urandom(100_000)
+    (root / "old.bin").write_bytes(old)
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (MiB, MiB))
+
+    limited = ServerProcess(root, tmp_path / "stderr.log")
+    limited.start(preexec_fn=limit_file_size)
+    try:
+        wire = Wire(limited.port)
+        wire.login()
+        assert wire.command("TYPE I").code == 200
+        assert upload(wire, "old.bin", os.urandom(3 * MiB)) == 552
+        assert upload(wire, "new.bin", os.urandom(3 * MiB)) == 552
+        assert upload(wire, "fits.bin", b"x" * 1000) == 226
+        assert download(wire, "old.bin") == old
+        wire.close()
+        assert limited.alive()
+    finally:
+        limited.kill()
+    assert (root / "old.bin").read_bytes() == old
+    assert not (root / "new.bin").exists()
+    assert partial_files(root) == []
+
+
+# --- clients that vanish -------------------------------------------------------------
+DISCONNECTS = 200
+CONCURRENT = 10
+
+
+def reset(sock: socket.socket) -> None:
+    """Close with RST instead of FIN, as a crashed client or a pulled cable looks."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def vanish(port: int, index: int) -> None:
+    """Start a RETR or STOR, move some data, then disappear without a word."""
+    wire = Wire(port)
+    wire.login()
+    assert wire.command("TYPE I").code == 200
+    data = wire.passive(receive_buffer=16 * 1024)
+    if index % 2:
+        wire.send("RETR big.bin")
+        assert wire.reply().code == 150
+        data.recv(16 * 1024)
+    else:
+        wire.send(f"STOR {'old.bin' if index % 4 else f'new-{index}.bin'}")
+        assert wire.reply().code == 150
+        data.sendall(os.urandom(64 * 1024))
+    order = index // 2 % 3
+    if order == 0:
+        reset(data)
+        reset(wire.sock)
+    elif order == 1:
+        reset(wire.sock)
+        reset(data)
+    else:  # control reset, then the data connection closes "normally": still no commit
+        reset(wire.sock)
+        time.sleep(0.01)
+        data.close()
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_vanishing_clients_leave_no_fds_or_tasks(root: Path) -> None:
+    big = os.urandom(8 * MiB)
+    old = os.urandom(300_000)
+    (root / "big.bin").write_bytes(big)
+    (root / "old.bin").write_bytes(old)
+    loop = asyncio.get_running_loop()
+    # The clients block, so they get their own threads: the default executor serves aiofiles.
+    with ThreadPoolExecutor(CONCURRENT) as clients:
+        async with Server(root=root, host="127.0.0.1", port=0) as server:
+
+            def normal_session() -> None:
+                wire = Wire(server.port)
+                wire.login()
+                assert wire.command("TYPE I").code == 200
+                assert upload(wire, "warm.bin", b"warm") == 226
+                assert download(wire, "warm.bin") == b"warm"
+                assert wire.command("QUIT").code == 221
+                wire.close()
+
+            # Warm up once (worker threads, lazily opened files), then take the baseline.
+            await loop.run_in_executor(clients, normal_session)
+            await asyncio.sleep(0.2)
+            baseline = (open_fds(), len(asyncio.all_tasks()))
+
+            started = time.monotonic()
+            for batch in range(0, DISCONNECTS, CONCURRENT):
+                jobs = [loop.run_in_executor(clients, vanish, server.port, i) for i in range(batch, batch + CONCURRENT)]
+                await asyncio.wait_for(asyncio.gather(*jobs), 30)
+            elapsed = time.monotonic() - started
+
+            settled = None
+            for _ in range(200):  # up to 10 s for the server to notice and clean up
+                settled = (open_fds(), len(asyncio.all_tasks()))
+                if settled == baseline:
+                    break
+                await asyncio.sleep(0.05)
+            assert settled == baseline, f"fds, tasks: before {baseline}, after {DISCONNECTS} disconnects {settled}"
+            # And the server still serves.
+            await loop.run_in_executor(clients, normal_session)
+    print(f"\n{DISCONNECTS} vanishing clients in {elapsed:.1f}s; fds and tasks back to {baseline}")
+    assert (root / "old.bin").read_bytes() == old
+    assert (root / "big.bin").read_bytes() == big
+    assert not list(root.glob("new-*"))
+    assert partial_files(root) == []
+
+
+# --- kill -9 -------------------------------------------------------------------------
+def test_kill_9_mid_upload_then_restart_removes_partial_files(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "sub").mkdir(parents=True)
+    olds = {name: os.urandom(50_000) for name in ("old1.bin", "sub/old2.bin")}
+    for name, content in olds.items():
+        (root / name).write_bytes(content)
+    news = ["new1.bin", "sub/new2.bin"]
+    log_path = tmp_path / "stderr.log"
+    server = ServerProcess(root, log_path)
+    server.start()
+    try:
+        uploads = [SlowUpload(server.port, name) for name in [*olds, *news]]
+        for worker in uploads:
+            worker.start()
+        # Every upload has written data into its temporary file.
+        assert wait_until(lambda: len([p for p in partial_files(root) if p.stat().st_size > 0]) == 4, 10)
+        server.signal(signal.SIGKILL)
+        assert server.wait(10) == -signal.SIGKILL
+        for worker in uploads:
+            worker.join(10)
+            assert worker.cut and not worker.is_alive()
+        strays = partial_files(root)
+        assert len(strays) == 4, strays  # a crash leaves them behind ...
+        assert {p.parent for p in strays} == {root, root / "sub"}
+        for name, content in olds.items():
+            assert (root / name).read_bytes() == content  # ... but never under a final name
+        for name in news:
+            assert not (root / name).exists()
+
+        server.start()  # the restart removes them before it accepts anyone
+        assert partial_files(root) == []
+        assert server.log_text().count("removed a partial upload left by an earlier run") == 4
+        for name, content in olds.items():
+            assert (root / name).read_bytes() == content
+        for name in news:
+            assert not (root / name).exists()
+        wire = Wire(server.port)
+        wire.login()
+        assert wire.command("TYPE I").code == 200
+        assert download(wire, "sub/old2.bin") == olds["sub/old2.bin"]
+        wire.close()
+        server.signal(signal.SIGTERM)
+        assert server.wait(10) == 0
+    finally:
+        server.kill()

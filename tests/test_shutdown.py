@@ -1,0 +1,382 @@
+"""Graceful shutdown and the log file, against `python -m aioftp_lite serve` as a real process.
+
+SIGTERM must: tell idle sessions 421 and close them, stop accepting, let running
+transfers finish up to --shutdown-timeout, cut what is still running at the deadline
+(an unfinished upload never lands under its final name), and exit with status 0.
+
+The helpers at the top (`ServerProcess`, `Wire`) are shared with test_faults.py and
+test_fuzz.py: a server subprocess whose address is parsed from its first line, and a
+raw blocking control connection that checks every reply with `ReplyParser`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+import pytest
+
+from aioftp_lite.protocol import Reply, ReplyParser
+
+START_TIMEOUT = 15.0
+ADDRESS = re.compile(rb"ftp://127\.0\.0\.1:(\d+)")
+PARTIAL = re.compile(r"^\..*\.aioftp-part$")
+
+
+# --- helpers shared by the fault and fuzz tests ----------------------------------------
+class ServerProcess:
+    """`python -m aioftp_lite serve --root ROOT --port 0 FLAGS...`; stderr goes to `log_path`."""
+
+    def __init__(self, root: Path, log_path: Path, *flags: str, wrapper: list[str] | None = None) -> None:
+        self.root = root
+        self.log_path = log_path
+        self.command = [*(wrapper or []), sys.executable, "-m", "aioftp_lite", "serve",
+                        "--root", str(root), "--port", "0", *flags]  # fmt: skip
+        self.process: subprocess.Popen[bytes] | None = None
+        self.port = 0
+
+    def start(self, preexec_fn=None) -> int:  # noqa: ANN001
+        self.close_pipe()  # from an earlier run of the same server
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command, stdout=subprocess.PIPE, stderr=log, preexec_fn=preexec_fn
+            )
+        assert self.process.stdout is not None
+        ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT)
+        line = self.process.stdout.readline() if ready else b""
+        match = ADDRESS.search(line)
+        if match is None:
+            self.kill()
+            raise AssertionError(f"no address in {line!r}; log: {self.log_text()}")
+        self.port = int(match[1])
+        return self.port
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def signal(self, number: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(number)
+
+    def wait(self, timeout: float) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            assert self.process is not None
+            self.process.kill()
+            self.process.wait(10)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def __enter__(self) -> ServerProcess:
+        self.start()
+        return self
+
+    def close_pipe(self) -> None:
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.kill()
+        self.close_pipe()
+
+
+class Wire:
+    """A raw control connection; every byte received must parse as FTP replies."""
+
+    def __init__(self, port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self._parser = ReplyParser()
+        self._replies: deque[Reply] = deque()
+        self.greeting = self.reply()
+
+    def send(self, data: str | bytes) -> None:
+        raw = data.encode() if isinstance(data, str) else data
+        self.sock.sendall(raw if raw.endswith(b"\n") else raw + b"\r\n")
+
+    def reply(self) -> Reply:
+        """The next reply (preliminary ones too); ConnectionError once the server closed."""
+        while not self._replies:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("control connection closed by the server")
+            self._replies.extend(self._parser.feed(chunk))
+        return self._replies.popleft()
+
+    def final(self) -> Reply:
+        """The next reply that is not a 1xx."""
+        for _ in range(100):
+            reply = self.reply()
+            if not reply.is_preliminary:
+                return reply
+        raise AssertionError("a hundred preliminary replies in a row")
+
+    def command(self, line: str | bytes) -> Reply:
+        self.send(line)
+        return self.final()
+
+    def login(self, user: str = "anonymous", password: str = "guest@") -> None:
+        assert self.command(f"USER {user}").code == 331
+        reply = self.command(f"PASS {password}")
+        assert reply.code == 230, reply
+
+    def passive(self, receive_buffer: int | None = None) -> socket.socket:
+        reply = self.command("EPSV")
+        assert reply.code == 229, reply
+        match = re.search(r"\|\|\|(\d+)\|", reply.text)
+        assert match, reply
+        data = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if receive_buffer is not None:
+            data.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        data.settimeout(self.sock.gettimeout())
+        data.connect((self.host, int(match[1])))
+        return data
+
+    def replies_until_closed(self, limit: int = 100) -> list[Reply]:
+        out: list[Reply] = []
+        for _ in range(limit):
+            try:
+                out.append(self.reply())
+            except (ConnectionError, OSError):
+                return out
+        raise AssertionError(f"the server kept talking: {out}")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def partial_files(root: Path) -> list[Path]:
+    return sorted(path for path in root.rglob("*") if PARTIAL.match(path.name))
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def wait_until(condition, timeout: float, interval: float = 0.02) -> bool:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return condition()
+
+
+# --- graceful shutdown ---------------------------------------------------------------
+MiB = 1024 * 1024
+SHUTDOWN_TIMEOUT = 3.0
+
+
+class SlowDownload(threading.Thread):
+    """RETR read through a small receive buffer, slowly until `hurry` is set."""
+
+    def __init__(self, port: int, name: str) -> None:
+        super().__init__(daemon=True)
+        self.wire = Wire(port, timeout=20)
+        self.wire.login()
+        self.wire.send("TYPE I")
+        assert self.wire.final().code == 200
+        self.data = self.wire.passive(receive_buffer=32 * 1024)
+        self.wire.send(f"RETR {name}")
+        assert self.wire.reply().code == 150
+        self.received = bytearray()
+        self.hurry = threading.Event()
+        self.replies: list[Reply] = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while chunk := self.data.recv(64 * 1024 if self.hurry.is_set() else 16 * 1024):
+                self.received += chunk
+                if not self.hurry.is_set():
+                    time.sleep(0.01)
+        except OSError as error:
+            self.error = error
+        finally:
+            self.data.close()
+            self.replies = self.wire.replies_until_closed()
+
+
+class SlowUpload(threading.Thread):
+    """STOR that sends 8 KiB every 10 ms until the server cuts the data connection."""
+
+    def __init__(self, port: int, name: str, give_up_after: float = 20.0) -> None:
+        super().__init__(daemon=True)
+        self.wire = Wire(port, timeout=20)
+        self.wire.login()
+        self.wire.send("TYPE I")
+        assert self.wire.final().code == 200
+        self.data = self.wire.passive()
+        self.wire.send(f"STOR {name}")
+        assert self.wire.reply().code == 150
+        self.sent = 0
+        self.give_up_after = give_up_after
+        self.cut = False
+        self.replies: list[Reply] = []
+
+    def run(self) -> None:
+        block = os.urandom(8192)
+        deadline = time.monotonic() + self.give_up_after
+        try:
+            while time.monotonic() < deadline:
+                self.data.sendall(block)
+                self.sent += len(block)
+                time.sleep(0.01)
+        except OSError:
+            self.cut = True
+        finally:
+            self.data.close()
+            self.replies = self.wire.replies_until_closed()
+
+
+def test_sigterm_drains_transfers_then_exits_zero(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    big = os.urandom(24 * MiB)  # far more than the socket buffers, so the transfer is really running
+    (root / "big.bin").write_bytes(big)
+    old = os.urandom(100_000)
+    (root / "old.bin").write_bytes(old)
+    log_file = tmp_path / "ftp.log"
+    with ServerProcess(root, tmp_path / "stderr.log", "--shutdown-timeout", str(SHUTDOWN_TIMEOUT),
+                       "--log-file", str(log_file)) as server:  # fmt: skip
+        idle = Wire(server.port)
+        idle.login()
+        finishing = SlowDownload(server.port, "big.bin")  # speeds up after SIGTERM: finishes in time
+        lingering = SlowDownload(server.port, "big.bin")  # never speeds up: cut at the deadline
+        replacing = SlowUpload(server.port, "old.bin")  # over an existing file
+        creating = SlowUpload(server.port, "fresh.bin")  # under a new name
+        workers = [finishing, lingering, replacing, creating]
+        for worker in workers:
+            worker.start()
+        assert wait_until(lambda: len(finishing.received) > MiB and replacing.sent > 64 * 1024, 10)
+        assert len(partial_files(root)) == 2  # both uploads are writing their temporary files
+
+        signalled = time.monotonic()
+        server.signal(signal.SIGTERM)
+        idle_replies = idle.replies_until_closed()
+        assert [r.code for r in idle_replies] == [421], idle_replies
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
+
+        time.sleep(0.5)  # the transfers keep running after SIGTERM ...
+        assert finishing.is_alive() and replacing.is_alive()
+        finishing.hurry.set()  # ... and this one now finishes well inside the timeout
+        finishing.join(SHUTDOWN_TIMEOUT)
+        assert not finishing.is_alive()
+        assert time.monotonic() - signalled < SHUTDOWN_TIMEOUT
+        assert finishing.error is None
+        assert sha256(finishing.received) == sha256(big)
+        assert [r.code for r in finishing.replies] == [226, 421], finishing.replies
+
+        status = server.wait(SHUTDOWN_TIMEOUT + 10)
+        stopped_after = time.monotonic() - signalled
+        for worker in workers:
+            worker.join(10)
+            assert not worker.is_alive()
+        idle.close()
+
+    assert status == 0, server.log_text()
+    assert SHUTDOWN_TIMEOUT - 0.5 < stopped_after < SHUTDOWN_TIMEOUT + 5
+    # Cut at the deadline: the slow download is incomplete and told so (or just closed).
+    assert len(lingering.received) < len(big)
+    assert [r.code for r in lingering.replies][:1] == [426], lingering.replies
+    for upload in (replacing, creating):
+        assert upload.cut, "the server must cut an upload still running at the deadline"
+        assert [r.code for r in upload.replies][:1] == [426], upload.replies
+    assert (root / "old.bin").read_bytes() == old  # the old file is intact
+    assert not (root / "fresh.bin").exists()  # nothing under the final name
+    assert partial_files(root) == []  # and the temporary files are gone
+    assert sorted(p.name for p in root.iterdir()) == ["big.bin", "old.bin"]
+    log = log_file.read_text()
+    assert "RETR /big.bin: 25165824 bytes" in log
+    assert "Traceback" not in log and " ERROR " not in log, log
+
+
+def test_sigterm_with_only_idle_sessions_exits_at_once(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    with ServerProcess(root, tmp_path / "stderr.log", "--shutdown-timeout", "30") as server:
+        sessions = [Wire(server.port) for _ in range(5)]
+        sessions[0].login()
+        signalled = time.monotonic()
+        server.signal(signal.SIGTERM)
+        for session in sessions:
+            assert [r.code for r in session.replies_until_closed()] == [421]
+            session.close()
+        assert server.wait(10) == 0
+        assert time.monotonic() - signalled < 3  # idle sessions do not wait for the timeout
+
+
+# --- the log file --------------------------------------------------------------------
+def test_log_file_has_one_line_per_event_and_never_a_password(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    secret = "Pw-" + os.urandom(6).hex()
+    wrong = "Wrong-" + os.urandom(6).hex()
+    payload = os.urandom(300_000)
+    log_file = tmp_path / "ftp.log"
+    with ServerProcess(root, tmp_path / "stderr.log", "--user", f"carol:{secret}", "--log-file", str(log_file),
+                       "--log-level", "debug") as server:  # fmt: skip
+        wire = Wire(server.port)
+        local_port = wire.sock.getsockname()[1]
+        assert wire.command("USER carol").code == 331
+        assert wire.command(f"PASS {wrong}").code == 530
+        wire.login("carol", secret)
+        assert wire.command("TYPE I").code == 200
+        data = wire.passive()
+        wire.send("STOR up.bin")
+        assert wire.reply().code == 150
+        data.sendall(payload)
+        data.close()
+        assert wire.final().code == 226
+        data = wire.passive()
+        wire.send("RETR missing.bin")
+        assert wire.final().code == 550
+        data.close()
+        data = wire.passive()
+        wire.send("RETR up.bin")
+        received = bytearray()
+        while chunk := data.recv(65536):
+            received += chunk
+        data.close()
+        assert wire.final().code == 226 and bytes(received) == payload
+        assert wire.command("QUIT").code == 221
+        wire.close()
+        server.signal(signal.SIGTERM)
+        assert server.wait(10) == 0
+    text = log_file.read_text()
+    stderr_text = server.log_text()
+    for where in (text, stderr_text):
+        assert secret not in where and wrong not in where
+    peer = f"127.0.0.1:{local_port}"
+    lines = [line for line in text.splitlines() if peer in line]
+    assert len([line for line in lines if line.endswith(f"{peer} connected")]) == 1
+    assert any(f"{peer} failed login as 'carol'" in line for line in lines)
+    assert any(f"{peer} logged in as carol" in line for line in lines)
+    assert any(f"{peer} PASS ****" in line for line in lines)  # debug level: the command, masked
+    stor = [line for line in lines if f"carol STOR /up.bin: {len(payload)} bytes in " in line]
+    retr = [line for line in lines if f"carol RETR /up.bin: {len(payload)} bytes in " in line]
+    assert len(stor) == 1 and len(retr) == 1, lines
+    for line in stor + retr:
+        assert re.search(r" bytes in \d+\.\d{3}s, 226 ", line), line  # duration and result
+    assert len([line for line in lines if line.endswith(f"{peer} carol disconnected")]) == 1
+    assert "stopping: no new connections" in text
