@@ -52,6 +52,18 @@ class SlowForOneFile(LocalStorage):
 class Tmux:
     def __init__(self, socket_name: str) -> None:
         self.socket_name = socket_name
+        self.socket_path: Path | None = None
+
+    async def start(self, *arguments: str) -> None:
+        await self("new-session", "-d", "-s", "repl", *arguments)
+        self.socket_path = Path((await self("display-message", "-p", "#{socket_path}")).strip())
+
+    async def stop(self) -> None:
+        """Kill our private tmux server if it still runs, and remove its socket file."""
+        if await self.alive():
+            await self("kill-server")
+        if self.socket_path is not None:
+            self.socket_path.unlink(missing_ok=True)
 
     async def __call__(self, *arguments: str) -> str:
         process = await asyncio.create_subprocess_exec(
@@ -102,7 +114,7 @@ async def test_tab_completion_and_ctrl_c_in_a_real_terminal(root: Path, tmp_path
             sys.executable, "-m", "client", f"ftp://127.0.0.1:{server.port}",
         ])  # fmt: skip
         tmux = Tmux(f"aioftp-lite-test-{os.getpid()}")
-        await tmux("new-session", "-d", "-s", "repl", "-x", "100", "-y", "24", "-c", str(local), command)
+        await tmux.start("-x", "100", "-y", "24", "-c", str(local), command)
         try:
             prompt = re.compile(
                 rf"^127\.0\.0\.1:{server.port}:/>$", re.MULTILINE
@@ -138,8 +150,7 @@ async def test_tab_completion_and_ctrl_c_in_a_real_terminal(root: Path, tmp_path
                 while await tmux.alive():
                     await asyncio.sleep(0.05)
         finally:
-            if await tmux.alive():
-                await tmux("kill-server")  # only our private tmux server
+            await tmux.stop()  # only our private tmux server
     if SCREEN_NOTE.parent.is_dir():
         SCREEN_NOTE.write_text(
             "$ aioftp-lite-client ftp://127.0.0.1:PORT   (tmux 100x24; typed `get re` then Tab)\n\n"
@@ -155,7 +166,7 @@ async def test_the_password_is_asked_on_the_terminal(server: Server, tmp_path: P
         sys.executable, "-m", "client", f"ftp://{USER}@127.0.0.1:{server.port}",
     ])  # fmt: skip
     tmux = Tmux(f"aioftp-lite-test-{os.getpid()}-password")
-    await tmux("new-session", "-d", "-s", "repl", "-x", "100", "-y", "10", "-c", str(tmp_path), command)
+    await tmux.start("-x", "100", "-y", "10", "-c", str(tmp_path), command)
     try:
         await tmux.wait_for(lambda screen: f"Password for {USER}@127.0.0.1:{server.port}:" in screen)
         await tmux("send-keys", "-t", "repl", "-l", PASSWORD)
@@ -168,5 +179,4 @@ async def test_the_password_is_asked_on_the_terminal(server: Server, tmp_path: P
             while await tmux.alive():
                 await asyncio.sleep(0.05)
     finally:
-        if await tmux.alive():
-            await tmux("kill-server")
+        await tmux.stop()
