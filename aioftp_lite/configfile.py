@@ -138,7 +138,8 @@ def load_config_file(path: Path) -> dict[str, Any]:
             continue
         if section not in SECTIONS:
             if not isinstance(table, dict):
-                raise ConfigError(f"{section}: unknown key (settings go in [{'], ['.join(SECTIONS)}] or [[users]])")
+                places = ", ".join(f"[{name}]" for name in SECTIONS)
+                raise ConfigError(f"{section}: unknown key (settings go in {places} or [[users]])")
             raise ConfigError(f"unknown section [{section}] (expected {', '.join(SECTIONS)} or [[users]])")
         if not isinstance(table, dict):
             raise ConfigError(f"{section}: expected a table [{section}]")
@@ -179,6 +180,6 @@ def _users(users: Any, base: Path) -> dict[str, UserEntry]:
             raise ConfigError(f"{where}.permissions: expected a list drawn from {allowed}")
         for permission in permissions:
             if not isinstance(permission, str) or permission not in PERMISSIONS:
-                raise ConfigError(f"{where}.permissions: unknown permission {permission!r} (expected {allowed})")
+                raise ConfigError(f"{where}.permissions: unknown {permission!r} (expected {allowed})")
         accounts[name] = UserEntry(password_hash, home, frozenset(permissions))
     return accounts

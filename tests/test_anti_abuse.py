@@ -14,6 +14,8 @@ import os
 import re
 import select
 import socket
+import statistics
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -167,9 +169,10 @@ async def test_passive_connection_from_another_host_is_dropped(root: Path) -> No
             client.voidcmd("TYPE I")
             data_port = passive_port(client)
             # The thief is first in the queue; the real client connects after it.
-            with thief_connection(data_port) as thief, socket.create_connection(
-                ("127.0.0.1", data_port), timeout=TIMEOUT
-            ) as real:
+            with (
+                thief_connection(data_port) as thief,
+                socket.create_connection(("127.0.0.1", data_port), timeout=TIMEOUT) as real,
+            ):
                 assert client.sendcmd("RETR secret.bin").startswith("150")
                 stolen = received_by_thief(thief)
                 received = bytearray()
@@ -211,3 +214,32 @@ async def test_only_a_thief_connecting_means_425_and_no_data(root: Path) -> None
         stolen, opened, final = await in_thread(lambda: session(server.port))
     assert stolen == b""
     assert (opened, final) == (150, 425)
+
+
+# --- logins do not tell whether a user exists -------------------------------------------
+def failed_login_seconds(client: ftplib.FTP, user: str) -> float:
+    started = time.perf_counter()
+    assert client.sendcmd(f"USER {user}").startswith("331")
+    assert reply_code(client, "PASS wrong password") == 530
+    return time.perf_counter() - started
+
+
+async def test_missing_user_and_wrong_password_take_about_the_same_time(root: Path) -> None:
+    def measure(port: int) -> tuple[list[float], list[float]]:
+        client = ftplib.FTP(timeout=TIMEOUT)
+        client.connect("127.0.0.1", port)
+        try:
+            missing, existing = [], []
+            for _ in range(5):
+                missing.append(failed_login_seconds(client, "nobody-here"))
+                existing.append(failed_login_seconds(client, USER))
+            return missing, existing
+        finally:
+            client.close()
+
+    # No deliberate delay and no ban: what is compared is the password check itself.
+    async with serve(root, login_failure_delay=0.0, max_login_failures=0) as server:
+        missing, existing = await in_thread(lambda: measure(server.port))
+    print(f"median failed login: missing user {statistics.median(missing) * 1000:.1f} ms, "
+          f"wrong password {statistics.median(existing) * 1000:.1f} ms")  # fmt: skip
+    assert 1 / 3 < statistics.median(missing) / statistics.median(existing) < 3

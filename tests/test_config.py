@@ -36,8 +36,14 @@ PASSWORDS = {"alice": "alice pw", "bob": "bob pw", "carol": "carol pw"}
 
 
 def hash_password(password: str) -> str:
-    done = subprocess.run([*CLI, "hash-password", "--stdin"], input=password + "\n", capture_output=True,
-                          text=True, timeout=30)  # fmt: skip
+    done = subprocess.run(
+        [*CLI, "hash-password", "--stdin"],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     line = done.stdout.strip()
     assert line.startswith("scrypt$") and password not in line
@@ -56,12 +62,12 @@ class Running:
 
 
 @contextlib.contextmanager
-def serve(config: Path | None, *flags: str) -> Iterator[Running]:
+def serve(workdir: Path, config: Path | None, *flags: str) -> Iterator[Running]:
     """Run the CLI server; yields once it printed its address; SIGTERM at the end."""
     arguments = [*CLI, "serve", "--port", "0", *flags]
     if config is not None:
         arguments += ["--config", str(config)]
-    stderr_path = (config.parent if config else Path.cwd()) / f"server-stderr-{time.monotonic_ns()}.txt"
+    stderr_path = workdir / f"server-stderr-{time.monotonic_ns()}.txt"
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(arguments, stdout=subprocess.PIPE, stderr=stderr)
     try:
@@ -124,18 +130,18 @@ login_failure_delay = 0.05
 
 [[users]]
 name = "alice"
-password_hash = "{hashes['alice']}"
+password_hash = "{hashes["alice"]}"
 home = "alice"
 
 [[users]]
 name = "bob"
-password_hash = "{hashes['bob']}"
+password_hash = "{hashes["bob"]}"
 home = "bob"
 permissions = ["list", "read"]
 
 [[users]]
 name = "carol"
-password_hash = "{hashes['carol']}"
+password_hash = "{hashes["carol"]}"
 home = "bob"
 permissions = ["read"]
 {extra}""")
@@ -151,7 +157,7 @@ def test_users_get_their_home_and_their_permissions(tmp_path: Path, password_has
     upload = os.urandom(200_000)
     config = write_users_config(tmp_path, password_hashes)
 
-    with serve(config) as server:
+    with serve(tmp_path, config) as server:
         # alice: every permission, inside her own home (created at start).
         alice = login(server.port, "alice")
         alice.storbinary("STOR note.bin", io.BytesIO(upload))
@@ -211,12 +217,14 @@ def test_file_limits_apply_and_flags_override_them(tmp_path: Path, password_hash
     with socket.create_server(("127.0.0.1", 0)) as taken:  # the file's port is busy
         busy_port = taken.getsockname()[1]
         config = write_users_config(tmp_path, password_hashes, extra="")
-        text = config.read_text().replace(
-            "anonymous = false", f"anonymous = false\nread_only = true\nport = {busy_port}"
-        ).replace("[limits]", "[limits]\nmax_connections = 1")
+        text = (
+            config.read_text()
+            .replace("anonymous = false", f"anonymous = false\nread_only = true\nport = {busy_port}")
+            .replace("[limits]", "[limits]\nmax_connections = 1")
+        )
         config.write_text(text)
 
-        with serve(config) as by_file:  # --port 0 beats the busy port of the file
+        with serve(tmp_path, config) as by_file:  # --port 0 beats the busy port of the file
             assert greeting_codes(by_file.port, 2) == [220, 421]
             alice = login(by_file.port, "alice")
             assert code(alice.storbinary, "STOR new.txt", io.BytesIO(b"x")) == 550  # read_only
@@ -224,7 +232,7 @@ def test_file_limits_apply_and_flags_override_them(tmp_path: Path, password_hash
             assert retrieve(alice, "old.txt") == b"old\n"
             alice.quit()
 
-        with serve(config, "--max-connections", "3") as by_flag:
+        with serve(tmp_path, config, "--max-connections", "3") as by_flag:
             assert greeting_codes(by_flag.port, 4) == [220, 220, 220, 421]
     assert sorted(p.name for p in (tmp_path / "root" / "alice").iterdir()) == ["old.txt"]
 
@@ -274,7 +282,7 @@ def test_tls_and_logging_flags_on_a_running_server(tmp_path: Path) -> None:
     flags = ["--root", str(root), "--user", f"dave:{secret}", "--tls-cert", str(tmp_path / "cert.pem"),
              "--tls-key", str(tmp_path / "key.pem"), "--require-tls", "--log-file", str(log_file),
              "--log-level", "DEBUG", "--idle-timeout", "0.5"]  # fmt: skip
-    with serve(None, *flags) as server:
+    with serve(tmp_path, None, *flags) as server:
         plain = ftplib.FTP(timeout=CLIENT_TIMEOUT)
         plain.connect("127.0.0.1", server.port)
         assert code(plain.login, "dave", secret) == 530  # --require-tls
@@ -297,17 +305,21 @@ def test_tls_and_logging_flags_on_a_running_server(tmp_path: Path) -> None:
 # --- bad files: one line naming the key, exit status 2 ---------------------------------
 BAD_FILES = [
     pytest.param('[server]\nrooot = "x"\n', "server.rooot", id="unknown-key"),
-    pytest.param("[limits]\nmax_connections = \"ten\"\n", "limits.max_connections", id="wrong-type"),
+    pytest.param('[limits]\nmax_connections = "ten"\n', "limits.max_connections", id="wrong-type"),
     pytest.param("[limits]\nidle_timeout = true\n", "limits.idle_timeout", id="bool-for-seconds"),
     pytest.param("[limitz]\nmax_connections = 1\n", "[limitz]", id="unknown-section"),
-    pytest.param('[[users]]\nname = "a"\npassword_hash = "scrypt$x"\npermissions = ["list", "fly"]\n',
-                 "users[0].permissions", id="bad-permission"),  # fmt: skip
+    pytest.param(
+        '[[users]]\nname = "a"\npassword_hash = "scrypt$x"\npermissions = ["list", "fly"]\n',
+        "users[0].permissions",
+        id="bad-permission",
+    ),
     pytest.param('[[users]]\nname = "a"\nhome = "a"\n', "users[0].password_hash", id="missing-hash"),
-    pytest.param('[[users]]\nname = "a"\npassword_hash = "plain text"\n', "users[0].password_hash",
-                 id="not-a-hash"),  # fmt: skip
+    pytest.param(
+        '[[users]]\nname = "a"\npassword_hash = "plain text"\n', "users[0].password_hash", id="not-a-hash"
+    ),
     pytest.param("users = [1]\n", "users[0]", id="user-not-a-table"),
     pytest.param("port = 21\n", "port", id="top-level-key"),
-    pytest.param('[server\nport = 21\n', "TOML", id="invalid-toml"),
+    pytest.param("[server\nport = 21\n", "TOML", id="invalid-toml"),
 ]
 
 
@@ -315,8 +327,13 @@ BAD_FILES = [
 def test_bad_config_file_gives_one_line_naming_the_key(tmp_path: Path, content: str, key: str) -> None:
     config = tmp_path / "bad.toml"
     config.write_text(content)
-    done = subprocess.run([*CLI, "serve", "--config", str(config), "--port", "0"], capture_output=True,
-                          text=True, timeout=30)  # fmt: skip
+    done = subprocess.run(
+        [*CLI, "serve", "--config", str(config), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert done.returncode == 2, (done.returncode, done.stderr)
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -325,8 +342,14 @@ def test_bad_config_file_gives_one_line_naming_the_key(tmp_path: Path, content: 
 
 
 def test_hash_password_refuses_an_empty_password() -> None:
-    done = subprocess.run([*CLI, "hash-password", "--stdin"], input="\n", capture_output=True, text=True,
-                          timeout=30)  # fmt: skip
+    done = subprocess.run(
+        [*CLI, "hash-password", "--stdin"],
+        input="\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""
     # Two hashes of one password differ (a fresh salt each time).

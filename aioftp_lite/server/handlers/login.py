@@ -38,6 +38,11 @@ async def password(session: Session, secret: str) -> None:
         await session.reply(Code.BAD_SEQUENCE, "Login with USER first")
         return
     name, session.pending_user = session.pending_user, None
+    if session.context.defender.is_banned(session.peer_host):
+        # Connections opened before the ban must not go on guessing (or get in).
+        session.quit_requested = True
+        await session.reply(Code.SERVICE_UNAVAILABLE, "Too many failed logins from your address, try later")
+        return
     account = await session.context.authenticator.authenticate(name, secret)
     if account is None:
         log.warning("%s failed login as %r", session.peer, name)
