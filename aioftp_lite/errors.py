@@ -29,6 +29,7 @@ _OS_ERROR_REPLIES: dict[int, tuple[int, str]] = {
     errno.ENOTEMPTY: (Code.FILE_UNAVAILABLE, "Directory not empty"),
     errno.EACCES: (Code.FILE_UNAVAILABLE, "Permission denied"),
     errno.EPERM: (Code.FILE_UNAVAILABLE, "Permission denied"),
+    errno.EROFS: (Code.FILE_UNAVAILABLE, "Read-only file system"),  # permanent: 550, not "try again" 451
     errno.EINVAL: (Code.FILE_UNAVAILABLE, "Invalid operation"),
     errno.ENAMETOOLONG: (Code.BAD_FILE_NAME, "File name too long"),
     errno.ENOSPC: (Code.INSUFFICIENT_STORAGE, "No space left on device"),

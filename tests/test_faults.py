@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
+import shutil
 import signal
 import socket
 import struct
@@ -125,6 +126,139 @@ def test_file_size_limit_gives_552_and_keeps_the_old_file(tmp_path: Path) -> Non
     assert (root / "old.bin").read_bytes() == old
     assert not (root / "new.bin").exists()
     assert partial_files(root) == []
+
+
+def without_file_permission_override() -> list[str] | None:
+    """A command prefix under which the OS's file permissions apply to the server.
+
+    root ignores file modes (CAP_DAC_OVERRIDE): drop that capability with setpriv.
+    """
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        return None
+    return ["setpriv", "--bounding-set", "-dac_override,-dac_read_search"]
+
+
+def test_os_permission_denied_gives_550(tmp_path: Path) -> None:
+    wrapper = without_file_permission_override()
+    if wrapper is None:
+        pytest.skip("running as root and setpriv (util-linux) is missing: root ignores file modes")
+    root = tmp_path / "root"
+    (root / "locked").mkdir(parents=True)
+    (root / "secret.txt").write_bytes(b"secret")
+    (root / "locked" / "old.txt").write_bytes(b"old")
+    (root / "secret.txt").chmod(0)
+    (root / "locked").chmod(0o555)
+    try:
+        with ServerProcess(root, tmp_path / "stderr.log", wrapper=wrapper) as server:
+            wire = Wire(server.port)
+            wire.login()
+            assert wire.command("TYPE I").code == 200
+            data = wire.passive()
+            assert wire.command("RETR secret.txt").text == "Permission denied"
+            data.close()
+            for line in ("STOR locked/old.txt", "STOR locked/new.txt", "DELE locked/old.txt", "MKD locked/d"):
+                if line.startswith("STOR"):
+                    assert upload(wire, line.split()[1], b"new") == 550, line
+                else:
+                    reply = wire.command(line)
+                    assert (reply.code, reply.text) == (550, "Permission denied"), (line, reply)
+            assert download(wire, "locked/old.txt") == b"old"  # reading is still allowed there
+            wire.close()
+    finally:
+        (root / "locked").chmod(0o755)
+        (root / "secret.txt").chmod(0o644)
+    assert sorted(p.name for p in (root / "locked").iterdir()) == ["old.txt"]
+
+
+async def test_read_only_file_system_gives_550_and_changes_nothing(root: Path) -> None:
+    (root / "f.txt").write_bytes(b"kept")
+    mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(root), str(root)],
+                             capture_output=True, text=True, timeout=10)  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot bind-mount read-only here: {mounted.stderr.strip()}")
+    try:
+        async with Server(root=root, host="127.0.0.1", port=0) as server:
+
+            def session() -> list[tuple[int, str]]:
+                wire = Wire(server.port)
+                wire.login()
+                replies = [wire.command(line) for line in ("MKD d", "DELE f.txt", "RNFR f.txt", "RNTO g.txt")]
+                data = wire.passive()
+                wire.send("STOR new.txt")
+                replies.append(wire.final())
+                data.close()
+                wire.close()
+                return [(reply.code, reply.text) for reply in replies]
+
+            replies = await asyncio.wait_for(asyncio.to_thread(session), 20)
+    finally:
+        subprocess.run(["umount", str(root)], timeout=10, check=True)
+    refused = (550, "Read-only file system")
+    assert replies == [refused, refused, (350, "Ready for the new name (RNTO)"), refused, refused]
+    assert sorted(p.name for p in root.iterdir()) == ["f.txt"]
+
+
+# --- broken data connections ---------------------------------------------------------
+async def test_broken_data_connection_gives_426_and_the_session_goes_on(root: Path) -> None:
+    big = os.urandom(8 * MiB)
+    (root / "big.bin").write_bytes(big)
+    (root / "old.bin").write_bytes(b"old")
+    async with Server(root=root, host="127.0.0.1", port=0) as server:
+
+        def session() -> list[int]:
+            wire = Wire(server.port)
+            wire.login()
+            assert wire.command("TYPE I").code == 200
+            codes = []
+            data = wire.passive(receive_buffer=16 * 1024)
+            wire.send("RETR big.bin")
+            codes.append(wire.reply().code)
+            data.recv(1024)
+            reset(data)
+            codes.append(wire.final().code)
+            data = wire.passive()
+            wire.send("STOR old.bin")
+            codes.append(wire.reply().code)
+            data.sendall(os.urandom(256 * 1024))
+            reset(data)
+            codes.append(wire.final().code)
+            codes.append(len(download(wire, "big.bin")))  # the same session still works
+            wire.close()
+            return codes
+
+        codes = await asyncio.wait_for(asyncio.to_thread(session), 30)
+    assert codes == [150, 426, 150, 426, len(big)]
+    assert (root / "old.bin").read_bytes() == b"old"
+    assert partial_files(root) == []
+
+
+async def test_passive_connection_from_another_address_is_dropped(root: Path) -> None:
+    (root / "f.txt").write_bytes(b"mine")
+    async with Server(root=root, host="127.0.0.1", port=0, data_timeout=0.5) as server:
+
+        def session() -> tuple[bytes, str, bytes]:
+            wire = Wire(server.port)
+            wire.login()
+            port = int(wire.command("EPSV").text.split("|||")[1].rstrip("|)"))
+            thief = socket.socket()
+            thief.bind(("127.0.0.2", 0))  # another address on the loopback network
+            thief.settimeout(5)
+            thief.connect(("127.0.0.1", port))
+            wire.send("RETR f.txt")
+            assert wire.reply().code == 150
+            stolen = thief.recv(100)  # closed by the server, nothing sent
+            thief.close()
+            refused = wire.final()
+            mine = download(wire, "f.txt")  # a fresh passive connection from the right address
+            wire.close()
+            return stolen, f"{refused.code} {refused.text}", mine
+
+        stolen, refused, mine = await asyncio.wait_for(asyncio.to_thread(session), 20)
+    assert stolen == b""
+    assert refused == "425 Can't open data connection: timed out"
+    assert mine == b"mine"
 
 
 # --- clients that vanish -------------------------------------------------------------

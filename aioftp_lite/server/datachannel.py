@@ -113,7 +113,9 @@ class DataChannel:
                     connection = await self._accept_from_peer(pending)
                 return await self._streams(connection, tls)
         except (OSError, TimeoutError) as error:
-            raise FTPError(Code.CANT_OPEN_DATA, f"Can't open data connection: {error or 'timed out'}") from None
+            # str(), not the exception: a TimeoutError is truthy but has no words of its own.
+            reason = str(error) or "timed out"
+            raise FTPError(Code.CANT_OPEN_DATA, f"Can't open data connection: {reason}") from None
         finally:
             if isinstance(pending, socket.socket):
                 pending.close()

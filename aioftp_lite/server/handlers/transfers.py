@@ -70,6 +70,8 @@ async def appe(session: Session, argument: str) -> None:
          help="upload under a new unique name")  # fmt: skip
 async def stou(session: Session, argument: str) -> None:
     base = session.resolve(argument.strip() or "upload")
+    if not base.name:  # "/", ".." up to the root: a folder, not a name to start from
+        base = base / "upload"
     for number in itertools.count():
         candidate = base if number == 0 else base.with_name(f"{base.name}.{number}")
         if not await session.fs.exists(candidate):
