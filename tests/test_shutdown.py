@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from aioftp_lite.protocol import Reply, ReplyParser
+from aioftp_lite.server.transfer import SENDFILE_SLICE
 
 START_TIMEOUT = 15.0
 ADDRESS = re.compile(rb"ftp://127\.0\.0\.1:(\d+)")
@@ -226,6 +227,7 @@ class SlowUpload(threading.Thread):
         self.wire.send("TYPE I")
         assert self.wire.final().code == 200
         self.data = self.wire.passive()
+        self.name = name
         self.wire.send(f"STOR {name}")
         assert self.wire.reply().code == 150
         self.sent = 0
@@ -307,8 +309,19 @@ def test_sigterm_drains_transfers_then_exits_zero(tmp_path: Path) -> None:
     assert partial_files(root) == []  # and the temporary files are gone
     assert sorted(p.name for p in root.iterdir()) == ["big.bin", "old.bin"]
     log = log_file.read_text()
-    assert "RETR /big.bin: 25165824 bytes" in log
     assert "Traceback" not in log and " ERROR " not in log, log
+    # One line per transfer, with the bytes moved even when the transfer was cut.
+    def logged_bytes(label: str, result: str) -> list[int]:
+        return [int(n) for n in re.findall(rf"anonymous {label}: (\d+) bytes in [\d.]+s, {result}", log)]
+
+    assert logged_bytes("RETR /big.bin", "226 ") == [len(big)]
+    [cut_download] = logged_bytes("RETR /big.bin", "426 Transfer aborted")
+    # Zero-copy downloads are counted per slice: the count may trail what arrived by one slice.
+    assert 0 < cut_download < len(big)
+    assert len(lingering.received) - SENDFILE_SLICE <= cut_download
+    for upload in (replacing, creating):
+        [cut_upload] = logged_bytes(f"STOR /{upload.name}", "426 Transfer aborted")
+        assert 0 < cut_upload <= upload.sent
 
 
 def test_sigterm_with_only_idle_sessions_exits_at_once(tmp_path: Path) -> None:

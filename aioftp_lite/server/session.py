@@ -25,7 +25,7 @@ from ..storage.paths import ROOT, resolve_virtual
 from .datachannel import DataChannel, DataStreams
 from .dispatch import COMMANDS, dispatch
 from .throttle import RateLimiter
-from .transfer import close_quietly
+from .transfer import Progress, close_quietly
 
 if TYPE_CHECKING:
     from .server import ServerContext
@@ -89,6 +89,7 @@ class Session:
         self.protect_data = False
         self.data = DataChannel(peer[0], buffer_limit=self.config.chunk_size)
         self.transfer: asyncio.Task[None] | None = None
+        self.transfer_progress = Progress()  # of the current or last transfer
         self.quit_requested = False
         session_limit = RateLimiter(self.config.max_session_rate)
         self.rate_limiters = [x for x in (session_limit, context.total_rate) if x is not None and x.rate]
@@ -192,6 +193,7 @@ class Session:
     def start_transfer(self, opening: str, work: TransferWork, cleanup: Cleanup, label: str) -> None:
         """Send 150, open the data connection and run `work` in a task ABOR can cancel."""
         self.restart_offset = 0
+        self.transfer_progress = Progress()
         self.transfer = asyncio.create_task(self._run_transfer(opening, work, cleanup, label))
         self.transfer.add_done_callback(self._transfer_ended)
         self._reset_idle_deadline()
@@ -231,6 +233,7 @@ class Session:
                 streams[1].transport.abort()  # no-op after a clean close
             await _finish_cleanup(cleanup)
         elapsed = loop.time() - started
+        moved = max(moved, self.transfer_progress.moved)  # a cut transfer returned nothing
         log.info("%s %s %s: %d bytes in %.3fs, %s", self.peer, self._user, label, moved, elapsed, reply)
         try:
             await self.reply(reply.code, reply.text)

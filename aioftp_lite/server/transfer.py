@@ -8,10 +8,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from ..protocol.text import FromNetworkAscii, ToNetworkAscii
 from ..storage.base import FileReader, FileWriter
 from .throttle import RateLimiter, throttle
+
+
+# Zero-copy downloads go in slices this big, so that `Progress` knows how far a cut one got.
+SENDFILE_SLICE = 4 * 1024 * 1024
+
+
+@dataclass
+class Progress:
+    """Bytes moved so far by one transfer: the log line reports them even when it is cut."""
+
+    moved: int = 0
 
 
 async def send_file(
@@ -20,8 +32,10 @@ async def send_file(
     ascii_mode: bool,
     use_sendfile: bool,
     limiters: list[RateLimiter] | None = None,
+    progress: Progress | None = None,
 ) -> int:
     """Download: file -> socket. Returns the bytes read from the file."""
+    progress = progress or Progress()
     zero_copy = use_sendfile and not ascii_mode and not limiters
     raw = source.sendfile_source() if zero_copy else None
     if raw is not None:
@@ -30,11 +44,18 @@ async def send_file(
         # where the transport cannot sendfile (e.g. TLS).
         loop = asyncio.get_running_loop()
         await writer.drain()
-        return await loop.sendfile(writer.transport, file, offset)
+        total = 0
+        while True:
+            sent = await loop.sendfile(writer.transport, file, offset + total, SENDFILE_SLICE)
+            total += sent
+            progress.moved += sent
+            if sent < SENDFILE_SLICE:
+                return total
     converter = ToNetworkAscii() if ascii_mode else None
     total = 0
     while chunk := await source.read_chunk():
         total += len(chunk)
+        progress.moved += len(chunk)
         writer.write(converter.convert(chunk) if converter else chunk)
         await writer.drain()
         if limiters:
@@ -48,12 +69,15 @@ async def receive_file(
     ascii_mode: bool,
     chunk_size: int,
     limiters: list[RateLimiter] | None = None,
+    progress: Progress | None = None,
 ) -> int:
     """Upload: socket -> file, until the client closes the data connection."""
+    progress = progress or Progress()
     converter = FromNetworkAscii() if ascii_mode else None
     total = 0
     while chunk := await reader.read(chunk_size):
         total += len(chunk)
+        progress.moved += len(chunk)
         await target.write(converter.convert(chunk) if converter else chunk)
         if limiters:
             await throttle(limiters, len(chunk))

@@ -48,7 +48,9 @@ async def retr(session: Session, argument: str) -> None:
     ascii_mode, use_sendfile = session.ascii_mode, session.config.use_sendfile
 
     async def work(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
-        return await send_file(source, writer, ascii_mode, use_sendfile, session.rate_limiters)
+        return await send_file(
+            source, writer, ascii_mode, use_sendfile, session.rate_limiters, session.transfer_progress
+        )
 
     opening = f"Opening {_mode_name(session)} mode data connection for {path} ({info.size} bytes)"
     session.start_transfer(opening, work, source.close, f"RETR {path}")
@@ -92,7 +94,9 @@ async def _store(
     ascii_mode, chunk_size = session.ascii_mode, session.config.chunk_size
 
     async def work(reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> int:
-        received = await receive_file(reader, target, ascii_mode, chunk_size, session.rate_limiters)
+        received = await receive_file(
+            reader, target, ascii_mode, chunk_size, session.rate_limiters, session.transfer_progress
+        )
         if not await session.client_still_there():
             raise ConnectionAbortedError("client disconnected during the upload")
         await target.commit()
