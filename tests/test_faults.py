@@ -59,7 +59,7 @@ def download(wire: Wire, name: str) -> bytes:
 
 # --- a full disk ---------------------------------------------------------------------
 @pytest.fixture
-def small_disk(tmp_path: Path):  # noqa: ANN201
+def small_disk(tmp_path: Path):
     """A real 2 MiB filesystem (tmpfs), mounted for this test only."""
     mountpoint = tmp_path / "disk"
     mountpoint.mkdir()
@@ -84,7 +84,10 @@ async def test_disk_full_gives_452_and_keeps_the_old_file(small_disk: Path) -> N
             wire = Wire(server.port)
             wire.login()
             assert wire.command("TYPE I").code == 200
-            codes = [upload(wire, "old.bin", os.urandom(4 * MiB)), upload(wire, "new.bin", os.urandom(4 * MiB))]
+            codes = [
+                upload(wire, "old.bin", os.urandom(4 * MiB)),
+                upload(wire, "new.bin", os.urandom(4 * MiB)),
+            ]
             codes.append(upload(wire, "small.bin", b"fits"))  # space came back: uploads work again
             codes.append(len(download(wire, "old.bin")))
             wire.close()
@@ -329,7 +332,10 @@ async def test_vanishing_clients_leave_no_fds_or_tasks(root: Path) -> None:
 
             started = time.monotonic()
             for batch in range(0, DISCONNECTS, CONCURRENT):
-                jobs = [loop.run_in_executor(clients, vanish, server.port, i) for i in range(batch, batch + CONCURRENT)]
+                jobs = [
+                    loop.run_in_executor(clients, vanish, server.port, i)
+                    for i in range(batch, batch + CONCURRENT)
+                ]
                 await asyncio.wait_for(asyncio.gather(*jobs), 30)
             elapsed = time.monotonic() - started
 
@@ -339,7 +345,9 @@ async def test_vanishing_clients_leave_no_fds_or_tasks(root: Path) -> None:
                 if settled == baseline:
                     break
                 await asyncio.sleep(0.05)
-            assert settled == baseline, f"fds, tasks: before {baseline}, after {DISCONNECTS} disconnects {settled}"
+            assert settled == baseline, (
+                f"fds, tasks: before {baseline}, after {DISCONNECTS} disconnects {settled}"
+            )
             # And the server still serves.
             await loop.run_in_executor(clients, normal_session)
     print(f"\n{DISCONNECTS} vanishing clients in {elapsed:.1f}s; fds and tasks back to {baseline}")

@@ -34,7 +34,14 @@ from hypothesis import strategies as st
 import aioftp_lite.server.server  # noqa: F401 - fills the command table
 from aioftp_lite import Server
 from aioftp_lite.auth import UserEntry, hash_password
-from aioftp_lite.protocol import Command, CommandSyntaxError, Reply, ReplyParser, format_command, parse_command
+from aioftp_lite.protocol import (
+    Command,
+    CommandSyntaxError,
+    Reply,
+    ReplyParser,
+    format_command,
+    parse_command,
+)
 from aioftp_lite.protocol.addresses import AddressError, parse_eprt_argument, parse_port_argument
 from aioftp_lite.server.dispatch import COMMANDS, NOT_IMPLEMENTED
 
@@ -73,7 +80,9 @@ def test_parse_command_survives_telnet_and_nul_anywhere(parts: list[bytes]) -> N
         pass
 
 
-ARGUMENT_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00"), max_size=60)
+ARGUMENT_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00"), max_size=60
+)
 
 
 @FUZZ
@@ -279,17 +288,18 @@ def run_session(live: LiveServer, login: str | None, lines: list[bytes], payload
                         if reply.is_preliminary:
                             reply = wire.final()
                     except EOFError:
-                        raise AssertionError(f"the server hung up without 221 or 421 after {line[:100]!r}") from None
+                        raise AssertionError(
+                            f"the server hung up without 221 or 421 after {line[:100]!r}"
+                        ) from None
                     if reply.code in (221, 421):
                         return
                     if reply.code in (227, 229):
                         if data is not None:
                             data.close()
                         data = open_passive(reply)
-                    elif reply.code in (226, 425, 426, 451, 452, 550, 552, 553):
-                        if data is not None:
-                            data.close()
-                            data = None
+                    elif reply.code in (226, 425, 426, 451, 452, 550, 552, 553) and data is not None:
+                        data.close()
+                        data = None
             wire.send(b"QUIT\r\n")
             assert wire.final().code == 221
         finally:
@@ -300,7 +310,8 @@ def run_session(live: LiveServer, login: str | None, lines: list[bytes], payload
 VERBS = sorted(COMMANDS) + sorted(NOT_IMPLEMENTED) + ["XYZZY", "GET", "A" * 9]
 PATHS = ["", "/", ".", "..", "../..", "/../../etc/passwd", "sub", "sub/", "sub/x", "file.txt", "new.txt",
          "a b", "ümlaut.txt", "x" * 300, "*", "-la", "~", "\\", "//sub//..", "%s%n", "I", "A", "ALL", "1",
-         "a\rb", "2", "0", "-1", "99999999999999999999", "TLS", "UTF8 ON", "127,0,0,1,4,1", "|1|127.0.0.1|1025|",
+         "a\rb", "2", "0", "-1", "99999999999999999999", "TLS", "UTF8 ON", "127,0,0,1,4,1",
+         "|1|127.0.0.1|1025|",
          "|2|::1|1025|", "ON", "S", "F", "R", "P", "C", "E"]  # fmt: skip
 # Bytes that are odd on a Telnet control connection: NUL, IAC sequences, bare CR and LF, non-UTF-8.
 ODD_BYTES = st.sampled_from([b"\x00", b"\xff", b"\xff\xff", b"\xff\xf4\xff\xf2", b"\xff\xfb\x18", b"\r",
@@ -322,11 +333,19 @@ ARGUMENT = st.one_of(
     st.binary(max_size=40).map(lambda raw: raw.replace(b"\n", b"")),  # line breaks come from INSERTIONS
 )
 COMMAND_LINE = st.builds(
-    lambda verb, case, argument: (verb.lower() if case else verb).encode() + (b" " + argument if argument else b""),
-    st.sampled_from(VERBS), st.booleans(), ARGUMENT,
+    lambda verb, case, argument: (
+        (verb.lower() if case else verb).encode() + (b" " + argument if argument else b"")
+    ),
+    st.sampled_from(VERBS),
+    st.booleans(),
+    ARGUMENT,
 )
-HUGE = st.builds(lambda size, byte: byte * size, st.sampled_from([MAX_LINE - 3, MAX_LINE - 1, MAX_LINE,
-                 MAX_LINE + 1, 70_000, 1 << 20]), st.sampled_from([b"A", b"\xff", b"\x00", b"\r"]))  # fmt: skip
+HUGE_SIZES = [MAX_LINE - 3, MAX_LINE - 1, MAX_LINE, MAX_LINE + 1, 70_000, 1 << 20]
+HUGE = st.builds(
+    lambda size, byte: byte * size,
+    st.sampled_from(HUGE_SIZES),
+    st.sampled_from(list(b"A\xff\x00\r")).map(lambda value: bytes([value])),
+)
 LINE = st.one_of(
     COMMAND_LINE,
     COMMAND_LINE,
@@ -389,7 +408,9 @@ def test_live_session_answers_every_bad_line_with_a_valid_reply(live: LiveServer
 
     one_session()
     growth = server_rss(live) - rss_before
-    print(f"\nserver RSS growth {growth / 2**20:.1f} MiB; the other client was served {len(live.watched)} times")
+    print(
+        f"\nserver RSS growth {growth / 2**20:.1f} MiB; the other client was served {len(live.watched)} times"
+    )
     assert live.server.alive()
     assert live.watch_errors == [], live.watch_errors
     assert len(live.watched) >= 3, "the other client was not served meanwhile"
@@ -506,9 +527,8 @@ async def test_every_documented_reply_is_what_the_server_sends(tmp_path: Path) -
     outside.mkdir()
     (root / "escape").symlink_to(outside)
     reader = UserEntry(hash_password("pw"), None, frozenset({"list"}))
-    settings = dict(root=root, host="127.0.0.1", port=0, accounts={READER: reader}, data_timeout=0.3,
-                    login_failure_delay=0)  # fmt: skip
-    async with Server(**settings) as server:
+    accounts = {READER: reader}
+    async with Server(root=root, host="127.0.0.1", port=0, accounts=accounts, data_timeout=0.3) as server:
 
         def replay() -> list[bytes]:
             return [last_final_reply(server.port, login, lines) for login, lines, _ in DOCUMENTED]

@@ -46,7 +46,7 @@ class ServerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.port = 0
 
-    def start(self, preexec_fn=None) -> int:  # noqa: ANN001
+    def start(self, preexec_fn=None) -> int:
         self.close_pipe()  # from an earlier run of the same server
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -173,7 +173,7 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def wait_until(condition, timeout: float, interval: float = 0.02) -> bool:  # noqa: ANN001
+def wait_until(condition, timeout: float, interval: float = 0.02) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -310,6 +310,7 @@ def test_sigterm_drains_transfers_then_exits_zero(tmp_path: Path) -> None:
     assert sorted(p.name for p in root.iterdir()) == ["big.bin", "old.bin"]
     log = log_file.read_text()
     assert "Traceback" not in log and " ERROR " not in log, log
+
     # One line per transfer, with the bytes moved even when the transfer was cut.
     def logged_bytes(label: str, result: str) -> list[int]:
         return [int(n) for n in re.findall(rf"anonymous {label}: (\d+) bytes in [\d.]+s, {result}", log)]
@@ -347,8 +348,8 @@ def test_log_file_has_one_line_per_event_and_never_a_password(tmp_path: Path) ->
     wrong = "Wrong-" + os.urandom(6).hex()
     payload = os.urandom(300_000)
     log_file = tmp_path / "ftp.log"
-    with ServerProcess(root, tmp_path / "stderr.log", "--user", f"carol:{secret}", "--log-file", str(log_file),
-                       "--log-level", "debug") as server:  # fmt: skip
+    flags = ["--user", f"carol:{secret}", "--log-file", str(log_file), "--log-level", "debug"]
+    with ServerProcess(root, tmp_path / "stderr.log", *flags) as server:
         wire = Wire(server.port)
         local_port = wire.sock.getsockname()[1]
         assert wire.command("USER carol").code == 331
@@ -372,6 +373,12 @@ def test_log_file_has_one_line_per_event_and_never_a_password(tmp_path: Path) ->
             received += chunk
         data.close()
         assert wire.final().code == 226 and bytes(received) == payload
+        assert wire.command("MKD docs").code == 257
+        assert wire.command("RNFR up.bin").code == 350
+        assert wire.command("RNTO docs/up.bin").code == 250
+        assert wire.command("DELE docs/up.bin").code == 250
+        assert wire.command("RMD nope").code == 550
+        assert wire.command("PWD").code == 257  # changes nothing: no line at INFO
         assert wire.command("QUIT").code == 221
         wire.close()
         server.signal(signal.SIGTERM)
@@ -391,5 +398,17 @@ def test_log_file_has_one_line_per_event_and_never_a_password(tmp_path: Path) ->
     assert len(stor) == 1 and len(retr) == 1, lines
     for line in stor + retr:
         assert re.search(r" bytes in \d+\.\d{3}s, 226 ", line), line  # duration and result
+    # File commands that did not start a transfer: one line each, with the reply.
+    events = [
+        "RETR missing.bin: 550 No such file or directory",
+        'MKD docs: 257 "/docs" created',
+        "RNFR up.bin: 350 Ready for the new name (RNTO)",
+        "RNTO docs/up.bin: 250 Renamed /up.bin to /docs/up.bin",
+        "DELE docs/up.bin: 250 File /docs/up.bin deleted",
+        "RMD nope: 550 No such file or directory",
+    ]
+    for event in events:
+        assert len([line for line in lines if line.endswith(f"{peer} carol {event}")]) == 1, (event, lines)
+    assert not [line for line in lines if " INFO " in line and "PWD" in line]
     assert len([line for line in lines if line.endswith(f"{peer} carol disconnected")]) == 1
     assert "stopping: no new connections" in text

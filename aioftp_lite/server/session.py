@@ -55,6 +55,10 @@ async def _finish_cleanup(cleanup: Cleanup) -> None:
     task.result()
 
 
+# File commands whose outcome gets a log line of its own (a transfer logs its own line instead).
+LOGGED_PERMISSIONS = frozenset({"read", "write", "delete", "rename", "mkdir"})
+
+
 class LineTooLong(Exception):
     pass
 
@@ -187,7 +191,10 @@ class Session:
         spec = COMMANDS.get(cmd.verb)
         if not (spec and spec.during_transfer):
             await self.wait_transfer()
+        transfer_before = self.transfer
         await dispatch(self, cmd)
+        if spec and spec.permission in LOGGED_PERMISSIONS and self.transfer is transfer_before:
+            log.info("%s %s %s: %s", self.peer, self._user, cmd, self.last_reply)
 
     # --- transfers ------------------------------------------------------------------
     def start_transfer(self, opening: str, work: TransferWork, cleanup: Cleanup, label: str) -> None:

@@ -14,7 +14,6 @@ from ..protocol.text import FromNetworkAscii, ToNetworkAscii
 from ..storage.base import FileReader, FileWriter
 from .throttle import RateLimiter, throttle
 
-
 # Zero-copy downloads go in slices this big, so that `Progress` knows how far a cut one got.
 SENDFILE_SLICE = 4 * 1024 * 1024
 
