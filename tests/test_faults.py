@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 import pytest
 
 from aioftp_lite import Server
@@ -403,3 +404,36 @@ def test_kill_9_mid_upload_then_restart_removes_partial_files(tmp_path: Path) ->
         assert server.wait(10) == 0
     finally:
         server.kill()
+
+
+def test_a_restarted_worker_leaves_uploads_of_the_others_alone(tmp_path: Path) -> None:
+    """`--workers 2`: a worker that dies is restarted, and its start-up clean-up must not
+    take the temporary file of an upload that another, living worker is receiving."""
+    root = tmp_path / "root"
+    root.mkdir()
+    log_path = tmp_path / "stderr.log"
+    with ServerProcess(root, log_path, "--workers", "2") as server:
+        assert wait_until(lambda: server.log_text().count("serving on") >= 2, 15), server.log_text()
+        wire = Wire(server.port)
+        wire.login()
+        assert wire.command("TYPE I").code == 200
+        data = wire.passive()
+        wire.send("STOR big.bin")
+        assert wire.reply().code == 150
+        first, second = os.urandom(MiB), os.urandom(MiB)
+        data.sendall(first)
+        assert wait_until(lambda: [p.stat().st_size for p in partial_files(root)] == [MiB], 10)
+        [temporary] = partial_files(root)
+        workers = psutil.Process(server.pid).children()
+        assert len(workers) == 2
+        receiving = [w for w in workers if any(f.path == str(temporary) for f in w.open_files())]
+        [idle_worker] = [w for w in workers if w not in receiving]
+        idle_worker.kill()
+        assert wait_until(lambda: server.log_text().count("serving on") >= 3, 15), server.log_text()
+        data.sendall(second)
+        data.close()
+        reply = wire.final()
+        wire.close()
+    assert reply.code == 226, reply
+    assert (root / "big.bin").read_bytes() == first + second
+    assert partial_files(root) == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import fcntl
 import os
 import secrets
 import stat as stat_module
@@ -205,6 +206,10 @@ class LocalStorage(Storage):
             folder, name = os.path.split(final)
             temporary = os.path.join(folder, f".{name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
             file = await aiofiles.open(temporary, "xb")
+            # Held while the upload runs and dropped by the OS if this process dies, so the
+            # start-up clean-up of another server process (a restarted --workers child) can
+            # tell a live upload from a crash's leftover.
+            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             return LocalWriter(file, temporary, final, mode)
         if mode is WriteMode.APPEND:
             return LocalWriter(await aiofiles.open(final, "ab"), final, final, mode)
@@ -223,12 +228,28 @@ class LocalStorage(Storage):
         return real
 
     def remove_partial_uploads(self) -> list[Path]:
-        """Delete temporary upload files left by a crash (call before serving)."""
+        """Delete temporary upload files left by a crash (call before serving).
+
+        Files that a live process still writes (it holds their lock) are left alone.
+        """
         removed = []
         for folder, _dirs, files in os.walk(self.root):
             for name in files:
                 if name.startswith(".") and name.endswith(PARTIAL_SUFFIX):
                     stray = Path(folder, name)
-                    stray.unlink(missing_ok=True)
-                    removed.append(stray)
+                    if not _upload_in_progress(stray):
+                        stray.unlink(missing_ok=True)
+                        removed.append(stray)
         return removed
+
+
+def _upload_in_progress(path: Path) -> bool:
+    """Whether a live process holds the upload lock of this temporary file."""
+    try:
+        with path.open("rb") as probe:
+            fcntl.flock(probe.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # released by the close
+    except BlockingIOError:
+        return True
+    except FileNotFoundError:
+        pass
+    return False
