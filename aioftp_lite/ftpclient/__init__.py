@@ -12,7 +12,7 @@
 Contract details (for code built on top, e.g. the REPL):
 
 - `FTPClient(host, port=21, *, timeout=30.0, passive=True, user="anonymous",
-  password="anonymous@", use_mlsd=None)`. `login()` without arguments uses the
+  password="anonymous@", use_mlsd=None, tls=False)`. `login()` without arguments uses the
   constructor's user/password. `use_mlsd`: None = MLSD when FEAT announces MLST
   (falling back to LIST if MLSD then turns out missing), False = always LIST
   (parsed by protocol.listing_parse, Unix and DOS formats), True = always MLSD.
@@ -34,12 +34,25 @@ Contract details (for code built on top, e.g. the REPL):
 - Cancelling a task in download/upload/list (e.g. on Ctrl-C) resets the data
   connection, sends ABOR and re-synchronises the control connection (NOOP), then
   lets CancelledError propagate; the client stays usable.
+- FTPS (explicit, RFC 4217; `ftpes://`): `tls=True` verifies the server's certificate
+  against the system CAs and the host name; `tls=some_ssl_context` for a private CA
+  (`aioftp_lite.tls.client_context(cafile=...)`) or no checks at all
+  (`client_context(verify=False)`). `connect()` sends AUTH TLS right after the greeting
+  and upgrades the control connection; `login()` then sends PBSZ 0 and PROT P, and every
+  data connection (passive and active) runs TLS too, resuming the control connection's
+  TLS session (servers such as vsftpd insist). `client.secure` tells whether the control
+  connection is on TLS. Never a fall back to plain text: a server that refuses AUTH TLS
+  gives FTPReplyError ("... the server refused AUTH TLS ..."), one that refuses PBSZ/PROT
+  gives FTPReplyError from `login()`; both close the connection. A failed handshake (e.g.
+  "certificate verify failed: ...") raises FTPTLSError, a subclass of FTPConnectionLost;
+  a failed handshake on a data connection raises ConnectionError ("TLS on the data
+  connection failed: ..."), and the control connection is kept (ABOR as for any failure).
 - Also available: `client.features` (FEAT, upper-case names), `client.greeting`,
   `client.passive` and `client.use_mlsd` (settable at any time).
 """
 
 from .client import FTPClient
-from .errors import FTPConnectionLost, FTPReplyError
+from .errors import FTPConnectionLost, FTPReplyError, FTPTLSError
 from .listing import RemoteEntry
 
-__all__ = ["FTPClient", "FTPConnectionLost", "FTPReplyError", "RemoteEntry"]
+__all__ = ["FTPClient", "FTPConnectionLost", "FTPReplyError", "FTPTLSError", "RemoteEntry"]

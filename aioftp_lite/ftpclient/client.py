@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import ssl
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import BinaryIO, Self, TypeVar
@@ -11,9 +12,10 @@ from typing import BinaryIO, Self, TypeVar
 from ..protocol.listing import parse_mdtm
 from ..protocol.replies import Code, Reply
 from .data import DataConnection, DataModes, PendingData, prepare_active, prepare_passive
-from .errors import FTPConnectionLost, FTPReplyError
+from .errors import FTPConnectionLost, FTPReplyError, FTPTLSError
 from .listing import RemoteEntry, decode_lines, entries_from_list, entries_from_mlsd
 from .lock import CommandLock
+from .secure import DataTLS, client_tls_context
 from .session import ControlConnection
 from .transfers import Progress, receive_all, receive_to_file, run_transfer, send_from_file
 
@@ -65,8 +67,11 @@ class FTPClient:
         user: str = "anonymous",
         password: str = "anonymous@",
         use_mlsd: bool | None = None,
+        tls: bool | ssl.SSLContext = False,
     ) -> None:
         self.host, self.port, self.timeout = host, port, timeout
+        # Explicit FTPS (RFC 4217) when set: AUTH TLS on connect, PBSZ 0 + PROT P on login.
+        self.tls_context = client_tls_context(tls)
         self.passive = passive
         self.user = user
         self._password = password
@@ -78,11 +83,17 @@ class FTPClient:
         self._control: ControlConnection | None = None
         self._modes = DataModes()
         self._type: str | None = None  # the TYPE last set on this connection
+        self._protect_data = False  # PROT P accepted: data connections use TLS
 
     # --- state ----------------------------------------------------------------------
     @property
     def connected(self) -> bool:
         return self._control is not None and self._control.connected
+
+    @property
+    def secure(self) -> bool:
+        """The control connection runs over TLS (FTPS)."""
+        return self._control is not None and self._control.secure
 
     @property
     def busy(self) -> bool:
@@ -96,14 +107,32 @@ class FTPClient:
 
     # --- connection -----------------------------------------------------------------
     async def connect(self) -> Reply:
-        """Open the control connection and read the greeting (220)."""
+        """Open the control connection and read the greeting (220); with `tls`, AUTH TLS
+        and the TLS handshake follow before anything else is sent."""
         async with self.lock:
             if self._control is not None:
                 self._control.drop()
             control = ControlConnection(self.host, self.port, self.timeout)
             self._control, self._modes, self._type, self.features = control, DataModes(), None, {}
+            self._protect_data = False
             self.greeting = await control.open()
+            if self.tls_context is not None:
+                await self._secure_control(control, self.tls_context)
             return self.greeting
+
+    async def _secure_control(self, control: ControlConnection, context: ssl.SSLContext) -> None:
+        """AUTH TLS, then the handshake. A refusal is an error: never a quiet fall back to
+        plain text, which would send the password in the clear."""
+        try:
+            reply = await control.execute("AUTH", "TLS")
+        except FTPReplyError as error:
+            await control.close()
+            why = f"{error.reply.text} (the server refused AUTH TLS: it offers no FTPS here)"
+            raise FTPReplyError(Reply(error.code, why)) from None
+        if reply.code != Code.AUTH_OK:
+            await control.close()
+            raise FTPTLSError(f"Unexpected answer to AUTH TLS from {control.where}: {reply}")
+        await control.start_tls(context)
 
     async def login(self, user: str | None = None, password: str | None = None, account: str = "") -> Reply:
         """USER/PASS (and ACCT if asked); then FEAT, and OPTS UTF8 ON where offered."""
@@ -120,7 +149,20 @@ class FTPClient:
                 raise FTPReplyError(reply)
             self.user, self._password = user, password
             await self._learn_features(control)
+            if control.secure:
+                await self._protect_data_connections(control)
             return reply
+
+    async def _protect_data_connections(self, control: ControlConnection) -> None:
+        """PBSZ 0 and PROT P (RFC 4217 8-9): data connections get TLS too, or we stop here."""
+        try:
+            await control.execute("PBSZ", "0")
+            await control.execute("PROT", "P")
+        except FTPReplyError as error:
+            await control.close()  # we will not move files in the clear: this session is over
+            why = f"{error.reply.text} (the server refused to protect data connections with TLS)"
+            raise FTPReplyError(Reply(error.code, why)) from None
+        self._protect_data = True
 
     async def _learn_features(self, control: ControlConnection) -> None:
         try:
@@ -228,7 +270,16 @@ class FTPClient:
     # --- data transfers -------------------------------------------------------------
     def _prepare(self, control: ControlConnection) -> Callable[[], Awaitable[PendingData]]:
         opener = prepare_passive if self.passive else prepare_active
-        return lambda: opener(control, self._modes)
+        return lambda: opener(control, self._modes, self._data_tls(control))
+
+    def _data_tls(self, control: ControlConnection) -> DataTLS | None:
+        if self.tls_context is None:
+            return None
+        if not self._protect_data:  # e.g. USER/PASS sent through command(): still no PROT P
+            raise ConnectionError("FTPS: data connections are not protected yet (log in with login())")
+        # Taken at each transfer: with TLS 1.3 the resumable session (its ticket) arrives after
+        # the handshake, and a server may renew it.
+        return DataTLS(self.tls_context, self.host, control.tls_session)
 
     async def _fetch_listing(self, verb: str, path: str) -> list[str]:
         raw = bytearray()

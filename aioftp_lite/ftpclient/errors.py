@@ -25,3 +25,11 @@ class FTPConnectionLost(ConnectionError):
     def __init__(self, message: str, reply: Reply | None = None) -> None:
         super().__init__(message)
         self.reply = reply
+
+
+class FTPTLSError(FTPConnectionLost):
+    """TLS could not be set up on the control connection (the handshake failed, e.g. the
+    certificate did not verify); the connection is closed, nothing went out in plain text
+    after AUTH TLS. A subclass of FTPConnectionLost, so code that handles a lost connection
+    handles this too.
+    """

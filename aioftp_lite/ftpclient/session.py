@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections import deque
 
 from ..protocol.addresses import normalize_host
 from ..protocol.commands import format_command
 from ..protocol.replies import Code, Reply, ReplyParseError, ReplyParser
-from .errors import FTPConnectionLost, FTPReplyError
+from .errors import FTPConnectionLost, FTPReplyError, FTPTLSError
+from .secure import describe_tls_error
 
 log = logging.getLogger("aioftp_lite.client")
 
@@ -31,6 +33,7 @@ class ControlConnection:
         self._parser = ReplyParser()
         self._ready: deque[Reply] = deque()
         self._owed = 0  # final replies the server still owes us
+        self._plain_writer: asyncio.StreamWriter | None = None  # the stream under TLS, if any
         self.local_host = ""  # addresses of this connection, for data connections
         self.peer_host = ""
 
@@ -41,6 +44,21 @@ class ControlConnection:
     @property
     def connected(self) -> bool:
         return self._writer is not None and not self._writer.is_closing()
+
+    @property
+    def secure(self) -> bool:
+        """The connection runs over TLS (after AUTH TLS)."""
+        return self.connected and self._ssl_object() is not None
+
+    @property
+    def tls_session(self) -> ssl.SSLSession | None:
+        """The TLS session, for data connections to resume."""
+        ssl_object = self._ssl_object()
+        return ssl_object.session if ssl_object is not None else None
+
+    def _ssl_object(self) -> ssl.SSLObject | None:
+        # Only while open: CPython 3.11's TLS transport fails on get_extra_info once closed.
+        return self._writer.get_extra_info("ssl_object") if self.connected and self._writer else None
 
     async def open(self) -> Reply:
         """Connect and read the greeting (a 120 "wait" may come before the 220)."""
@@ -60,6 +78,44 @@ class ControlConnection:
             self.drop()
             raise FTPReplyError(greeting)
         return greeting
+
+    async def start_tls(self, context: ssl.SSLContext) -> None:
+        """Switch to TLS, after the server's 234 reply to AUTH TLS.
+
+        The TLS stream gets a new reader and reply parser: anything the server (or
+        someone in the middle) sent in plain text after the 234 stays in the old
+        ones and is dropped, so it can never pass for a reply that came over TLS.
+        """
+        writer = self._require()
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        protocol = asyncio.StreamReaderProtocol(reader)
+        try:
+            async with asyncio.timeout(self.timeout):
+                transport = await loop.start_tls(
+                    writer.transport, protocol, context, server_hostname=self.host,
+                    ssl_handshake_timeout=self.timeout,
+                )  # fmt: skip
+        except (OSError, TimeoutError) as error:  # ssl.SSLError is an OSError
+            self.drop()
+            raise FTPTLSError(
+                f"TLS handshake with {self.where} failed: {describe_tls_error(error)}"
+            ) from None
+        except BaseException:  # cancelled half-way: the stream is in no usable state
+            self.drop()
+            raise
+        if transport is None:  # typed Optional, but an open connection always gets one
+            self.drop()
+            raise FTPTLSError(f"TLS handshake with {self.where} failed: the connection closed")
+        protocol.connection_made(transport)  # start_tls does not tell the new protocol
+        # Kept, not dropped: a StreamWriter that is garbage-collected closes its transport,
+        # and the plain one's transport is the socket under the TLS layer.
+        self._plain_writer = writer
+        self._reader, self._writer = reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+        dropped = len(self._ready)
+        self._parser, self._ready = ReplyParser(), deque()
+        if dropped:
+            log.warning("%s dropped %d plain-text replies sent after 234", self.where, dropped)
 
     # --- sending --------------------------------------------------------------------
     async def send(self, verb: str, argument: str = "") -> None:
@@ -136,8 +192,11 @@ class ControlConnection:
         return self._writer
 
     def _require_reader(self) -> asyncio.StreamReader:
-        self._require()
-        assert self._reader is not None
+        # Not _require(): replies that arrived before the server closed its side are still
+        # read (e.g. vsftpd's "522 SSL connection failed" just before it hangs up). Over TLS,
+        # asyncio marks the transport closing as soon as the peer closes.
+        if self._writer is None or self._reader is None:
+            raise FTPConnectionLost(f"Not connected to {self.where}")
         return self._reader
 
     def _lost(self, why: str, reply: Reply | None = None) -> FTPConnectionLost:

@@ -109,7 +109,16 @@ class Session:
     async def start_tls(self) -> None:
         """Upgrade the control connection (after the 234 reply to AUTH TLS)."""
         assert self.context.tls is not None
-        await self._writer.start_tls(self.context.tls, ssl_handshake_timeout=self.config.data_timeout)
+        plain = self._writer.transport
+        try:
+            await self._writer.start_tls(self.context.tls, ssl_handshake_timeout=self.config.data_timeout)
+        except AttributeError:
+            # CPython 3.11: a client that hangs up during the handshake makes loop.start_tls
+            # return None, and StreamWriter.start_tls fails on it, leaving the writer without
+            # a transport; give it back the closed one so that closing the session still works.
+            self._writer._transport = plain  # type: ignore[attr-defined]
+            plain.abort()
+            raise ConnectionResetError("the client closed the connection during the TLS handshake") from None
         self.control_tls = True
 
     # --- paths ----------------------------------------------------------------------
