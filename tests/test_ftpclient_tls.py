@@ -128,11 +128,15 @@ async def test_login_list_and_transfers_over_tls(
     assert client.features["AUTH"] == "TLS" and {"PBSZ", "PROT"} <= set(client.features)
     assert [entry.name for entry in await client.list("docs")] == ["readme.txt"]
     await check_round_trip(client, root, tmp_path, 3 * 1024 * 1024 + 7)
+    with pytest.raises(FTPReplyError) as missing:  # the handshake already under way is given up
+        await client.download("missing.bin", io.BytesIO())
+    assert missing.value.code == 550 and await client.pwd() == "/"
     await client.quit()
     assert not client.secure and not client.connected
-    # Four data connections (two listings, upload, download), each TLS resuming the control session.
-    assert len(context.data_objects) == 4
-    assert all(made.session_reused for made in context.data_objects)
+    # Four data connections (two listings, upload, download), each TLS resuming the control
+    # session; in passive mode a fifth, connected before the RETR that was refused.
+    assert len(context.data_objects) == (5 if passive else 4)
+    assert all(made.session_reused for made in context.data_objects[:4])
 
 
 async def test_tls_true_uses_the_system_trust_store(tls_server: Server) -> None:
