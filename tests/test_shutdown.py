@@ -188,9 +188,9 @@ SHUTDOWN_TIMEOUT = 3.0
 
 
 class SlowDownload(threading.Thread):
-    """RETR read through a small receive buffer, slowly until `hurry` is set."""
+    """RETR read through a small receive buffer at `rate` bytes/s, at full speed once `hurry` is set."""
 
-    def __init__(self, port: int, name: str) -> None:
+    def __init__(self, port: int, name: str, rate: int = 2 * MiB) -> None:
         super().__init__(daemon=True)
         self.wire = Wire(port, timeout=20)
         self.wire.login()
@@ -199,17 +199,19 @@ class SlowDownload(threading.Thread):
         self.data = self.wire.passive(receive_buffer=32 * 1024)
         self.wire.send(f"RETR {name}")
         assert self.wire.reply().code == 150
+        self.rate = rate
         self.received = bytearray()
         self.hurry = threading.Event()
         self.replies: list[Reply] = []
         self.error: BaseException | None = None
 
     def run(self) -> None:
+        started = time.monotonic()
         try:
-            while chunk := self.data.recv(64 * 1024 if self.hurry.is_set() else 16 * 1024):
+            while chunk := self.data.recv(64 * 1024):
                 self.received += chunk
-                if not self.hurry.is_set():
-                    time.sleep(0.01)
+                if not self.hurry.is_set():  # the rate holds however long each sleep really takes
+                    time.sleep(max(0.0, started + len(self.received) / self.rate - time.monotonic()))
         except OSError as error:
             self.error = error
         finally:
