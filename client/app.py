@@ -15,6 +15,8 @@ import asyncio
 import getpass
 import sys
 
+from aioftp_lite.tls import client_context
+
 from .batch import FAILED, run_batch
 from .commands import ShellError
 from .shell import Shell
@@ -51,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
         help='run these commands (separated by ";") and exit, e.g. -c "cd docs; get a.txt"',
     )
     parser.add_argument("--active", action="store_true", help="active mode data connections (EPRT/PORT)")
+    parser.add_argument("--tls", action="store_true", help="explicit FTPS (AUTH TLS), as an ftpes:// URL does")
+    parser.add_argument("--ca-file", metavar="PEM", help="trust this CA for FTPS (e.g. a private CA)")
+    parser.add_argument("--insecure", action="store_true", help="FTPS without checking the certificate")
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds to wait for the server (default 30)"
     )
@@ -63,7 +68,7 @@ def target_from(arguments: argparse.Namespace) -> Target | None:
             raise TargetError("give the server too: aioftp-lite-client HOST -p PORT -u USER")
         return None
     target = parse_target(arguments.server)
-    return target.with_overrides(port=arguments.port, user=arguments.user)
+    return target.with_overrides(port=arguments.port, user=arguments.user, secure=arguments.tls)
 
 
 def ask_on_tty(message: str) -> str:
@@ -104,8 +109,14 @@ async def run_script(shell: Shell, target: Target | None, commands: str | None) 
 
 async def amain(arguments: argparse.Namespace, target: Target | None) -> int:
     interactive = arguments.commands is None and sys.stdin.isatty()
+    tls_context = None
+    if arguments.ca_file or arguments.insecure:
+        try:
+            tls_context = client_context(cafile=arguments.ca_file, verify=not arguments.insecure)
+        except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
+            raise ShellError(f"--ca-file {arguments.ca_file}: {getattr(error, 'strerror', None) or error}") from None
     shell = Shell(out=sys.stdout, err=sys.stderr, show_progress=interactive and sys.stdout.isatty(),
-                  timeout=arguments.timeout, passive=not arguments.active)  # fmt: skip
+                  timeout=arguments.timeout, passive=not arguments.active, tls_context=tls_context)  # fmt: skip
     if interactive:
         return await run_interactive(shell, target)
     return await run_script(shell, target, arguments.commands)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
@@ -27,7 +28,7 @@ PasswordPrompt = Callable[[str], Awaitable[str]]
 class Shell:
     def __init__(self, *, out: TextIO, err: TextIO, local_dir: Path | None = None, show_progress: bool = False,
                  ask_password: PasswordPrompt | None = None, timeout: float = 30.0,
-                 passive: bool = True) -> None:  # fmt: skip
+                 passive: bool = True, tls_context: ssl.SSLContext | None = None) -> None:  # fmt: skip
         self.out = out
         self.err = err
         self.local_dir = (local_dir or Path.cwd()).resolve()
@@ -35,6 +36,7 @@ class Shell:
         self.ask_password = ask_password
         self.timeout = timeout
         self.passive = passive
+        self.tls_context = tls_context  # for ftpes:// targets; None: verify against the system CAs
         self.client: FTPClient | None = None
         self.target: Target | None = None  # the last server opened: a bare `open` goes back to it
         self.remote_cwd = "/"
@@ -161,7 +163,8 @@ class Shell:
             if self.ask_password is None:
                 raise ShellError(f"a password is needed for {target.display()} (put it in the URL)")
             password = await self.ask_password(f"Password for {target.display()}: ")
-        client = FTPClient(target.host, target.port, timeout=self.timeout, passive=self.passive)
+        tls: bool | ssl.SSLContext = (self.tls_context or True) if target.secure else False
+        client = FTPClient(target.host, target.port, timeout=self.timeout, passive=self.passive, tls=tls)
         try:
             await client.connect()
             anonymous = target.user in (None, "anonymous", "ftp")
@@ -173,7 +176,7 @@ class Shell:
             await client.close()
             raise
         self.client, self.remote_cwd = client, home
-        self.target = Target(target.host, target.port, target.user, password, home)
+        self.target = Target(target.host, target.port, target.user, password, home, target.secure)
         if self.prefetch:
             self.cache.attach(client)
         try:

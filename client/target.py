@@ -23,6 +23,7 @@ class Target:
     user: str | None = None  # None: anonymous
     password: str | None = None  # None with a user: ask for it
     path: str = ""  # remote folder to enter after login
+    secure: bool = False  # explicit FTPS (ftpes://): AUTH TLS before the login
 
     @property
     def needs_password(self) -> bool:
@@ -33,33 +34,38 @@ class Target:
         return self.user or "anonymous"
 
     def display(self) -> str:
-        """`alice@host:port`, never the password."""
+        """`alice@host:port`, never the password; `ftpes://` marks a TLS connection."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         user = f"{self.user}@" if self.user else ""
         port = "" if self.port == DEFAULT_PORT else f":{self.port}"
-        return f"{user}{host}{port}"
+        scheme = "ftpes://" if self.secure else ""
+        return f"{scheme}{user}{host}{port}"
 
     def with_overrides(self, *, port: int | None = None, user: str | None = None,
-                       password: str | None = None) -> Target:  # fmt: skip
-        """Flags given beside the URL win over what the URL says."""
+                       password: str | None = None, secure: bool = False) -> Target:  # fmt: skip
+        """Flags given beside the URL win over what the URL says (`--tls` only turns TLS on)."""
         return replace(
             self,
             port=self.port if port is None else port,
             user=self.user if user is None else user,
             password=self.password if password is None else password,
+            secure=self.secure or secure,
         )
 
 
 def parse_target(text: str) -> Target:
-    """`ftp://user:pass@host:port/path`, `user@host:port`, `host`, `[::1]:2121` -> Target."""
+    """`ftp://user:pass@host:port/path`, `ftpes://...` (explicit TLS), `user@host:port`,
+    `host`, `[::1]:2121` -> Target."""
     text = text.strip()
     if not text:
         raise TargetError("no server given")
     if "://" not in text:
         text = "ftp://" + text
     parts = urllib.parse.urlsplit(text)
-    if parts.scheme.lower() != "ftp":
-        raise TargetError(f"only ftp:// URLs are supported, not {parts.scheme}://")
+    scheme = parts.scheme.lower()
+    if scheme not in ("ftp", "ftpes"):
+        hint = " (implicit FTPS is obsolete; use ftpes:// for AUTH TLS)" if scheme == "ftps" else ""
+        raise TargetError(f"only ftp:// and ftpes:// URLs are supported, not {parts.scheme}://{hint}")
     try:
         port = parts.port
     except ValueError as error:
@@ -70,4 +76,4 @@ def parse_target(text: str) -> Target:
     user = urllib.parse.unquote(parts.username) if parts.username is not None else None
     password = urllib.parse.unquote(parts.password) if parts.password is not None else None
     path = urllib.parse.unquote(parts.path[1:]) if parts.path.startswith("/") else ""
-    return Target(host, port or DEFAULT_PORT, user or None, password if user else None, path)
+    return Target(host, port or DEFAULT_PORT, user or None, password if user else None, path, scheme == "ftpes")
