@@ -8,6 +8,7 @@ server's resources (file descriptors, tasks) return to where they were.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import resource
 import shutil
@@ -17,12 +18,13 @@ import struct
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import psutil
 import pytest
 
 from aioftp_lite import Server
+from aioftp_lite.storage.local import LocalStorage
 
 from .test_shutdown import ServerProcess, SlowUpload, Wire, partial_files, wait_until
 
@@ -101,6 +103,19 @@ async def test_disk_full_gives_452_and_keeps_the_old_file(small_disk: Path) -> N
     assert (small_disk / "small.bin").read_bytes() == b"fits"
     assert partial_files(small_disk) == []
     assert os.statvfs(small_disk).f_bavail >= free_before - 2  # the temporary files' space is back
+
+
+async def test_an_upload_that_fills_the_disk_in_small_writes_is_still_thrown_away(small_disk: Path) -> None:
+    """Small writes sit in the file's buffer: when the disk is full, closing the file fails
+    too (it flushes them). Throwing the upload away must still close and remove it."""
+    storage = LocalStorage(small_disk)
+    writer = await storage.open_write(PurePosixPath("/big.bin"))
+    with pytest.raises(OSError) as full:
+        for _ in range(10_000):
+            await writer.write(os.urandom(1000))
+    assert full.value.errno == errno.ENOSPC
+    await writer.abort()
+    assert list(small_disk.iterdir()) == []
 
 
 def test_file_size_limit_gives_552_and_keeps_the_old_file(tmp_path: Path) -> None:

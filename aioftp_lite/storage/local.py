@@ -80,12 +80,20 @@ class LocalWriter(FileWriter):
         if self._finished:
             return  # after commit: nothing to undo
         self._finished = True
+        # Both truncate and close flush the buffer first, which a full disk refuses again.
+        # The upload is given up anyway: the file must still be closed (it is, even when
+        # the flush fails) and, for a replace, removed; an error here would lose the reply.
         try:
             if self._mode is WriteMode.RESUME:
                 # Keep what arrived and nothing after it, so SIZE tells a client where to resume.
                 await self._file.truncate()
+        except OSError:
+            pass
         finally:
-            await self._file.close()
+            try:
+                await self._file.close()
+            except OSError:
+                pass
         if self._mode is WriteMode.REPLACE:
             await asyncio.to_thread(_remove_quietly, self._write_path)
 
