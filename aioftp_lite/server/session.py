@@ -100,10 +100,12 @@ class Session:
         self.shutting_down = False
         self.data_connected = False  # a transfer's data connection is open
         self._idle: asyncio.Timeout | None = None
+        self.last_reply = Reply(0)
 
     # --- replies --------------------------------------------------------------------
     async def reply(self, code: int, text: str) -> None:
-        self._writer.write(Reply(code, text).encode())
+        self.last_reply = Reply(code, text)
+        self._writer.write(self.last_reply.encode())
         await self._writer.drain()  # a client that never reads replies cannot grow our buffer
 
     async def start_tls(self) -> None:
