@@ -277,3 +277,31 @@ async def test_writes_are_refused_quickly_in_read_only_mode(root: Path) -> None:
     assert elapsed < 2
     await asyncio.sleep(0)
     assert os.listdir(root) == []
+
+
+async def test_names_of_uploads_in_progress_are_reserved(server, root) -> None:
+    """A user file named like a partial upload would be deleted as a crash leftover at the
+    next start: creating one is refused with 553, and nothing appears on disk."""
+    def attempts() -> list[str]:
+        client = connect_ftplib(server.port)
+        codes = []
+        for command in ("MKD .a.1.aioftp-part", "APPE x.aioftp-part"):
+            try:
+                codes.append(client.sendcmd(command)[:3])
+            except ftplib.error_perm as error:
+                codes.append(str(error)[:3])
+        try:
+            client.storbinary("STOR .b.2.aioftp-part", io.BytesIO(b"data"))
+        except ftplib.error_perm as error:
+            codes.append(str(error)[:3])
+        client.storbinary("STOR plain.txt", io.BytesIO(b"data"))
+        client.sendcmd("RNFR plain.txt")
+        try:
+            client.sendcmd("RNTO .c.3.aioftp-part")
+        except ftplib.error_perm as error:
+            codes.append(str(error)[:3])
+        client.quit()
+        return codes
+
+    assert await asyncio.wait_for(asyncio.to_thread(attempts), 20) == ["553"] * 4
+    assert sorted(p.name for p in root.iterdir()) == ["plain.txt"]

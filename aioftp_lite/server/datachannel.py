@@ -96,7 +96,7 @@ class DataChannel:
         self.close()
         self._pending = _Active(address)
 
-    async def open(self, timeout: float, tls: ssl.SSLContext | None = None) -> DataStreams:
+    async def open(self, timeout: float | None, tls: ssl.SSLContext | None = None) -> DataStreams:
         """Accept or connect the data connection, within `timeout` seconds.
 
         With `tls` the data connection is protected (PROT P); we are the TLS server

@@ -21,6 +21,7 @@ from ..protocol.listing import ALL_FACTS
 from ..protocol.commands import CommandSyntaxError, parse_command
 from ..protocol.replies import Code, Reply
 from ..storage.base import Storage
+from ..storage.local import PARTIAL_SUFFIX
 from ..storage.paths import ROOT, resolve_virtual
 from .datachannel import DataChannel, DataStreams
 from .dispatch import COMMANDS, dispatch
@@ -113,7 +114,7 @@ class Session:
         assert self.context.tls is not None
         plain = self._writer.transport
         try:
-            await self._writer.start_tls(self.context.tls, ssl_handshake_timeout=self.config.data_timeout)
+            await self._writer.start_tls(self.context.tls, ssl_handshake_timeout=self.config.data_timeout or None)
         except AttributeError:
             # CPython 3.11: a client that hangs up during the handshake makes loop.start_tls
             # return None, and StreamWriter.start_tls fails on it, leaving the writer without
@@ -126,6 +127,17 @@ class Session:
     # --- paths ----------------------------------------------------------------------
     def resolve(self, argument: str) -> PurePosixPath:
         return resolve_virtual(self.cwd, argument)
+
+    def resolve_new_name(self, argument: str) -> PurePosixPath:
+        """A path that a command is about to create (STOR, MKD, RNTO ...).
+
+        Names of uploads in progress are reserved: a user file so named would be
+        taken for a crash leftover and deleted at the next start.
+        """
+        path = self.resolve(argument)
+        if path.name.endswith(PARTIAL_SUFFIX):
+            raise FTPError(Code.BAD_FILE_NAME, f"File names ending in {PARTIAL_SUFFIX} are reserved")
+        return path
 
     @property
     def fs(self) -> Storage:
@@ -180,7 +192,8 @@ class Session:
         if self._idle is None:
             return
         busy = self.transfer is not None and not self.transfer.done()
-        when = None if busy else asyncio.get_running_loop().time() + self.config.idle_timeout
+        limit = self.config.idle_timeout  # 0: no limit, as for the other limits
+        when = None if busy or not limit else asyncio.get_running_loop().time() + limit
         self._idle.reschedule(when)
 
     async def _discard_long_line(self) -> None:
@@ -231,9 +244,11 @@ class Session:
         try:
             if self.config.require_tls and not self.protect_data:
                 raise FTPError(521, "Data connections must be protected: send PBSZ 0 and PROT P first")
+            if not self.data.is_pending:  # 425 at once, as vsftpd does, rather than 150 then 425
+                raise FTPError(Code.CANT_OPEN_DATA, "Use PORT, EPRT, PASV or EPSV first")
             await self.reply(Code.FILE_STATUS_OK, opening)
             tls = self.context.tls if self.protect_data else None
-            streams = await self.data.open(self.config.data_timeout, tls)
+            streams = await self.data.open(self.config.data_timeout or None, tls)
             self.data_connected = True
             moved = await work(*streams)
             await close_quietly(streams[1])

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 @command("MKD", "XMKD", argument=Arg.REQUIRED, permission="mkdir", syntax="MKD <folder>",
          help="create a folder")  # fmt: skip
 async def mkd(session: Session, argument: str) -> None:
-    path = session.resolve(argument)
+    path = session.resolve_new_name(argument)
     await session.fs.mkdir(path)
     await session.reply(Code.PATH_CREATED, f"{quote_path(path)} created")
 
@@ -57,7 +57,7 @@ async def rnto(session: Session, argument: str) -> None:
     source, session.rename_from = session.rename_from, None
     if source is None:
         raise FTPError(Code.BAD_SEQUENCE, "RNFR required first")
-    target = session.resolve(argument)
+    target = session.resolve_new_name(argument)
     await session.fs.rename(source, target)
     await session.reply(Code.FILE_ACTION_OK, f"Renamed {source} to {target}")
 

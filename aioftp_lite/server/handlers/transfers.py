@@ -59,19 +59,19 @@ async def retr(session: Session, argument: str) -> None:
 @command("STOR", argument=Arg.REQUIRED, permission="write", syntax="STOR <file>",
          help="upload a file (atomic: replaces the old one only when complete)")  # fmt: skip
 async def stor(session: Session, argument: str) -> None:
-    await _store(session, session.resolve(argument), WriteMode.REPLACE, "STOR")
+    await _store(session, session.resolve_new_name(argument), WriteMode.REPLACE, "STOR")
 
 
 @command("APPE", argument=Arg.REQUIRED, permission="write", syntax="APPE <file>",
          help="upload, appending to the file")  # fmt: skip
 async def appe(session: Session, argument: str) -> None:
-    await _store(session, session.resolve(argument), WriteMode.APPEND, "APPE")
+    await _store(session, session.resolve_new_name(argument), WriteMode.APPEND, "APPE")
 
 
 @command("STOU", argument=Arg.OPTIONAL, permission="write", syntax="STOU [name]",
          help="upload under a new unique name")  # fmt: skip
 async def stou(session: Session, argument: str) -> None:
-    base = session.resolve(argument.strip() or "upload")
+    base = session.resolve_new_name(argument.strip() or "upload")
     if not base.name:  # "/", ".." up to the root: a folder, not a name to start from
         base = base / "upload"
     for number in itertools.count():
