@@ -23,7 +23,7 @@ from .auth import hash_password
 from .config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_ROOT, ServerConfig
 from .configfile import LOG_LEVELS, ConfigError, load_config_file, parse_port_range
 from .server import Server
-from .workers import Supervisor
+from .workers import Supervisor, die_with_supervisor
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -221,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         except (ValueError, OSError) as error:
             print(f"aioftp-lite: error: {error}", file=sys.stderr)
             return 1
+    if arguments.worker_index is not None:
+        die_with_supervisor()
     return asyncio.run(serve(config, arguments.worker_index))
 
 

@@ -10,7 +10,10 @@ forwards SIGTERM/SIGINT, reaps its children and restarts a worker that died.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
+import os
 import signal
 import socket
 import sys
@@ -21,6 +24,23 @@ from .config import ServerConfig
 log = logging.getLogger("aioftp_lite.workers")
 
 RESTART_DELAY = 0.5  # seconds before restarting a worker that died, so a crash loop cannot spin
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_supervisor() -> None:
+    """In a worker: get SIGTERM when the supervisor dies, even by SIGKILL (Linux).
+
+    Without this, killing the supervisor would leave its workers serving forever.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return  # not Linux: the supervisor's own SIGTERM forwarding still applies
+    if os.getppid() == 1:  # the supervisor died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def reserve_port(host: str, port: int) -> socket.socket:

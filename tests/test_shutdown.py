@@ -24,6 +24,7 @@ import time
 from collections import deque
 from pathlib import Path
 
+import psutil
 import pytest
 
 from aioftp_lite.protocol import Reply, ReplyParser
@@ -79,10 +80,18 @@ class ServerProcess:
         return self.process is not None and self.process.poll() is None
 
     def kill(self) -> None:
+        """SIGKILL the server and any --workers children it started (by their ids)."""
         if self.alive():
             assert self.process is not None
+            try:
+                children = psutil.Process(self.process.pid).children(recursive=True)
+            except psutil.NoSuchProcess:
+                children = []
             self.process.kill()
             self.process.wait(10)
+            for child in children:
+                if child.is_running():
+                    child.kill()
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

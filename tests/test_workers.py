@@ -82,3 +82,25 @@ def test_workers_share_the_port_restart_and_stop(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=5)
+
+
+@pytest.mark.timeout(60)
+def test_workers_end_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    """SIGKILL leaves the supervisor no chance to forward anything: the workers must
+    still go (they ask the kernel for SIGTERM when their parent dies)."""
+    process, port = _start(tmp_path, "--workers", "2")
+    workers: list[psutil.Process] = []
+    try:
+        workers = _workers(process, 2)
+        assert _passive_port(port) > 0
+        process.kill()
+        process.wait(timeout=10)
+        _gone, alive = psutil.wait_procs(workers, timeout=15)
+        assert not alive, f"workers outlived their supervisor: {alive}"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
+        for worker in workers:  # only the processes this test started, by their ids
+            if worker.is_running():
+                worker.kill()
