@@ -73,8 +73,9 @@ class Authenticator:
     users: dict[str, UserEntry] = field(default_factory=dict)
     allow_anonymous: bool = True
     read_only: bool = False
-    # Compared against when the user does not exist, so both cases cost the same time.
-    _decoy_hash: str = field(default_factory=lambda: hash_password(secrets.token_hex(8)))
+    # Checked when the user does not exist, so that both cases cost the same scrypt run
+    # (no password matches it: its digest is not the hash of anything).
+    _decoy_hash: str = f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${'00' * 16}${'00' * 64}"
 
     def add_user(self, name: str, password: str, home: Path | None = None) -> None:
         self.users[name] = UserEntry(hash_password(password), home)

@@ -24,6 +24,8 @@ from client.shell import Shell
 from client.target import Target
 from client.words import quote_word, split_commands
 
+from .slow_storage import SlowReader
+
 VERBS = table()
 
 
@@ -294,19 +296,6 @@ async def test_completion_never_waits_for_a_slow_folder_of_10000_entries(root: P
             await shell.close()
 
 
-class SlowReader(FileReader):
-    def __init__(self, inner: FileReader, ended: list[float]) -> None:
-        self.inner, self.ended = inner, ended
-
-    async def read_chunk(self) -> bytes:
-        await asyncio.sleep(0.02)
-        return await self.inner.read_chunk()
-
-    async def close(self) -> None:
-        self.ended.append(time.monotonic())
-        await self.inner.close()
-
-
 class SlowDownloads(SlowListing):
     def __init__(self, root: Path) -> None:
         super().__init__(root, delay=0.0, count=3)
@@ -314,7 +303,7 @@ class SlowDownloads(SlowListing):
         self.chunk_size = 64 * 1024
 
     async def open_read(self, path: PurePosixPath, offset: int = 0) -> FileReader:
-        return SlowReader(await super().open_read(path, offset), self.transfers_ended)
+        return SlowReader(await super().open_read(path, offset), 0.02, self.transfers_ended)
 
 
 async def test_background_listing_never_interrupts_a_transfer(root: Path, local: Path) -> None:

@@ -28,6 +28,8 @@ from client.repl import Repl, open_history, redact, toolbar
 from client.shell import Shell
 from client.target import Target
 
+from .slow_storage import SlowReader
+
 SUMMARY = re.compile(
     r"^(got|sent) (\S+): [\d.]+ (B|KiB|MiB) in [\d.]+ m?s \([\d.]+ (B|KiB|MiB|GiB)/s\)", re.MULTILINE
 )
@@ -219,18 +221,6 @@ async def test_errors_are_one_line_and_the_repl_stays_up(server: Server, tree: P
     )
     assert out.rstrip().endswith("/")
     assert not (local / "nope.txt").exists()
-
-
-class SlowReader(FileReader):
-    def __init__(self, inner: FileReader) -> None:
-        self.inner = inner
-
-    async def read_chunk(self) -> bytes:
-        await asyncio.sleep(0.03)
-        return await self.inner.read_chunk()
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 class SlowDownloads(LocalStorage):

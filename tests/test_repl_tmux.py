@@ -24,23 +24,12 @@ from aioftp_lite import LocalStorage, Server
 from aioftp_lite.storage.base import FileReader
 
 from .conftest import PASSWORD, USER
+from .slow_storage import SlowReader
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 SCREEN_NOTE = Path("/work/helper-notes/tmux-screen.txt")
 PROJECT = Path(__file__).resolve().parents[1]
-
-
-class SlowReader(FileReader):
-    def __init__(self, inner: FileReader) -> None:
-        self.inner = inner
-
-    async def read_chunk(self) -> bytes:
-        await asyncio.sleep(0.03)
-        return await self.inner.read_chunk()
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 class SlowForOneFile(LocalStorage):

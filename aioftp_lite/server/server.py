@@ -50,12 +50,19 @@ class ServerContext:
         self.passive_ports = PassivePorts(config.passive_ports)
         self.total_rate = RateLimiter(config.max_total_rate) if config.max_total_rate else None
         self.tls = server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
-        self._storage_factory = storage_factory or (
-            lambda account: LocalStorage(account.home, chunk_size=config.chunk_size)
-        )
+        self._storage_factory = storage_factory
+        # Local storages hold no per-session state: one per home folder, made once (its
+        # root's realpath is a blocking walk we keep off the login path).
+        self._local_storages: dict[Path, LocalStorage] = {}
 
     def storage_for(self, account: Account) -> Storage:
-        return self._storage_factory(account)
+        if self._storage_factory is not None:
+            return self._storage_factory(account)
+        storage = self._local_storages.get(account.home)
+        if storage is None:
+            storage = LocalStorage(account.home, chunk_size=self.config.chunk_size)
+            self._local_storages[account.home] = storage
+        return storage
 
 
 class Server:

@@ -23,7 +23,9 @@ class WriteMode(enum.Enum):
 
 
 class FileReader(abc.ABC):
-    """An open file being downloaded."""
+    """An open file being downloaded; `size` is the whole file's size in bytes."""
+
+    size: int
 
     @abc.abstractmethod
     async def read_chunk(self) -> bytes:
@@ -35,6 +37,24 @@ class FileReader(abc.ABC):
     def sendfile_source(self) -> tuple[BinaryIO, int] | None:
         """A real OS file and its current offset, for the zero-copy path, if the backend has one."""
         return None
+
+
+class BytesReader(FileReader):
+    """A file whose data is already in memory (a small file read at open, or the memory backend)."""
+
+    def __init__(self, data: bytes, size: int, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        self._view = memoryview(data)
+        self._position = 0
+        self._chunk_size = chunk_size
+        self.size = size
+
+    async def read_chunk(self) -> bytes:
+        chunk = self._view[self._position : self._position + self._chunk_size].tobytes()
+        self._position += len(chunk)
+        return chunk
+
+    async def close(self) -> None:
+        self._view.release()
 
 
 class FileWriter(abc.ABC):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from ..protocol.listing import FileInfo
-from .base import DEFAULT_CHUNK_SIZE, FileReader, FileWriter, Storage, WriteMode
+from .base import DEFAULT_CHUNK_SIZE, BytesReader, FileReader, FileWriter, Storage, WriteMode
 
 _inode_numbers = itertools.count(1)
 
@@ -43,21 +43,6 @@ def _info(name: str, node: _Node) -> FileInfo:
     size = 0 if is_dir else len(node.data)  # type: ignore[attr-defined]
     mode = node.mode if node.mode is not None else (0o755 if is_dir else 0o644)
     return FileInfo(name, is_dir, size, node.mtime, mode, f"m{node.inode:x}")
-
-
-class MemoryReader(FileReader):
-    def __init__(self, data: bytes, offset: int, chunk_size: int) -> None:
-        self._view = memoryview(data)
-        self._position = offset
-        self._chunk_size = chunk_size
-
-    async def read_chunk(self) -> bytes:
-        chunk = self._view[self._position : self._position + self._chunk_size].tobytes()
-        self._position += len(chunk)
-        return chunk
-
-    async def close(self) -> None:
-        self._view.release()
 
 
 class MemoryWriter(FileWriter):
@@ -177,7 +162,7 @@ class MemoryStorage(Storage):
         node = self._node(path)
         if not isinstance(node, _File):
             raise IsADirectoryError(errno.EISDIR, "Is a directory")
-        return MemoryReader(bytes(node.data), offset, self.chunk_size)
+        return BytesReader(bytes(node.data[offset:]), len(node.data), self.chunk_size)
 
     async def open_write(
         self, path: PurePosixPath, mode: WriteMode = WriteMode.REPLACE, offset: int = 0

@@ -39,12 +39,10 @@ async def rest(session: Session, argument: str) -> None:
 async def retr(session: Session, argument: str) -> None:
     path = session.resolve(argument)
     offset, session.restart_offset = session.restart_offset, 0
-    info = await session.fs.stat(path)
-    if info.is_dir:
-        raise FTPError(Code.FILE_UNAVAILABLE, f"{argument}: Is a directory")
-    if offset > info.size:
-        raise FTPError(INVALID_RESTART, f"Restart offset {offset} is past the end ({info.size} bytes)")
-    source = await session.fs.open_read(path, offset)
+    source = await session.fs.open_read(path, offset)  # 550 here for folders and missing files
+    if offset > source.size:
+        await source.close()
+        raise FTPError(INVALID_RESTART, f"Restart offset {offset} is past the end ({source.size} bytes)")
     ascii_mode, use_sendfile = session.ascii_mode, session.config.use_sendfile
 
     async def work(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
@@ -52,7 +50,7 @@ async def retr(session: Session, argument: str) -> None:
             source, writer, ascii_mode, use_sendfile, session.rate_limiters, session.transfer_progress
         )
 
-    opening = f"Opening {_mode_name(session)} mode data connection for {path} ({info.size} bytes)"
+    opening = f"Opening {_mode_name(session)} mode data connection for {path} ({source.size} bytes)"
     session.start_transfer(opening, work, source.close, f"RETR {path}")
 
 
