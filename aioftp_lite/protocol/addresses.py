@@ -6,6 +6,7 @@ by the client (format PORT/EPRT, parse PASV/EPSV replies).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -105,6 +106,7 @@ def parse_epsv_reply_text(text: str) -> int:
     return _check_port(int(match[2]))
 
 
+@functools.lru_cache(maxsize=4096)  # called per connection with the same few peers
 def normalize_host(host: str) -> str:
     """Canonical text of an IP address; IPv4-mapped IPv6 (`::ffff:1.2.3.4`) becomes IPv4."""
     parsed = ipaddress.ip_address(host.split("%", 1)[0])

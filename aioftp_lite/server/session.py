@@ -100,7 +100,8 @@ class Session:
         self.rate_limiters = [x for x in (session_limit, context.total_rate) if x is not None and x.rate]
         self.shutting_down = False
         self.data_connected = False  # a transfer's data connection is open
-        self._idle: asyncio.Timeout | None = None
+        self._last_activity = 0.0  # loop time of the last command or transfer end
+        self._watchdog: asyncio.TimerHandle | None = None
         self.last_reply = Reply(0)
 
     # --- replies --------------------------------------------------------------------
@@ -157,44 +158,60 @@ class Session:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
         log.info("%s connected", self.peer)
         try:
+            self._start_idle_watchdog()
             await self.reply(Code.SERVICE_READY, self.config.banner)
             while not self.quit_requested:
                 line = await self._next_line()
                 if line is None:
                     break
+                self._last_activity = asyncio.get_running_loop().time()
                 await self._handle_line(line)
-        except TimeoutError:
-            await self._say_goodbye(Code.SERVICE_UNAVAILABLE, "Idle timeout, closing control connection")
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
             await self._close()
 
     async def _next_line(self) -> bytes | None:
-        """The next command line, or None at end of stream; idle time is bounded."""
-        try:
-            async with asyncio.timeout(None) as self._idle:
-                self._reset_idle_deadline()
-                while True:
-                    try:
-                        return await self._reader.readuntil(b"\n")
-                    except asyncio.IncompleteReadError:
-                        return None
-                    except asyncio.LimitOverrunError:
-                        # Answer now: a client may never send the newline it owes us.
-                        await self.reply(Code.SYNTAX_ERROR, "Command line too long")
-                        await self._discard_long_line()
-        finally:
-            self._idle = None  # only a pending read has an idle deadline
+        """The next command line, or None at end of stream (or after an idle timeout)."""
+        while True:
+            try:
+                return await self._reader.readuntil(b"\n")
+            except asyncio.IncompleteReadError:
+                return None
+            except asyncio.LimitOverrunError:
+                # Answer now: a client may never send the newline it owes us.
+                await self.reply(Code.SYNTAX_ERROR, "Command line too long")
+                await self._discard_long_line()
 
-    def _reset_idle_deadline(self) -> None:
-        """No idle timeout while a transfer runs; a fresh one when it ends."""
-        if self._idle is None:
-            return
+    # --- idle timeout ---------------------------------------------------------------
+    # One timer per session that wakes once per idle period and compares the time of the
+    # last command: far cheaper than a timeout context around every read (measured:
+    # 7 % of the server's time at 4,000 logins/s).
+    def _start_idle_watchdog(self) -> None:
+        if self.config.idle_timeout:  # 0: no limit, as for the other limits
+            loop = asyncio.get_running_loop()
+            self._last_activity = loop.time()
+            self._watchdog = loop.call_at(self._last_activity + self.config.idle_timeout, self._check_idle)
+
+    def _check_idle(self) -> None:
+        loop = asyncio.get_running_loop()
         busy = self.transfer is not None and not self.transfer.done()
-        limit = self.config.idle_timeout  # 0: no limit, as for the other limits
-        when = None if busy or not limit else asyncio.get_running_loop().time() + limit
-        self._idle.reschedule(when)
+        deadline = self._last_activity + self.config.idle_timeout
+        if busy or loop.time() < deadline:  # no idle timeout while a transfer runs
+            self._watchdog = loop.call_at(max(deadline, loop.time() + 0.05), self._check_idle)
+            return
+        self._watchdog = None
+        log.info("%s %s idle for %ss, closing", self.peer, self._user, self.config.idle_timeout)
+        self._end_connection(Reply(Code.SERVICE_UNAVAILABLE, "Idle timeout, closing control connection"))
+
+    def _end_connection(self, goodbye: Reply) -> None:
+        """Say goodbye and close; the command loop then sees the end of the stream."""
+        if self._writer.transport.is_closing():
+            return
+        self._writer.write(goodbye.encode())
+        self._writer.transport.close()  # flushes the reply first
 
     async def _discard_long_line(self) -> None:
         """Drop an over-long line without buffering it (memory never grows with the line)."""
@@ -227,14 +244,13 @@ class Session:
         self.transfer_progress = Progress()
         self.transfer = asyncio.create_task(self._run_transfer(opening, work, cleanup, label))
         self.transfer.add_done_callback(self._transfer_ended)
-        self._reset_idle_deadline()
 
     def _transfer_ended(self, _task: asyncio.Task[None]) -> None:
         self.data_connected = False
         if self.shutting_down:
             self._end_for_shutdown()
         else:
-            self._reset_idle_deadline()
+            self._last_activity = asyncio.get_running_loop().time()  # a fresh idle period
 
     async def _run_transfer(self, opening: str, work: TransferWork, cleanup: Cleanup, label: str) -> None:
         loop = asyncio.get_running_loop()
@@ -299,12 +315,6 @@ class Session:
         return self.quit_requested or not self._reader.at_eof()
 
     # --- shutdown -------------------------------------------------------------------
-    async def _say_goodbye(self, code: int, text: str) -> None:
-        try:
-            await self.reply(code, text)
-        except ConnectionError:
-            pass
-
     def begin_shutdown(self) -> None:
         """End the session now if idle (421), else as soon as its transfer ends."""
         self.shutting_down = True
@@ -313,10 +323,7 @@ class Session:
         # Otherwise the transfer's done-callback calls _end_for_shutdown after its reply.
 
     def _end_for_shutdown(self) -> None:
-        if self._writer.transport.is_closing():
-            return
-        self._writer.write(Reply(Code.SERVICE_UNAVAILABLE, "Server shutting down").encode())
-        self._writer.transport.close()  # flushes the reply; the command loop then sees EOF
+        self._end_connection(Reply(Code.SERVICE_UNAVAILABLE, "Server shutting down"))
 
     async def _close(self) -> None:
         await self.abort_transfer()
