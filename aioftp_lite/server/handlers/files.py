@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...errors import FTPError
-from ...protocol.listing import format_mdtm
+from ...protocol.listing import FileInfo, format_mdtm
 from ...protocol.replies import Code
 from ...storage.paths import ROOT, quote_path
 from ..dispatch import Arg, command
@@ -65,9 +65,7 @@ async def rnto(session: Session, argument: str) -> None:
 @command("SIZE", argument=Arg.REQUIRED, permission="list", syntax="SIZE <file>",
          help="size of a file in bytes", feature="SIZE")  # fmt: skip
 async def size(session: Session, argument: str) -> None:
-    info = await session.fs.stat(session.resolve(argument))
-    if info.is_dir:
-        raise FTPError(Code.FILE_UNAVAILABLE, f"{argument}: not a regular file")
+    info = await regular_file(session, argument)
     # The stored size, in TYPE A too (as vsftpd does): counting line endings would
     # mean reading the whole file, and clients such as ftplib ask SIZE in either type.
     await session.reply(Code.FILE_STATUS, str(info.size))
@@ -76,7 +74,13 @@ async def size(session: Session, argument: str) -> None:
 @command("MDTM", argument=Arg.REQUIRED, permission="list", syntax="MDTM <file>",
          help="modification time of a file (UTC)", feature="MDTM")  # fmt: skip
 async def mdtm(session: Session, argument: str) -> None:
+    info = await regular_file(session, argument)
+    await session.reply(Code.FILE_STATUS, format_mdtm(info.mtime))
+
+
+async def regular_file(session: Session, argument: str) -> FileInfo:
+    """What SIZE, MDTM and MFMT act on: a file, not a folder (550 otherwise)."""
     info = await session.fs.stat(session.resolve(argument))
     if info.is_dir:
         raise FTPError(Code.FILE_UNAVAILABLE, f"{argument}: not a regular file")
-    await session.reply(Code.FILE_STATUS, format_mdtm(info.mtime))
+    return info

@@ -12,6 +12,7 @@ from ...errors import FTPError
 from ...protocol.listing import format_mdtm, parse_mdtm
 from ...protocol.replies import Code
 from ..dispatch import Arg, command
+from .files import regular_file
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -54,8 +55,7 @@ async def mfmt(session: Session, argument: str) -> None:
         raise FTPError(Code.BAD_ARGUMENT, "Syntax: MFMT <YYYYMMDDHHMMSS> <path>") from None
     if not path_text:
         raise FTPError(Code.BAD_ARGUMENT, "Syntax: MFMT <YYYYMMDDHHMMSS> <path>")
+    await regular_file(session, path_text)
     path = session.resolve(path_text)
-    if (await session.fs.stat(path)).is_dir:
-        raise FTPError(Code.FILE_UNAVAILABLE, f"{path_text}: not a regular file")
     await session.fs.set_mtime(path, mtime)
     await session.reply(Code.FILE_STATUS, f"Modify={format_mdtm(mtime)}; {path}")
