@@ -18,11 +18,11 @@ from typing import Any
 from ..auth import Account, Authenticator
 from ..config import ServerConfig
 from ..defender import LoginDefender
-from ..tls import server_context
 from ..protocol.addresses import normalize_host
 from ..protocol.replies import Code, Reply
 from ..storage.base import Storage
 from ..storage.local import LocalStorage
+from ..tls import server_context
 from . import handlers  # noqa: F401 - registers every command in the table
 from .datachannel import PassivePorts
 from .session import Session

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from ..auth import Account
 from ..errors import FTPError, reply_for_os_error
 from ..protocol.addresses import normalize_host
-from ..protocol.listing import ALL_FACTS
 from ..protocol.commands import CommandSyntaxError, parse_command
+from ..protocol.listing import ALL_FACTS
 from ..protocol.replies import Code, Reply
 from ..storage.base import Storage
 from ..storage.local import PARTIAL_SUFFIX
@@ -58,10 +58,6 @@ async def _finish_cleanup(cleanup: Cleanup) -> None:
 
 # File commands whose outcome gets a log line of its own (a transfer logs its own line instead).
 LOGGED_PERMISSIONS = frozenset({"read", "write", "delete", "rename", "mkdir"})
-
-
-class LineTooLong(Exception):
-    pass
 
 
 class Session:
