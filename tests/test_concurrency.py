@@ -9,7 +9,6 @@ the downloaded copy and, afterwards, on every stored file on disk.
 from __future__ import annotations
 
 import asyncio
-import ftplib
 import hashlib
 import io
 import os
