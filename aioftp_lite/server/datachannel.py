@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ..errors import FTPError
 from ..protocol.addresses import Address, normalize_host
 from ..protocol.replies import Code
+from .upload import BlockSink
 from ..tls import without_session_tickets
 
 DataStreams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -103,6 +104,32 @@ class _DataProtocol(asyncio.StreamReaderProtocol):
         super().connection_lost(None if self._data_ended else exc)
 
 
+class _SinkProtocol(_DataProtocol, asyncio.BufferedProtocol):
+    """A data connection whose incoming bytes go straight into an upload's BlockSink."""
+
+    def __init__(self, reader: asyncio.StreamReader, sink: BlockSink) -> None:
+        super().__init__(reader)
+        self._sink = sink
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._sink.attach(transport)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._sink.get_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._sink.buffer_updated(nbytes)
+
+    def eof_received(self) -> bool:
+        self._sink.end(None)
+        return super().eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._sink.end(exc or ConnectionResetError("closed before the end of data"))
+        super().connection_lost(exc)
+
+
 @dataclass
 class _Active:
     address: Address
@@ -131,11 +158,14 @@ class DataChannel:
         self.close()
         self._pending = _Active(address)
 
-    async def open(self, timeout: float | None, tls: ssl.SSLContext | None = None) -> DataStreams:
+    async def open(
+        self, timeout: float | None, tls: ssl.SSLContext | None = None, sink: BlockSink | None = None
+    ) -> DataStreams:
         """Accept or connect the data connection, within `timeout` seconds.
 
         With `tls` the data connection is protected (PROT P); we are the TLS server
-        whichever side connected (RFC 4217 7).
+        whichever side connected (RFC 4217 7). With `sink`, incoming data goes there
+        instead of the stream reader (uploads).
         """
         pending, self._pending = self._pending, None
         if pending is None:
@@ -146,7 +176,7 @@ class DataChannel:
                     connection = await _connect(pending.address)
                 else:
                     connection = await self._accept_from_peer(pending)
-                return await self._streams(connection, tls)
+                return await self._streams(connection, tls, sink)
         except (OSError, TimeoutError) as error:
             # str(), not the exception: a TimeoutError is truthy but has no words of its own.
             reason = str(error) or "timed out"
@@ -155,10 +185,12 @@ class DataChannel:
             if isinstance(pending, socket.socket):
                 pending.close()
 
-    async def _streams(self, connection: socket.socket, tls: ssl.SSLContext | None) -> DataStreams:
+    async def _streams(
+        self, connection: socket.socket, tls: ssl.SSLContext | None, sink: BlockSink | None
+    ) -> DataStreams:
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=self._limit)
-        protocol = _DataProtocol(reader)
+        protocol = _DataProtocol(reader) if sink is None else _SinkProtocol(reader, sink)
         try:
             with without_session_tickets():
                 transport, _ = await loop.connect_accepted_socket(lambda: protocol, connection, ssl=tls)

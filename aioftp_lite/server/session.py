@@ -27,6 +27,7 @@ from .datachannel import DataChannel, DataStreams
 from .dispatch import COMMANDS, dispatch
 from .throttle import RateLimiter
 from .transfer import Progress, close_quietly
+from .upload import BlockSink
 
 if TYPE_CHECKING:
     from .server import ServerContext
@@ -234,11 +235,16 @@ class Session:
             log.info("%s %s %s: %s", self.peer, self._user, cmd, self.last_reply)
 
     # --- transfers ------------------------------------------------------------------
-    def start_transfer(self, opening: str, work: TransferWork, cleanup: Cleanup, label: str) -> None:
-        """Send 150, open the data connection and run `work` in a task ABOR can cancel."""
+    def start_transfer(
+        self, opening: str, work: TransferWork, cleanup: Cleanup, label: str, sink: BlockSink | None = None
+    ) -> None:
+        """Send 150, open the data connection and run `work` in a task ABOR can cancel.
+
+        An upload may pass a `sink`: the data connection then receives into it.
+        """
         self.restart_offset = 0
         self.transfer_progress = Progress()
-        self.transfer = asyncio.create_task(self._run_transfer(opening, work, cleanup, label))
+        self.transfer = asyncio.create_task(self._run_transfer(opening, work, cleanup, label, sink))
         self.transfer.add_done_callback(self._transfer_ended)
 
     def _transfer_ended(self, _task: asyncio.Task[None]) -> None:
@@ -248,7 +254,9 @@ class Session:
         else:
             self._last_activity = asyncio.get_running_loop().time()  # a fresh idle period
 
-    async def _run_transfer(self, opening: str, work: TransferWork, cleanup: Cleanup, label: str) -> None:
+    async def _run_transfer(
+        self, opening: str, work: TransferWork, cleanup: Cleanup, label: str, sink: BlockSink | None
+    ) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         streams: DataStreams | None = None
@@ -260,7 +268,7 @@ class Session:
                 raise FTPError(Code.CANT_OPEN_DATA, "Use PORT, EPRT, PASV or EPSV first")
             await self.reply(Code.FILE_STATUS_OK, opening)
             tls = self.context.tls if self.protect_data else None
-            streams = await self.data.open(self.config.data_timeout or None, tls)
+            streams = await self.data.open(self.config.data_timeout or None, tls, sink)
             self.data_connected = True
             moved = await work(*streams)
             await close_quietly(streams[1])
