@@ -45,7 +45,12 @@ async def send_file(
         await writer.drain()
         total = 0
         while True:
-            sent = await loop.sendfile(writer.transport, file, offset + total, SENDFILE_SLICE)
+            try:
+                sent = await loop.sendfile(writer.transport, file, offset + total, SENDFILE_SLICE)
+            except NotImplementedError:  # an event loop without sendfile (uvloop): read and send
+                if total:
+                    raise
+                break
             total += sent
             progress.moved += sent
             if sent < SENDFILE_SLICE:
