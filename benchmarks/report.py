@@ -183,7 +183,7 @@ def plot(path: Path, plan: list[Any], servers: list[str], summary: dict[str, Any
     figure.suptitle(
         "FTP servers side by side (medians; one server core, one load-generator core)", fontsize=11
     )
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.97))  # room for the title
     figure.savefig(path, dpi=90)
     plt.close(figure)
 

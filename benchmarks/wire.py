@@ -180,8 +180,11 @@ class FTPClient:
         return client
 
     async def send(self, line: str) -> Reply:
-        assert self._control.transport is not None
-        self._control.transport.write(line.encode("utf-8") + b"\r\n")
+        transport = self._control.transport
+        assert transport is not None
+        if transport.is_closing():  # uvloop raises RuntimeError on a write to a closed transport
+            raise FTPFailure("control_closed", f"{line.split(' ', 1)[0]} after the control connection closed")
+        transport.write(line.encode("utf-8") + b"\r\n")
         return await self._control.reply()
 
     async def expect(self, line: str | None, *codes: int) -> Reply:
