@@ -154,3 +154,18 @@ def test_line_limit_outcome_does_not_depend_on_the_split(
             _feed_in_pieces(ReplyParser(max_line=limit), wire, cuts)
     else:
         assert _feed_in_pieces(ReplyParser(max_line=limit), wire, cuts) == [Reply(200, "y" * (limit - 4))]
+
+
+def test_a_multi_line_reply_that_never_ends_is_bounded() -> None:
+    parser = ReplyParser(max_reply=10_000)
+    parser.feed(b"211-start\r\n")
+    with pytest.raises(ReplyParseError, match="multi-line reply longer"):
+        for _ in range(1_000):
+            parser.feed(b" another inner line of the reply\r\n")
+
+
+def test_a_long_multi_line_reply_under_the_bound_parses() -> None:
+    parser = ReplyParser(max_reply=100_000)
+    body = b"".join(b" line %d\r\n" % n for n in range(2_000))
+    [reply] = parser.feed(b"213-Status:\r\n" + body + b"213 End\r\n")
+    assert len(reply.lines) == 2_002

@@ -112,9 +112,12 @@ class ReplyParser:
     be anything, including lines that start with other digits.
     """
 
-    def __init__(self, max_line: int = 64 * 1024) -> None:
+    def __init__(self, max_line: int = 64 * 1024, max_reply: int = 16 * 1024 * 1024) -> None:
         self._buffer = bytearray()
         self._max_line = max_line
+        # A multi-line reply that never ends must not grow without bound (a hostile peer).
+        self._max_reply = max_reply
+        self._reply_size = 0
         self._code: int | None = None  # set while inside a multi-line reply
         self._lines: list[str] = []
 
@@ -147,12 +150,15 @@ class ReplyParser:
             code, separator, text = int(match[1]), match[2], match[3]
             if separator == " ":
                 return Reply(code, text)
-            self._code, self._lines = code, [text]
+            self._code, self._lines, self._reply_size = code, [text], len(text)
             return None
         if line.startswith(f"{self._code} ") or line == str(self._code):
             reply = Reply(self._code, "\n".join([*self._lines, line[4:]]))
             self._code, self._lines = None, []
             return reply
+        self._reply_size += len(line) + 1
+        if self._reply_size > self._max_reply:
+            raise ReplyParseError(f"multi-line reply longer than {self._max_reply} bytes")
         # Inner lines may carry a leading space (RFC 959 suggests it); keep the text only.
         self._lines.append(line[1:] if line.startswith(" ") else line)
         return None
