@@ -14,6 +14,7 @@ waiting for the disk, reading from the socket pauses (TCP back-pressure).
 from __future__ import annotations
 
 import asyncio
+import asyncio.selector_events
 from collections import deque
 
 from ..storage.base import FileWriter
@@ -103,6 +104,11 @@ class BlockSink:
         if self._paused and not self._ended:
             self._paused = False
             self._transport.resume_reading()  # type: ignore[union-attr]
+
+
+def on_selector_loop() -> bool:
+    """True on asyncio's own event loop, whose BufferedProtocol handling this path is built on."""
+    return isinstance(asyncio.get_running_loop(), asyncio.selector_events.BaseSelectorEventLoop)
 
 
 async def receive_blocks(sink: BlockSink, target: FileWriter, progress: Progress) -> int:
