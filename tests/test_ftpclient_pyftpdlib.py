@@ -41,6 +41,12 @@ def _serve(handler_class: type[FTPHandler], root: Path) -> Iterator[PyFtpd]:
     authorizer.add_anonymous(str(root))
     handler_class.authorizer = authorizer
     handler_class.auth_failed_timeout = 0.05  # its default 3 s delay after a bad password
+    for port in serve_pyftpdlib(handler_class):
+        yield PyFtpd(port, root)
+
+
+def serve_pyftpdlib(handler_class: type[FTPHandler]) -> Iterator[int]:
+    """Run a pyftpdlib server for `handler_class` on 127.0.0.1 in a thread; yields its port."""
     server = FTPServer(("127.0.0.1", 0), handler_class)
     stop = threading.Event()
 
@@ -52,7 +58,7 @@ def _serve(handler_class: type[FTPHandler], root: Path) -> Iterator[PyFtpd]:
     thread = threading.Thread(target=run, name="pyftpdlib", daemon=True)
     thread.start()
     try:
-        yield PyFtpd(server.address[1], root)
+        yield server.address[1]
     finally:
         stop.set()
         thread.join(10)

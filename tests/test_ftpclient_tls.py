@@ -20,7 +20,7 @@ import socket
 import ssl
 import subprocess
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,8 @@ import trustme
 
 from aioftp_lite import FTPClient, FTPConnectionLost, FTPReplyError, Server
 from aioftp_lite.ftpclient import FTPTLSError
-from aioftp_lite.ftpclient.transfers import Progress
+
+from .test_ftpclient import _cancel_at_first_progress
 
 USER, PASSWORD = "carol", "tls pass"
 TIMEOUT = 10.0  # every network wait in the client is bounded by this
@@ -233,21 +234,6 @@ async def test_plain_text_sent_after_234_is_never_taken_for_a_reply(certs: Certi
     assert seen == [b"USER", b"PASS", b"FEAT", b"PBSZ", b"PROT", b"QUIT"]
 
 
-async def _cancel_at_first_progress(start: Callable[[Progress], Coroutine[None, None, int]]) -> int:
-    """Run a transfer and cancel it from its own first progress callback (as Ctrl-C would)."""
-    positions: list[int] = []
-    task: asyncio.Task[int]
-
-    def progress(position: int) -> None:
-        if not positions:
-            task.cancel()
-        positions.append(position)
-
-    task = asyncio.create_task(start(progress))
-    with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(task, 30)
-    assert task.cancelled()
-    return positions[0]
 
 
 @pytest.mark.parametrize("passive", [True, False], ids=["passive", "active"])
@@ -298,7 +284,8 @@ def pyftpd_tls(tmp_path: Path, certs: Certificates) -> Iterator[tuple[int, Path]
     pytest.importorskip("OpenSSL", reason="pyftpdlib's FTPS needs pyOpenSSL (in the test extra)")
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.handlers import TLS_FTPHandler
-    from pyftpdlib.servers import FTPServer
+
+    from .test_ftpclient_pyftpdlib import serve_pyftpdlib
 
     root = tmp_path / "pyftpd-root"
     root.mkdir()
@@ -307,22 +294,8 @@ def pyftpd_tls(tmp_path: Path, certs: Certificates) -> Iterator[tuple[int, Path]
     settings = {"authorizer": authorizer, "certfile": str(certs.server_pem), "tls_control_required": True,
                 "tls_data_required": True, "auth_failed_timeout": 0.05}  # fmt: skip
     handler = type("TLSHandler", (TLS_FTPHandler,), settings)  # a subclass: settings stay per test
-    server = FTPServer(("127.0.0.1", 0), handler)
-    stop = threading.Event()
-
-    def run() -> None:
-        while not stop.is_set():  # one poll per turn, so the stop flag is seen within 50 ms
-            server.serve_forever(timeout=0.05, blocking=False, handle_exit=False)
-        server.close_all()
-
-    thread = threading.Thread(target=run, name="pyftpdlib-tls", daemon=True)
-    thread.start()
-    try:
-        yield server.address[1], root
-    finally:
-        stop.set()
-        thread.join(10)
-        assert not thread.is_alive(), "pyftpdlib did not stop"
+    for port in serve_pyftpdlib(handler):
+        yield port, root
 
 
 @pytest.mark.parametrize("passive", [True, False], ids=["passive", "active"])
