@@ -1,7 +1,9 @@
 """Results as a Markdown table with ratios against ours, a JSON file and a PNG plot.
 
 Ratios read the same way for every metric: above 1 means ours is better (ours/theirs
-for throughput, theirs/ours for latency and memory).
+for throughput, theirs/ours for latency and memory). A server measured in some scenarios
+only against one other (`aioftp_lite --workers 2` against 1 worker) gets its own small
+table instead of a column of mostly empty cells.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .scenarios import HIGHER_IS_BETTER
+from .servers import SERVERS
 
 OURS = "aioftp_lite"
 HEADLINES = {
@@ -96,8 +99,100 @@ def _ratio(metric: str, ours: float | None, theirs: float | None) -> str:
     return f" ({ratio:.2f}×)"
 
 
+def _title(name: str) -> str:
+    return SERVERS[name].shown if name in SERVERS else name
+
+
+def _health(entry: dict[str, Any] | None) -> str:
+    if entry is None:
+        return "—"
+    bad = entry["errors"] + entry["corrupt"]
+    kinds = f" ({', '.join(entry['error_kinds'])})" if entry["error_kinds"] else ""
+    cpu = f"{entry['server_cpu_pct']:.0f}/{entry['loadgen_cpu_pct']:.0f}"
+    return f"{'**' + str(bad) + '**' if bad else '0'}{kinds}, {cpu}"
+
+
+def _variant_rows(
+    variant: Any, columns: list[str], summary: dict[str, Any], compare: dict[str, tuple[str, str]]
+) -> list[str]:
+    """One row per headline metric of `variant`, then its errors and CPU row.
+
+    `compare` maps a column to the pair (a, b) whose ratio its cells show in brackets:
+    a compared with b, above 1 when a is better.
+    """
+    cells = {name: summary.get(f"{variant.key}|{name}") for name in columns}
+
+    def value(name: str, metric: str) -> float | None:
+        entry = summary.get(f"{variant.key}|{name}")
+        return entry["metrics"].get(metric) if entry else None
+
+    lines = []
+    for metric in HEADLINES[variant.scenario]:
+        row = [variant.key, f"{metric} {'↑' if HIGHER_IS_BETTER[metric] else '↓'}"]
+        for name in columns:
+            shown = value(name, metric)
+            if shown is None:
+                row.append(
+                    f"— ({variant.skip[name]})" if name in variant.skip and cells[name] is None else "—"
+                )
+            elif name in compare:
+                better, other = compare[name]
+                row.append(_number(shown) + _ratio(metric, value(better, metric), value(other, metric)))
+            else:
+                row.append(_number(shown))
+        lines.append("| " + " | ".join(row) + " |")
+    health = [variant.key, "errors, CPU % srv/lg", *(_health(cells[name]) for name in columns)]
+    return lines + ["| " + " | ".join(health) + " |"]
+
+
+def _header(columns: list[str]) -> list[str]:
+    return [
+        "| scenario | metric | " + " | ".join(map(_title, columns)) + " |",
+        "|---|---|" + "---:|" * len(columns),
+    ]
+
+
+def _cores(cpus: Any) -> str:
+    return f"core {cpus}" if "," not in str(cpus) else f"cores {cpus}"
+
+
+def _versus_tables(
+    meta: dict[str, Any], plan: list[Any], servers: list[str], summary: dict[str, Any]
+) -> list[str]:
+    """For each server compared with one other only: its own table, where it was measured."""
+    lines: list[str] = []
+    pinning = meta.get("pinning", {})
+    for name in servers:
+        base = SERVERS[name].versus if name in SERVERS else None
+        measured = [v for v in plan if f"{v.key}|{name}" in summary]
+        if base is None or not measured:
+            continue
+        scenarios = ", ".join(dict.fromkeys(v.scenario for v in measured))
+        placed = pinning.get("servers", {})
+        loadgen = pinning.get("load generator")
+        if placed.get(name) is None or placed.get(base) is None:
+            where = "Not pinned to cores."
+        else:
+            shared = str(loadgen) in str(placed[name]).split(",")
+            where = (f"{_title(base)} on {_cores(placed[base])} alone; {_title(name)} on {_cores(placed[name])}"
+                     + (f", shared with the load generator (core {loadgen})" if shared else "") + ".")  # fmt: skip
+        lines += [
+            "",
+            (
+                f"**{scenarios}: {_title(name)} against {_title(base)}.** {where} In brackets: "
+                f"{_title(name)} compared with {_title(base)} (above 1: {_title(name)} is better)."
+            ),
+            "",
+            *_header([base, name]),
+        ]
+        for variant in measured:
+            lines += _variant_rows(variant, [base, name], summary, {name: (name, base)})
+    return lines
+
+
 def markdown(meta: dict[str, Any], plan: list[Any], servers: list[str], summary: dict[str, Any]) -> str:
     versions = ", ".join(f"{name} {version}" for name, version in meta["versions"].items())
+    columns = [name for name in servers if name not in SERVERS or SERVERS[name].versus is None]
     lines = [
         f"Measured {meta['date']} on {meta['machine']}, Python {meta['python']}; {versions}.",
         "",
@@ -109,35 +204,13 @@ def markdown(meta: dict[str, Any], plan: list[Any], servers: list[str], summary:
             "the server / the load generator in % of one core."
         ),
         "",
-        "| scenario | metric | " + " | ".join(servers) + " |",
-        "|---|---|" + "---:|" * len(servers),
+        *_header(columns),
     ]
     for variant in plan:
-        cells = {name: summary.get(f"{variant.key}|{name}") for name in servers}
-        ours = cells.get(OURS)
-        for metric in HEADLINES[variant.scenario]:
-            arrow = "↑" if HIGHER_IS_BETTER[metric] else "↓"
-            row = [variant.key, f"{metric} {arrow}"]
-            for name in servers:
-                entry = cells[name]
-                value = entry["metrics"].get(metric) if entry else None
-                if value is None:
-                    row.append(f"— ({variant.skip[name]})" if name in variant.skip and entry is None else "—")
-                    continue
-                ours_value = ours["metrics"].get(metric) if ours and name != OURS else None
-                row.append(_number(value) + _ratio(metric, ours_value, value))
-            lines.append("| " + " | ".join(row) + " |")
-        health = [variant.key, "errors, CPU % srv/lg"]
-        for name in servers:
-            entry = cells[name]
-            if entry is None:
-                health.append("—")
-                continue
-            bad = entry["errors"] + entry["corrupt"]
-            kinds = f" ({', '.join(entry['error_kinds'])})" if entry["error_kinds"] else ""
-            health.append(f"{'**' + str(bad) + '**' if bad else '0'}{kinds}, "
-                          f"{entry['server_cpu_pct']:.0f}/{entry['loadgen_cpu_pct']:.0f}")  # fmt: skip
-        lines.append("| " + " | ".join(health) + " |")
+        lines += _variant_rows(
+            variant, columns, summary, {name: (OURS, name) for name in columns if name != OURS}
+        )
+    lines += _versus_tables(meta, plan, servers, summary)
     if "load_average" in meta:
         low, middle, high = meta["load_average"]
         note = (
@@ -165,23 +238,29 @@ def plot(path: Path, plan: list[Any], servers: list[str], summary: dict[str, Any
     columns = 4
     rows = math.ceil(len(panels) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.9 * rows), squeeze=False)
-    colours = {
-        name: colour for name, colour in zip(servers, ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b"])
-    }
+    colours = {"aioftp_lite": "#d62728", "aioftp_lite_w2": "#ff7f0e", "pyftpdlib": "#1f77b4",
+               "aioftp": "#2ca02c", "vsftpd": "#9467bd"}  # fmt: skip
     for axis, (variant, metric) in zip(axes.flat, panels):
+        # A server restricted to some scenarios (--workers 2) has no bar elsewhere.
+        shown = [name for name in servers if name not in SERVERS or SERVERS[name].runs_in(variant.scenario)]
         values = [
-            summary.get(f"{variant.key}|{name}", {}).get("metrics", {}).get(metric, 0.0) for name in servers
+            summary.get(f"{variant.key}|{name}", {}).get("metrics", {}).get(metric, 0.0) for name in shown
         ]
-        bars = axis.bar(servers, values, color=[colours[name] for name in servers])
+        bars = axis.bar(
+            [_title(name) for name in shown], values, color=[colours.get(name, "#7f7f7f") for name in shown]
+        )
         axis.bar_label(bars, labels=[_number(v) if v else "—" for v in values], fontsize=7)
         axis.set_title(f"{variant.key}: {metric} {'↑' if HIGHER_IS_BETTER[metric] else '↓'}", fontsize=9)
-        axis.tick_params(axis="x", labelsize=7, rotation=20)
+        axis.tick_params(axis="x", labelsize=7)
+        axis.set_xticks(axis.get_xticks(), axis.get_xticklabels(), rotation=25, ha="right")
         axis.tick_params(axis="y", labelsize=7)
         axis.margins(y=0.2)
     for axis in list(axes.flat)[len(panels) :]:
         axis.axis("off")
+    wider = [_title(name) for name in servers if name in SERVERS and SERVERS[name].cpus]
+    cores = f"; {', '.join(wider)}: both cores, shared" if wider else ""
     figure.suptitle(
-        "FTP servers side by side (medians; one server core, one load-generator core)", fontsize=11
+        f"FTP servers side by side (medians; one server core, one load-generator core{cores})", fontsize=11
     )
     figure.tight_layout(rect=(0, 0, 1, 0.97))  # room for the title
     figure.savefig(path, dpi=90)

@@ -1,11 +1,12 @@
 """Side-by-side runs: the same scenarios against several FTP servers, interleaved.
 
     python -m benchmarks.runner                 # full plan, 3 runs -> benchmarks/results/latest.*
-    python -m benchmarks.runner --quick         # < 1 minute, ours + pyftpdlib, small sizes
+    python -m benchmarks.runner --quick         # < 1 minute, ours (1 and 2 workers) + pyftpdlib, small sizes
 
 For each scenario, each run measures every server once, in a rotated order (A B C,
 B C A, ...), each on a freshly started server; the tables show medians over runs.
-Servers are pinned to one core and the load generator to another (taskset); files
+Servers are pinned to one core and the load generator to another (taskset; a server
+spec may ask for more cores, as `--workers 2` does, and for fewer scenarios); files
 live on tmpfs (/dev/shm) so the disk is not measured. Before each measurement the
 runner waits (bounded) for sockets in TIME_WAIT left by the previous one to expire,
 so no server pays for another's connections.
@@ -71,8 +72,8 @@ QUICK_PLAN = [
     Variant("idle_conns", "200", {"clients": 200}),
     Variant("mixed", "20 clients", {"clients": 20, "duration": 0.5}),
 ]
-FULL_SERVERS = ["aioftp_lite", "pyftpdlib", "aioftp", "vsftpd"]
-QUICK_SERVERS = ["aioftp_lite", "pyftpdlib"]
+FULL_SERVERS = ["aioftp_lite", "aioftp_lite_w2", "pyftpdlib", "aioftp", "vsftpd"]
+QUICK_SERVERS = ["aioftp_lite", "aioftp_lite_w2", "pyftpdlib"]
 
 
 def time_wait_count() -> int:
@@ -223,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     server_cpu, loadgen_cpu = (0, 1) if pin else (None, None)
     if not pin:
         notes.append("not pinned to cores (needs taskset and 2 cores)")
+    pinning = {name: servers.cpus_for(servers.SERVERS[name], server_cpu) for name in available}
     raise_open_file_limit()
     big = max(int(v.flags.get("size-mib", 0) * payload.BLOCK_SIZE) for v in plan) if plan else 0
     big = max(big, payload.BLOCK_SIZE)
@@ -235,13 +237,14 @@ def main(argv: list[str] | None = None) -> int:
     measurements: list[dict[str, Any]] = []
     failures = 0
     meta = report.machine_info(available, argv if argv is not None else sys.argv[1:], runs, args.quick, notes)
+    meta["pinning"] = {"servers": pinning, "load generator": loadgen_cpu}
     try:
         roots = prepare_roots(workdir, available, big)
         for variant in plan:
             for run in range(runs):
                 order = available[run % len(available) :] + available[: run % len(available)]
                 for name in order:
-                    if name in variant.skip:
+                    if name in variant.skip or not servers.SERVERS[name].runs_in(variant.scenario):
                         continue
                     waited = settle(threshold, 65.0) if threshold else 0.0
                     try:
@@ -265,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
                     shown = ", ".join(f"{k} {v:.1f}" for k, v in result.get("metrics", {}).items())
                     trouble = f"  ERRORS {bad}: {result.get('errors')}" if bad else ""
                     print(
-                        f"[{time.time() - started:6.1f}s] {variant.key:<26} run {run + 1} {name:<12} {shown}{trouble}",
+                        f"[{time.time() - started:6.1f}s] {variant.key:<26} run {run + 1} {name:<14} {shown}{trouble}",
                         flush=True,
                     )
             if out is not None:  # written after every scenario: a cut-short run keeps its part

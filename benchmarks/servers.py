@@ -1,4 +1,5 @@
-"""Start and stop the servers under test, each on 127.0.0.1, pinned to one CPU core.
+"""Start and stop the servers under test, each on 127.0.0.1, pinned to one CPU core
+(a spec may name its own cores: `aioftp_lite --workers 2` needs two).
 
 Every server gets the same root layout (see scenarios.root_files), a writable
 anonymous login and quiet logging (logging every command would be measured too). A
@@ -38,10 +39,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def pinned(command: list[str], cpu: int | None) -> list[str]:
-    if cpu is None or shutil.which("taskset") is None:
+def pinned(command: list[str], cpus: int | str | None) -> list[str]:
+    """`command` under `taskset -c cpus` (a core number or a list such as "0,1")."""
+    if cpus is None or shutil.which("taskset") is None:
         return command
-    return ["taskset", "-c", str(cpu), *command]
+    return ["taskset", "-c", str(cpus), *command]
 
 
 @functools.cache
@@ -57,6 +59,13 @@ def _ours(root: Path, port: int, workdir: Path) -> list[str]:
                "--port", str(port), "--log-level", "WARNING"]  # fmt: skip
     if ours_has_flag("--max-connections"):
         command += ["--max-connections", str(MAX_SESSIONS)]
+    return command
+
+
+def _ours_workers(workers: int) -> Callable[[Path, int, Path], list[str]]:
+    def command(root: Path, port: int, workdir: Path) -> list[str]:
+        return [*_ours(root, port, workdir), "--workers", str(workers)]
+
     return command
 
 
@@ -120,10 +129,26 @@ class ServerSpec:
     missing: Callable[[], str | None] = lambda: None
     prepare: Callable[[Path], None] = lambda root: None
     note: Callable[[], str] = lambda: ""
+    title: str = ""  # how tables show it (default: the name)
+    cpus: str | None = None  # taskset CPU list instead of the runner's single server core
+    scenarios: frozenset[str] | None = None  # measured only in these (None: in all)
+    versus: str | None = None  # shown in its own table against this server, not as a main column
+    listeners: int = 1  # listening sockets (one per worker process) to wait for before measuring
+
+    @property
+    def shown(self) -> str:
+        return self.title or self.name
+
+    def runs_in(self, scenario: str) -> bool:
+        return self.scenarios is None or scenario in self.scenarios
 
 
 SERVERS: dict[str, ServerSpec] = {
     "aioftp_lite": ServerSpec("aioftp_lite", _ours, note=_ours_note),
+    # Two workers pinned to one core could show nothing: they get both cores, the second one
+    # shared with the load generator (which stays on core 1).
+    "aioftp_lite_w2": ServerSpec("aioftp_lite_w2", _ours_workers(2), title="aioftp_lite --workers 2", cpus="0,1",
+                                 scenarios=frozenset({"many_small"}), versus="aioftp_lite", listeners=2),
     "pyftpdlib": ServerSpec("pyftpdlib", _python_launcher("launch_pyftpdlib"), _module_missing("pyftpdlib")),
     "aioftp": ServerSpec("aioftp", _python_launcher("launch_aioftp"), _module_missing("aioftp")),
     "vsftpd": ServerSpec("vsftpd", _vsftpd, _vsftpd_missing, _vsftpd_prepare,
@@ -161,24 +186,58 @@ class RunningServer:
                 pass
 
 
-def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+def listening_sockets(port: int) -> int:
+    """TCP sockets listening on `port` on this host (state 0A in /proc/net/tcp*).
+
+    A --workers supervisor only binds the port (state 07), each worker listens on it.
+    """
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as lines:
+                next(lines, None)
+                for line in lines:
+                    local, _, state = line.split(None, 4)[1:4]
+                    if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                        count += 1
+        except OSError:
+            pass
+    return count
+
+
+def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path, listeners: int) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
+    greeted = False
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ServerStartError(f"exited with {process.returncode}: {log.read_text()[-500:]}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as probe:
-                probe.settimeout(5)
-                if probe.recv(4096).startswith(b"220"):
-                    probe.sendall(b"QUIT\r\n")
-                    return
+            if not greeted:
+                with socket.create_connection(("127.0.0.1", port), timeout=2) as probe:
+                    probe.settimeout(5)
+                    greeted = probe.recv(4096).startswith(b"220")
+                    if greeted:
+                        probe.sendall(b"QUIT\r\n")
+            # The kernel spreads connections only over sockets already listening: a worker that
+            # starts late would get none of the clients that log in before the measured phase.
+            if greeted and (listeners == 1 or listening_sockets(port) >= listeners):
+                return
         except OSError:
             pass
         time.sleep(0.05)
-    raise ServerStartError(f"no 220 greeting on port {port} within {READY_TIMEOUT:.0f} s")
+    state = "not all workers listening" if greeted else "no 220 greeting"
+    raise ServerStartError(f"{state} on port {port} within {READY_TIMEOUT:.0f} s")
+
+
+def cpus_for(spec: ServerSpec, cpu: int | None) -> int | str | None:
+    """The CPU list `spec` runs on: none when the runner does not pin, else its own or `cpu`."""
+    if cpu is None:
+        return None
+    return spec.cpus or cpu
 
 
 def start(spec: ServerSpec, root: Path, workdir: Path, cpu: int | None) -> RunningServer:
+    """Start `spec` on a free port, pinned to `cpu` (or to the spec's own CPU list when pinning)."""
     port = free_port()
     log = workdir / f"{spec.name}-{port}.log"
     # The launchers are modules of this package: make it importable from the server's folder.
@@ -187,12 +246,12 @@ def start(spec: ServerSpec, root: Path, workdir: Path, cpu: int | None) -> Runni
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
     with open(log, "wb") as output:
-        process = subprocess.Popen(pinned(spec.command(root, port, workdir), cpu), stdout=output,
+        process = subprocess.Popen(pinned(spec.command(root, port, workdir), cpus_for(spec, cpu)), stdout=output,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    start_new_session=True, cwd=workdir, env=env)  # fmt: skip
     server = RunningServer(spec, process, port, log)
     try:
-        _wait_ready(process, port, log)
+        _wait_ready(process, port, log, spec.listeners)
     except BaseException:
         server.stop()
         raise

@@ -1,5 +1,5 @@
 """The benchmark's quick mode as CI's regression guard: ours and pyftpdlib, every scenario
-in small sizes, over real sockets. It fails on errors or lost/corrupted data, never on
+in small sizes, over real sockets (ours with `--workers 2` too, in many_small only). It fails on errors or lost/corrupted data, never on
 timing (the runner's exit status says so; the numbers are printed, not judged)."""
 
 from __future__ import annotations
@@ -28,10 +28,13 @@ def test_quick_benchmark_runs_every_scenario_without_errors(tmp_path: Path) -> N
     )
     assert done.returncode == 0, f"quick benchmark failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     document = json.loads((tmp_path / "latest.json").read_text())
-    assert (tmp_path / "latest.md").read_text().count("| many_small") >= 3
+    table = (tmp_path / "latest.md").read_text()
+    assert table.count("| many_small") >= 3
+    assert "many_small: aioftp_lite --workers 2 against aioftp_lite" in table
     measured = {(m["variant"].split()[0], m["server"]) for m in document["measurements"]}
     scenarios = {"retr_big", "stor_big", "many_small", "conn_login", "idle_conns", "mixed"}
-    assert measured == {(s, server) for s in scenarios for server in ("aioftp_lite", "pyftpdlib")}
+    expected = {(s, server) for s in scenarios for server in ("aioftp_lite", "pyftpdlib")}
+    assert measured == expected | {("many_small", "aioftp_lite_w2")}
     for entry in document["measurements"]:
         result = entry["result"]
         assert result["error_count"] == 0 and result["corrupt"] == 0, entry
