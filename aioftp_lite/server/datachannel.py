@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from ..errors import FTPError
 from ..protocol.addresses import Address, normalize_host
 from ..protocol.replies import Code
-from .upload import BlockSink
 from ..tls import without_session_tickets
+from .transfer import close_quietly
+from .upload import BlockSink
 
 DataStreams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -160,12 +161,13 @@ class DataChannel:
 
     async def open(
         self, timeout: float | None, tls: ssl.SSLContext | None = None, sink: BlockSink | None = None
-    ) -> DataStreams:
+    ) -> DataConnection:
         """Accept or connect the data connection, within `timeout` seconds.
 
         With `tls` the data connection is protected (PROT P); we are the TLS server
         whichever side connected (RFC 4217 7). With `sink`, incoming data goes there
-        instead of the stream reader (uploads).
+        instead of the stream reader (uploads). Otherwise it stays a bare socket
+        until a handler asks for streams.
         """
         pending, self._pending = self._pending, None
         if pending is None:
@@ -173,10 +175,12 @@ class DataChannel:
         try:
             async with asyncio.timeout(timeout):
                 if isinstance(pending, _Active):
-                    connection = await _connect(pending.address)
+                    connection = DataConnection(await _connect(pending.address), self._limit)
                 else:
-                    connection = await self._accept_from_peer(pending)
-                return await self._streams(connection, tls, sink)
+                    connection = DataConnection(await self._accept_from_peer(pending), self._limit)
+                if tls is not None or sink is not None:
+                    await connection.streams(tls, sink)
+                return connection
         except (OSError, TimeoutError) as error:
             # str(), not the exception: a TimeoutError is truthy but has no words of its own.
             reason = str(error) or "timed out"
@@ -184,20 +188,6 @@ class DataChannel:
         finally:
             if isinstance(pending, socket.socket):
                 pending.close()
-
-    async def _streams(
-        self, connection: socket.socket, tls: ssl.SSLContext | None, sink: BlockSink | None
-    ) -> DataStreams:
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=self._limit)
-        protocol = _DataProtocol(reader) if sink is None else _SinkProtocol(reader, sink)
-        try:
-            with without_session_tickets():
-                transport, _ = await loop.connect_accepted_socket(lambda: protocol, connection, ssl=tls)
-        except BaseException:
-            connection.close()
-            raise
-        return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
     async def _accept_from_peer(self, listener: socket.socket) -> socket.socket:
         """Accept the first connection from the control connection's own host.
@@ -216,6 +206,57 @@ class DataChannel:
         if isinstance(self._pending, socket.socket):
             self._pending.close()
         self._pending = None
+
+
+class DataConnection:
+    """An open data connection.
+
+    Plain TCP stays a bare socket until a handler asks for streams: the zero-copy
+    paths (rawdata.py) need the socket itself, and a transport would own it.
+    """
+
+    def __init__(self, sock: socket.socket, buffer_limit: int) -> None:
+        self._socket = sock
+        self._limit = buffer_limit
+        self._streams: DataStreams | None = None
+
+    @property
+    def bare_socket(self) -> socket.socket | None:
+        return self._socket if self._streams is None else None
+
+    async def streams(self, tls: ssl.SSLContext | None = None, sink: BlockSink | None = None) -> DataStreams:
+        if self._streams is None:
+            self._streams = await _wrap(self._socket, tls, sink, self._limit)
+        return self._streams
+
+    async def close(self) -> None:
+        """Close after a complete transfer, flushing what is buffered."""
+        if self._streams is not None:
+            await close_quietly(self._streams[1])
+        else:
+            self._socket.close()
+
+    def abort(self) -> None:
+        """Drop the connection at once (a no-op after close)."""
+        if self._streams is not None:
+            self._streams[1].transport.abort()
+        else:
+            self._socket.close()
+
+
+async def _wrap(
+    connection: socket.socket, tls: ssl.SSLContext | None, sink: BlockSink | None, limit: int
+) -> DataStreams:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=limit)
+    protocol = _DataProtocol(reader) if sink is None else _SinkProtocol(reader, sink)
+    try:
+        with without_session_tickets():
+            transport, _ = await loop.connect_accepted_socket(lambda: protocol, connection, ssl=tls)
+    except BaseException:
+        connection.close()
+        raise
+    return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
 
 async def _connect(address: Address) -> socket.socket:

@@ -23,7 +23,7 @@ from ..protocol.replies import Code, Reply
 from ..storage.base import Storage
 from ..storage.local import PARTIAL_SUFFIX
 from ..storage.paths import ROOT, resolve_virtual
-from .datachannel import DataChannel, DataStreams
+from .datachannel import DataChannel, DataConnection
 from .dispatch import COMMANDS, dispatch
 from .throttle import RateLimiter
 from .transfer import Progress, close_quietly
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("aioftp_lite.session")
 
 # The body of a transfer: gets the open data connection, returns the bytes moved.
-TransferWork = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[int]]
+TransferWork = Callable[[DataConnection], Awaitable[int]]
 Cleanup = Callable[[], Awaitable[None]]
 
 
@@ -259,7 +259,7 @@ class Session:
     ) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        streams: DataStreams | None = None
+        connection: DataConnection | None = None
         moved = 0
         try:
             if self.config.require_tls and not self.protect_data:
@@ -268,10 +268,10 @@ class Session:
                 raise FTPError(Code.CANT_OPEN_DATA, "Use PORT, EPRT, PASV or EPSV first")
             await self.reply(Code.FILE_STATUS_OK, opening)
             tls = self.context.tls if self.protect_data else None
-            streams = await self.data.open(self.config.data_timeout or None, tls, sink)
+            connection = await self.data.open(self.config.data_timeout or None, tls, sink)
             self.data_connected = True
-            moved = await work(*streams)
-            await close_quietly(streams[1])
+            moved = await work(connection)
+            await connection.close()
             reply = Reply(Code.CLOSING_DATA, f"Transfer complete ({moved} bytes)")
         except asyncio.CancelledError:
             reply = Reply(Code.TRANSFER_ABORTED, "Transfer aborted")
@@ -282,8 +282,8 @@ class Session:
         except OSError as error:
             reply = reply_for_os_error(error)
         finally:
-            if streams is not None:
-                streams[1].transport.abort()  # no-op after a clean close
+            if connection is not None:
+                connection.abort()  # no-op after a clean close
             await _finish_cleanup(cleanup)
         elapsed = loop.time() - started
         moved = max(moved, self.transfer_progress.moved)  # a cut transfer returned nothing

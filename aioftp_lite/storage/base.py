@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import abc
 import enum
+from collections.abc import Awaitable, Callable
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from ..protocol.listing import FileInfo
 
 DEFAULT_CHUNK_SIZE = 256 * 1024
+
+# (pipe_fd, count): move exactly `count` bytes from a kernel pipe into the file.
+PipeWriter = Callable[[int, int], Awaitable[None]]
 
 
 class WriteMode(enum.Enum):
@@ -62,6 +66,10 @@ class FileWriter(abc.ABC):
 
     @abc.abstractmethod
     async def write(self, chunk: bytes) -> None: ...
+
+    def pipe_writer(self) -> PipeWriter | None:
+        """Zero-copy uploads (Linux splice): how to write from a pipe, or None if not possible."""
+        return None
 
     @abc.abstractmethod
     async def commit(self) -> None:

@@ -19,7 +19,7 @@ import aiofiles
 import aiofiles.threadpool
 
 from ..protocol.listing import FileInfo
-from .base import DEFAULT_CHUNK_SIZE, BytesReader, FileReader, FileWriter, Storage, WriteMode
+from .base import DEFAULT_CHUNK_SIZE, BytesReader, FileReader, FileWriter, PipeWriter, Storage, WriteMode
 
 # Uploads in progress live beside their target under this suffix, hidden by the leading dot.
 PARTIAL_SUFFIX = ".aioftp-part"
@@ -61,19 +61,36 @@ class LocalWriter(FileWriter):
     """Writes to `write_path`; in REPLACE mode that is a hidden temporary file
     renamed over `final_path` on commit."""
 
-    def __init__(self, file, write_path: str, final_path: str, mode: WriteMode) -> None:  # noqa: ANN001
+    def __init__(  # noqa: ANN001
+        self, file, write_path: str, final_path: str, mode: WriteMode, position: int = 0
+    ) -> None:
         self._file = file
         self._write_path = write_path
         self._final_path = final_path
         self._mode = mode
         self._finished = False
+        # Where the next byte goes; kept here because pipe writes bypass the file object.
+        self._position = position
 
     async def write(self, chunk: bytes) -> None:
         await self._file.write(chunk)
+        self._position += len(chunk)
+
+    def pipe_writer(self) -> PipeWriter | None:
+        # An O_APPEND file refuses splice (EINVAL); APPE keeps the ordinary path.
+        if self._mode is WriteMode.APPEND or not hasattr(os, "splice"):
+            return None
+        return self._write_from_pipe
+
+    async def _write_from_pipe(self, pipe_fd: int, count: int) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, _drain_pipe, pipe_fd, self._file.fileno(), count, self._position)
+        self._position += count
 
     async def commit(self) -> None:
         if self._mode is WriteMode.RESUME:
-            await self._file.truncate()  # REST + STOR: the upload's end is the file's end
+            # REST + STOR: the upload's end is the file's end.
+            await self._file.truncate(self._position)
         await self._file.close()
         if self._mode is WriteMode.REPLACE:
             await asyncio.to_thread(os.replace, self._write_path, self._final_path)
@@ -89,7 +106,7 @@ class LocalWriter(FileWriter):
         try:
             if self._mode is WriteMode.RESUME:
                 # Keep what arrived and nothing after it, so SIZE tells a client where to resume.
-                await self._file.truncate()
+                await self._file.truncate(self._position)
         except OSError:
             pass
         finally:
@@ -99,6 +116,23 @@ class LocalWriter(FileWriter):
                 pass
         if self._mode is WriteMode.REPLACE:
             await asyncio.to_thread(_remove_quietly, self._write_path)
+
+
+def _drain_pipe(pipe_fd: int, file_fd: int, count: int, position: int) -> None:
+    """In a worker thread: `count` bytes (already in the pipe) into the file at `position`."""
+    while count:
+        try:
+            moved = os.splice(pipe_fd, file_fd, count, offset_dst=position)
+        except OSError as error:
+            if error.errno != errno.EINVAL:  # a file system without splice: copy through memory
+                raise
+            data = os.read(pipe_fd, count)
+            written = 0
+            while written < len(data):
+                written += os.pwrite(file_fd, data[written:], position + written)
+            moved = len(data)
+        count -= moved
+        position += moved
 
 
 def _remove_quietly(path: str) -> None:
@@ -241,7 +275,7 @@ class LocalStorage(Storage):
         exists = await asyncio.to_thread(os.path.exists, final)
         file = await aiofiles.open(final, "r+b" if exists else "wb")
         await file.seek(offset)
-        return LocalWriter(file, final, final, mode)
+        return LocalWriter(file, final, final, mode, position=offset)
 
     def _writable_target(self, path: PurePosixPath) -> str:
         real = self._real(path)

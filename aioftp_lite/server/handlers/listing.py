@@ -16,8 +16,7 @@ from ..dispatch import Arg, command
 from ..transfer import send_lines
 
 if TYPE_CHECKING:
-    import asyncio
-
+    from ..datachannel import DataConnection
     from ..session import Session
 
 
@@ -54,7 +53,8 @@ async def _send_listing(session: Session, argument: str, lines_for: LineMaker, v
     path = session.resolve(split_list_options(argument)) if argument.strip() else session.cwd
     entries = await visible_entries(session, path)  # 550 here, before any 150
 
-    async def work(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
+    async def work(connection: DataConnection) -> int:
+        _reader, writer = await connection.streams()
         return await send_lines(lines_for(session, entries), writer)
 
     async def nothing_to_clean() -> None:

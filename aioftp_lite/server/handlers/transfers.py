@@ -10,12 +10,12 @@ from ...errors import FTPError
 from ...protocol.replies import Code
 from ...storage.base import WriteMode
 from ..dispatch import Arg, command
+from ..rawdata import CAN_SPLICE, sendfile_to_socket, splice_from_socket
 from ..transfer import UPLOAD_BLOCKS, receive_file, send_file
 from ..upload import BlockSink, on_selector_loop, receive_blocks
 
 if TYPE_CHECKING:
-    import asyncio
-
+    from ..datachannel import DataConnection
     from ..session import Session
 
 INVALID_RESTART = 554  # RFC 3659 5.5: the REST offset does not fit the file
@@ -45,8 +45,13 @@ async def retr(session: Session, argument: str) -> None:
         await source.close()
         raise FTPError(INVALID_RESTART, f"Restart offset {offset} is past the end ({source.size} bytes)")
     ascii_mode, use_sendfile = session.ascii_mode, session.config.use_sendfile
+    zero_copy = use_sendfile and not ascii_mode and not session.rate_limiters
 
-    async def work(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
+    async def work(connection: DataConnection) -> int:
+        raw = source.sendfile_source() if zero_copy else None
+        if raw is not None and (sock := connection.bare_socket) is not None:
+            return await sendfile_to_socket(sock, *raw, session.transfer_progress)
+        _reader, writer = await connection.streams()
         return await send_file(
             source, writer, ascii_mode, use_sendfile, session.rate_limiters, session.transfer_progress
         )
@@ -91,15 +96,21 @@ async def _store(
             raise FTPError(INVALID_RESTART, f"Restart offset {offset} is past the end ({size} bytes)")
     target = await session.fs.open_write(path, mode, offset)
     ascii_mode, chunk_size = session.ascii_mode, session.config.chunk_size
-    # Binary uploads without a bandwidth limit take the fast path straight into blocks, on
-    # asyncio's own loop where it was measured (uvloop's BufferedProtocol support differs).
-    fast = not ascii_mode and not session.rate_limiters and on_selector_loop()
+    plain = not ascii_mode and not session.rate_limiters
+    # Plain TCP into a local file: zero-copy splice. Otherwise binary uploads go straight
+    # into blocks on asyncio's own loop, where that was measured (uvloop's BufferedProtocol
+    # support differs), and through the stream reader everywhere else.
+    pipe_writer = target.pipe_writer() if plain and CAN_SPLICE and not session.protect_data else None
+    fast = plain and pipe_writer is None and on_selector_loop()
     sink = BlockSink(chunk_size * UPLOAD_BLOCKS) if fast else None
 
-    async def work(reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> int:
-        if sink is not None:
+    async def work(connection: DataConnection) -> int:
+        if pipe_writer is not None and (sock := connection.bare_socket) is not None:
+            received = await splice_from_socket(sock, pipe_writer, session.transfer_progress)
+        elif sink is not None:
             received = await receive_blocks(sink, target, session.transfer_progress)
         else:
+            reader, _writer = await connection.streams()
             received = await receive_file(
                 reader, target, ascii_mode, chunk_size, session.rate_limiters, session.transfer_progress
             )

@@ -1,0 +1,117 @@
+"""The zero-copy paths (sendfile downloads, splice uploads on a bare data socket) on both
+event loops the server runs on: every byte arrives, in order, at the right offset."""
+
+from __future__ import annotations
+
+import asyncio
+import ftplib
+import hashlib
+import os
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from aioftp_lite import Server
+
+MiB = 1024 * 1024
+
+
+def _loop_runners() -> list[tuple[str, Callable[..., object]]]:
+    runners: list[tuple[str, Callable[..., object]]] = [("asyncio", asyncio.run)]
+    try:
+        import uvloop
+    except ImportError:  # uvloop is in the test extra: CI has it
+        return runners
+    return runners + [("uvloop", uvloop.run)]
+
+
+@pytest.fixture(params=_loop_runners(), ids=lambda runner: runner[0])
+def server_port(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[int]:
+    run = request.param[1]
+    ready: list[int] = []
+    stop = threading.Event()
+
+    async def serve() -> None:
+        async with Server(root=tmp_path, host="127.0.0.1", port=0) as server:
+            ready.append(server.port)
+            while not stop.is_set():
+                await asyncio.sleep(0.02)
+
+    thread = threading.Thread(target=lambda: run(serve()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not ready and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert ready, "the server did not start"
+    yield ready[0]
+    stop.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+@contextmanager
+def ftp(port: int) -> Iterator[ftplib.FTP]:
+    client = ftplib.FTP(timeout=10)
+    client.connect("127.0.0.1", port)
+    client.login()
+    client.voidcmd("TYPE I")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_trickled_then_bulk_upload_arrives_whole(server_port: int, tmp_path: Path) -> None:
+    # Small pieces with pauses (each its own readiness wake-up), then megabytes at once
+    # (pipes filled to the brim): the stored file must be the sent bytes, in order.
+    payload = os.urandom(9 * MiB + 123)
+    with ftp(server_port) as client:
+        with client.transfercmd("STOR up.bin") as data:
+            for start in range(0, 10_000, 1_000):
+                data.sendall(payload[start : start + 1_000])
+                time.sleep(0.01)
+            data.sendall(payload[10_000:])
+        client.voidresp()
+        received = bytearray()
+        client.retrbinary("RETR up.bin", received.extend)
+        tail = bytearray()
+        client.retrbinary("RETR up.bin", tail.extend, rest=5 * MiB + 7)
+    assert digest((tmp_path / "up.bin").read_bytes()) == digest(payload)
+    assert digest(bytes(received)) == digest(payload)
+    assert digest(bytes(tail)) == digest(payload[5 * MiB + 7 :])
+
+
+def test_resumed_upload_writes_at_the_offset_and_ends_the_file_there(server_port: int, tmp_path: Path) -> None:
+    old = os.urandom(8 * MiB)
+    (tmp_path / "big.bin").write_bytes(old)
+    new = os.urandom(2 * MiB + 5)
+    with ftp(server_port) as client:
+        with client.transfercmd("STOR big.bin", rest=MiB + 3) as data:
+            data.sendall(new)
+        client.voidresp()
+    stored = (tmp_path / "big.bin").read_bytes()
+    assert len(stored) == MiB + 3 + len(new)
+    assert digest(stored) == digest(old[: MiB + 3] + new)
+
+
+def test_upload_cut_by_a_reset_leaves_nothing(server_port: int, tmp_path: Path) -> None:
+    with ftp(server_port) as client:
+        data = client.transfercmd("STOR cut.bin")
+        data.sendall(os.urandom(3 * MiB))
+        # SO_LINGER 0: close sends RST, the way a crashed client's kernel ends it.
+        data.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        data.close()
+        with pytest.raises(ftplib.error_temp, match="^426"):
+            client.voidresp()
+        assert client.voidcmd("NOOP").startswith("200")  # the session goes on
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
