@@ -121,6 +121,34 @@ async def test_serve_prints_its_address_serves_and_stops_cleanly(tmp_path: Path,
         socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
 
 
+@pytest.mark.parametrize("choice, expected", [("auto", "uvloop"), ("uvloop", "uvloop"), ("asyncio", "asyncio")])
+async def test_event_loop_choice_is_used_and_serves(tmp_path: Path, choice: str, expected: str) -> None:
+    pytest.importorskip("uvloop", reason="uvloop is in the test extra; install it to run this test")
+    root = tmp_path / "served"
+    root.mkdir()
+    payload = bytes(range(256)) * 40_000  # 10 MB: the zero-copy paths, not the small-file one
+    (root / "big.bin").write_bytes(payload)
+
+    def round_trip(port: int) -> bytes:
+        client = connect_ftplib(port)
+        try:
+            received = io.BytesIO()
+            client.retrbinary("RETR big.bin", received.write)
+            client.storbinary("STOR copy.bin", io.BytesIO(received.getvalue()))
+            client.quit()
+        finally:
+            client.close()
+        return received.getvalue()
+
+    async with serve("--root", str(root), "--port", "0", "--event-loop", choice, cwd=tmp_path) as server:
+        received = await asyncio.wait_for(asyncio.to_thread(round_trip, server.port), 20)
+        status, stderr = await server.stop()
+    assert status == 0, stderr
+    assert received == payload
+    assert (root / "copy.bin").read_bytes() == payload
+    assert f"event loop: {expected}" in stderr
+
+
 async def test_default_root_is_created_in_the_current_folder(tmp_path: Path) -> None:
     assert not (tmp_path / "ftp-root").exists()
     async with serve("--port", "0", cwd=tmp_path) as server:
