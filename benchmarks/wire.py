@@ -4,7 +4,8 @@ Built on asyncio protocols (callbacks) rather than streams: per operation the lo
 generator must do less work than the server it measures, or it would measure itself.
 Downloads land in one shared buffer (`BufferedProtocol`: no bytes object per chunk)
 and are checked with CRC-32 on the fly; uploads write pre-built blocks with the
-transport's flow control. Replies are parsed by aioftp_lite's pure `ReplyParser`.
+transport's flow control. A single big transfer takes the cheaper `bulk` paths below.
+Replies are parsed by aioftp_lite's pure `ReplyParser`.
 
 Order of a transfer is the one every server accepts (as ftplib and curl do): EPSV
 (PASV if refused), connect the data connection, send the command, expect 150/125,
@@ -15,17 +16,24 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import zlib
+import socket
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from aioftp_lite.protocol.addresses import AddressError, parse_epsv_reply_text, parse_pasv_reply_text
 from aioftp_lite.protocol.replies import Reply, ReplyParseError, ReplyParser
 
+from .payload import crc32
+
 # One receive buffer for every download of the process: `buffer_updated` consumes it
 # before the loop reads into it again (asyncio and uvloop both call the pair back to back).
-_RECEIVE_BUFFER = memoryview(bytearray(256 * 1024))
+_RECEIVE_BUFFER = memoryview(bytearray(1 << 20))
 _SEND_HIGH_WATER = 4 << 20
+# A bulk download asks the kernel to wake it only once this much has arrived (SO_RCVLOWAT),
+# so each wake-up fills the whole buffer. Measured here (server and load generator on one core
+# each, 256 MiB, medians of 4): woken at every arrival the receiver also made the SERVER pay a
+# wake-up per chunk on loopback: pyftpdlib 1,730 -> 3,260 MiB/s, ours 2,220 -> 3,000 MiB/s with it.
+_BULK_LOW_WATER = 1 << 20
 
 
 class FTPFailure(Exception):
@@ -96,17 +104,23 @@ class _Control(asyncio.Protocol):
 class _Sink(asyncio.BufferedProtocol):
     """A download: counts and CRCs the bytes until the server closes the connection."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, low_water: int = 0) -> None:
         self.size = 0
         self.crc = 0
         self.closed: asyncio.Future[None] = loop.create_future()
+        self._low_water = low_water
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._low_water:
+            sock = transport.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, self._low_water)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return _RECEIVE_BUFFER
 
     def buffer_updated(self, nbytes: int) -> None:
         self.size += nbytes
-        self.crc = zlib.crc32(_RECEIVE_BUFFER[:nbytes], self.crc)
+        self.crc = crc32(_RECEIVE_BUFFER[:nbytes], self.crc)
 
     def eof_received(self) -> bool:
         return False
@@ -227,9 +241,11 @@ class FTPClient:
             raise
         return protocol
 
-    async def retr(self, path: str) -> tuple[int, int]:
-        """Download `path`; returns (size, crc32) of what arrived."""
-        sink = await self._open_data(f"RETR {path}", lambda: _Sink(self._loop))
+    async def retr(self, path: str, bulk: bool = False) -> tuple[int, int]:
+        """Download `path`; returns (size, crc32) of what arrived. `bulk`: one big file,
+        read in whole buffers (see `_BULK_LOW_WATER`)."""
+        low_water = _BULK_LOW_WATER if bulk else 0
+        sink = await self._open_data(f"RETR {path}", lambda: _Sink(self._loop, low_water))
         await sink.closed
         await self.expect(None, 226, 250)
         return sink.size, sink.crc
@@ -246,6 +262,33 @@ class FTPClient:
         """Upload `blocks` as `path`; returns the bytes sent."""
         source = await self._open_data(f"STOR {path}", lambda: _Source(self._loop))
         sent = await source.send(blocks)
+        await self.expect(None, 226, 250)
+        return sent
+
+    async def stor_bulk(self, path: str, blocks: Iterable[memoryview]) -> int:
+        """Upload one big file from views of a reused buffer (`payload.iter_views`) on a bare
+        socket: `sock_sendall` has copied each view into the kernel before asking for the next.
+        Measured here (256 MiB, medians of 3), against the transport path with a fresh 1 MiB
+        `bytes` per block: load generator 0.35-0.54 -> 0.27-0.37 ms of CPU per MiB, the servers'
+        MiB/s unchanged. Zero-copy sendfile from a memfd cost us less still against pyftpdlib
+        (0.15 ms/MiB) but made pyftpdlib itself slower (1,520 -> 970 MiB/s: skbs pointing into
+        page cache cost the receiver more), and gained nothing against ours."""
+        host, port = await self._passive_address()
+        (family, kind, proto, _name, address), *_ = await self._loop.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )
+        sent = 0
+        with socket.socket(family, kind, proto) as sock:
+            sock.setblocking(False)
+            await self._loop.sock_connect(sock, address)
+            await self.expect(f"STOR {path}", 125, 150)
+            try:
+                for view in blocks:
+                    await self._loop.sock_sendall(sock, view)
+                    sent += len(view)
+            except OSError as error:  # the server closed or reset the data connection
+                raise FTPFailure("data_lost", f"after {sent} bytes: {error}") from None
+        # Leaving the block closed the socket: FIN after the last byte, the end of the file.
         await self.expect(None, 226, 250)
         return sent
 
