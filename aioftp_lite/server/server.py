@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import collections
 import logging
 from collections.abc import Callable
@@ -95,7 +96,13 @@ class Server:
             limit=self.config.max_line_length,
             reuse_address=True,
             reuse_port=self.config.reuse_port or None,
+            start_serving=False,
         )
+        for listener in self._server.sockets:
+            # ftplib and others send ABOR's last byte as urgent data; keep it in the stream.
+            # Accepted connections inherit the option: one call here, none per connection.
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
+        await self._server.start_serving()
         log.info("listening on %s", ", ".join(self.addresses))
 
     def _prepare_root(self) -> None:

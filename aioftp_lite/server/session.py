@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import Awaitable, Callable
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
@@ -149,10 +148,6 @@ class Session:
 
     # --- the command loop -----------------------------------------------------------
     async def run(self) -> None:
-        sock = self._writer.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            # ftplib and others send ABOR's last byte as urgent data; keep it in the stream.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
         log.info("%s connected", self.peer)
         try:
             self._start_idle_watchdog()
