@@ -19,7 +19,7 @@ import aiofiles
 import aiofiles.threadpool
 
 from ..protocol.listing import FileInfo
-from .base import DEFAULT_CHUNK_SIZE, BytesReader, FileReader, FileWriter, PipeWriter, Storage, WriteMode
+from .base import DEFAULT_CHUNK_SIZE, FileReader, FileWriter, PipeWriter, Storage, WriteMode
 
 # Uploads in progress live beside their target under this suffix, hidden by the leading dot.
 PARTIAL_SUFFIX = ".aioftp-part"
@@ -232,29 +232,23 @@ class LocalStorage(Storage):
 
     # --- file data ------------------------------------------------------------------
     async def open_read(self, path: PurePosixPath, offset: int = 0) -> FileReader:
-        """One worker-thread round trip: resolve, open, stat and, for a file that fits in
-        one chunk, read it all (most downloads on a busy server are small files)."""
+        """One worker-thread round trip: resolve, open and stat. The data then goes by
+        sendfile where the connection allows it; reading small files here instead cost
+        the worker thread a copy per download (14 % of the server's time in many_small)."""
 
-        def open_raw() -> tuple[BinaryIO | None, bytes, int]:
+        def open_raw() -> tuple[BinaryIO, int]:
             raw = open(self._real(path), "rb")  # noqa: SIM115 - closed here or by LocalReader
             try:
                 status = os.fstat(raw.fileno())
-                size = status.st_size
                 if stat_module.S_ISDIR(status.st_mode):
                     raise IsADirectoryError(errno.EISDIR, "Is a directory")
                 raw.seek(offset)
-                if size - offset <= self.chunk_size:
-                    data = raw.read()
-                    raw.close()
-                    return None, data, size
-                return raw, b"", size
+                return raw, status.st_size
             except BaseException:
                 raw.close()
                 raise
 
-        raw, data, size = await asyncio.to_thread(open_raw)
-        if raw is None:
-            return BytesReader(data, size, self.chunk_size)
+        raw, size = await asyncio.get_running_loop().run_in_executor(None, open_raw)
         return LocalReader(raw, offset, self.chunk_size, size)
 
     async def open_write(
