@@ -481,3 +481,20 @@ def test_remove_partial_uploads_does_not_follow_symlinks_outside(tmp_path: Path)
     os.symlink(outside, root / "link")
     assert LocalStorage(root).remove_partial_uploads() == []
     assert foreign.exists()
+
+
+async def test_a_fifo_is_refused_without_hanging(jail: Jail) -> None:
+    storage, root, _outside = jail
+    os.mkfifo(root / "pipe")  # nobody writes: a blocking open for reading would wait forever
+    await asyncio.wait_for(assert_os_error(PermissionError, errno.EACCES, storage.open_read(P("/pipe"))), 5)
+
+
+async def test_a_sibling_folder_sharing_the_roots_name_prefix_is_outside(tmp_path: Path) -> None:
+    root, sibling = tmp_path / "root", tmp_path / "root-other"
+    root.mkdir()
+    sibling.mkdir()
+    (sibling / "secret.txt").write_bytes(b"secret")
+    (root / "link").symlink_to(sibling / "secret.txt")
+    storage = LocalStorage(root)
+    await assert_os_error(PermissionError, errno.EACCES, storage.open_read(P("/link")))
+    await assert_os_error(PermissionError, errno.EACCES, storage.stat(P("/link")))

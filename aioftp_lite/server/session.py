@@ -290,7 +290,8 @@ class Session:
 
     async def wait_transfer(self) -> None:
         if self.transfer is not None:
-            await asyncio.wait([self.transfer])
+            if not self.transfer.done():  # usually it is: the client waited for its reply
+                await asyncio.wait([self.transfer])  # not `await`: that would cancel it with us
             self.transfer = None
 
     async def abort_transfer(self) -> bool:

@@ -21,6 +21,9 @@ import aiofiles.threadpool
 from ..protocol.listing import FileInfo
 from .base import DEFAULT_CHUNK_SIZE, FileReader, FileWriter, PipeWriter, Storage, WriteMode
 
+# Linux: an open descriptor's real path can be read back (see _open_for_reading).
+_PROC_FD = os.path.isdir("/proc/self/fd")
+
 # Uploads in progress live beside their target under this suffix, hidden by the leading dot.
 PARTIAL_SUFFIX = ".aioftp-part"
 
@@ -145,6 +148,7 @@ def _remove_quietly(path: str) -> None:
 class LocalStorage(Storage):
     def __init__(self, root: str | os.PathLike[str], chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
         self.root = os.path.realpath(root)
+        self._root_prefix = self.root.rstrip(os.sep) + os.sep
         self.chunk_size = chunk_size
 
     # --- the jail -------------------------------------------------------------------
@@ -154,9 +158,38 @@ class LocalStorage(Storage):
         Blocking (it walks the path): call it inside a worker thread.
         """
         real = os.path.realpath(os.path.join(self.root, *path.parts[1:]))
-        if real != self.root and os.path.commonpath([self.root, real]) != self.root:
+        if not self._is_inside(real):
             raise PermissionError(errno.EACCES, "Path leads outside the root")
         return real
+
+    def _is_inside(self, real: str) -> bool:
+        return real == self.root or real.startswith(self._root_prefix)
+
+    def _open_for_reading(self, path: PurePosixPath) -> tuple[BinaryIO, int]:
+        """Open a regular file below the root; anything leading outside is refused.
+
+        Where /proc is available, the check reads where the opened descriptor really
+        points: one system call instead of realpath's lstat per path component (7 % of
+        the server's time in many_small), and it checks the very file that was opened,
+        so a symlink swapped in between cannot slip through. O_NONBLOCK: opening a FIFO
+        must not hang the worker thread (it is then refused as not a regular file).
+        """
+        checked_after = _PROC_FD and ".." not in path.parts  # the session resolves `..` itself
+        target = os.path.join(self.root, *path.parts[1:]) if checked_after else self._real(path)
+        fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        try:
+            if checked_after and not self._is_inside(os.readlink(f"/proc/self/fd/{fd}")):
+                raise PermissionError(errno.EACCES, "Path leads outside the root")
+            status = os.fstat(fd)
+            if stat_module.S_ISDIR(status.st_mode):
+                raise IsADirectoryError(errno.EISDIR, "Is a directory")
+            if not stat_module.S_ISREG(status.st_mode):
+                raise PermissionError(errno.EACCES, "Not a regular file")
+            os.set_blocking(fd, True)
+            return open(fd, "rb"), status.st_size  # noqa: SIM115 - closed by the caller
+        except BaseException:
+            os.close(fd)
+            raise
 
     def _real_entry(self, path: PurePosixPath) -> str:
         """Like `_real`, but a final symlink is not followed: remove and rename act on the link.
@@ -237,13 +270,10 @@ class LocalStorage(Storage):
         the worker thread a copy per download (14 % of the server's time in many_small)."""
 
         def open_raw() -> tuple[BinaryIO, int]:
-            raw = open(self._real(path), "rb")  # noqa: SIM115 - closed here or by LocalReader
+            raw, size = self._open_for_reading(path)
             try:
-                status = os.fstat(raw.fileno())
-                if stat_module.S_ISDIR(status.st_mode):
-                    raise IsADirectoryError(errno.EISDIR, "Is a directory")
                 raw.seek(offset)
-                return raw, status.st_size
+                return raw, size
             except BaseException:
                 raw.close()
                 raise
