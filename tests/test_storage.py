@@ -25,12 +25,15 @@ CHUNK = 7  # small, so that files of a few dozen bytes take several chunks
 DATA = bytes(range(256)) * 3 + b"end"  # 771 bytes, every byte value
 
 
-@pytest.fixture(params=["local", "memory"])
+@pytest.fixture(params=["local", "local-threaded-open", "memory"])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
-    if request.param == "local":
+    if request.param.startswith("local"):
         root = tmp_path / "root"
         root.mkdir()
-        return LocalStorage(root, chunk_size=CHUNK)
+        # Opens run inline on a local file system; the worker-thread way (network file systems) too.
+        return LocalStorage(
+            root, chunk_size=CHUNK, open_inline=False if "threaded" in request.param else None
+        )
     return MemoryStorage(chunk_size=CHUNK)
 
 
