@@ -30,9 +30,10 @@ from .payload import crc32
 _RECEIVE_BUFFER = memoryview(bytearray(1 << 20))
 _SEND_HIGH_WATER = 4 << 20
 # A bulk download asks the kernel to wake it only once this much has arrived (SO_RCVLOWAT),
-# so each wake-up fills the whole buffer. Measured here (server and load generator on one core
-# each, 256 MiB, medians of 4): woken at every arrival the receiver also made the SERVER pay a
-# wake-up per chunk on loopback: pyftpdlib 1,730 -> 3,260 MiB/s, ours 2,220 -> 3,000 MiB/s with it.
+# so each wake-up fills the whole buffer. On loopback the sender's core does the receiver's
+# wake-ups: woken at every arrival, we cost the server a wake-up per chunk. Measured here
+# (server and load generator on one core each, retr_big 256 MiB, medians of 5), both servers
+# at ~97 % CPU without it: pyftpdlib 1,550 -> 2,520 MiB/s, ours 1,850 -> 3,280 MiB/s with it.
 _BULK_LOW_WATER = 1 << 20
 
 
@@ -268,11 +269,11 @@ class FTPClient:
     async def stor_bulk(self, path: str, blocks: Iterable[memoryview]) -> int:
         """Upload one big file from views of a reused buffer (`payload.iter_views`) on a bare
         socket: `sock_sendall` has copied each view into the kernel before asking for the next.
-        Measured here (256 MiB, medians of 3), against the transport path with a fresh 1 MiB
-        `bytes` per block: load generator 0.35-0.54 -> 0.27-0.37 ms of CPU per MiB, the servers'
-        MiB/s unchanged. Zero-copy sendfile from a memfd cost us less still against pyftpdlib
-        (0.15 ms/MiB) but made pyftpdlib itself slower (1,520 -> 970 MiB/s: skbs pointing into
-        page cache cost the receiver more), and gained nothing against ours."""
+        Measured here (stor_big 256 MiB, medians of 6-8), against the transport path with a
+        fresh 1 MiB `bytes` per block: load generator 0.45-0.55 -> 0.37 ms of CPU per MiB, the
+        servers' MiB/s unchanged. Zero-copy sendfile from a memfd cost us less still against
+        pyftpdlib (0.14 ms/MiB) but made pyftpdlib itself slower (1,520 -> 980 MiB/s: the bytes
+        arrive as page-cache pages, which cost the receiver more), and gained nothing with ours."""
         host, port = await self._passive_address()
         (family, kind, proto, _name, address), *_ = await self._loop.getaddrinfo(
             host, port, type=socket.SOCK_STREAM
