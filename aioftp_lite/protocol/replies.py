@@ -84,18 +84,25 @@ class Reply:
         Inner lines are indented by one space so that none can be mistaken
         for the closing line (which starts with the code and a space).
         """
-        # Telnet NVT (RFC 854, RFC 2640 3.1): a CR that is not part of CRLF travels as CR NUL,
-        # so a name with a CR in it, echoed in a reply, cannot end a reply line early.
-        lines = [line.replace("\r", "\r\x00") for line in self.lines]
-        if len(lines) == 1:
-            return f"{self.code} {lines[0]}\r\n".encode(ENCODING, ERRORS)
-        head = f"{self.code}-{lines[0]}\r\n"
-        body = "".join(f" {line}\r\n" for line in lines[1:-1])
-        tail = f"{self.code} {lines[-1]}\r\n"
-        return (head + body + tail).encode(ENCODING, ERRORS)
+        return encode_reply(self.code, self.text)
 
     def __str__(self) -> str:
         return f"{self.code} {self.text}"
+
+
+def encode_reply(code: int, text: str) -> bytes:
+    """`Reply(code, text).encode()` without building the Reply (the server's hot path)."""
+    if "\n" not in text and "\r" not in text:  # nearly every reply: one plain line
+        return f"{code} {text}\r\n".encode(ENCODING, ERRORS)
+    # Telnet NVT (RFC 854, RFC 2640 3.1): a CR that is not part of CRLF travels as CR NUL,
+    # so a name with a CR in it, echoed in a reply, cannot end a reply line early.
+    lines = [line.replace("\r", "\r\x00") for line in text.split("\n")]
+    if len(lines) == 1:
+        return f"{code} {lines[0]}\r\n".encode(ENCODING, ERRORS)
+    head = f"{code}-{lines[0]}\r\n"
+    body = "".join(f" {line}\r\n" for line in lines[1:-1])
+    tail = f"{code} {lines[-1]}\r\n"
+    return (head + body + tail).encode(ENCODING, ERRORS)
 
 
 class ReplyParseError(ValueError):

@@ -18,7 +18,7 @@ from ..errors import FTPError, reply_for_os_error
 from ..protocol.addresses import normalize_host
 from ..protocol.commands import CommandSyntaxError, parse_command
 from ..protocol.listing import ALL_FACTS
-from ..protocol.replies import Code, Reply
+from ..protocol.replies import Code, Reply, encode_reply
 from ..storage.base import Storage
 from ..storage.local import PARTIAL_SUFFIX
 from ..storage.paths import ROOT, resolve_virtual
@@ -98,13 +98,20 @@ class Session:
         self.data_connected = False  # a transfer's data connection is open
         self._last_activity = 0.0  # loop time of the last command or transfer end
         self._watchdog: asyncio.TimerHandle | None = None
-        self.last_reply = Reply(0)
+        self._last_reply: tuple[int, str] = (0, "")
+        self._loop = asyncio.get_running_loop()
 
     # --- replies --------------------------------------------------------------------
     async def reply(self, code: int, text: str) -> None:
-        self.last_reply = Reply(code, text)
-        self._writer.write(self.last_reply.encode())
-        await self._writer.drain()  # a client that never reads replies cannot grow our buffer
+        self._last_reply = (code, text)
+        writer = self._writer
+        writer.write(encode_reply(code, text))
+        if writer.transport.get_write_buffer_size():  # usually all sent at once: no drain needed
+            await writer.drain()  # a client that never reads replies cannot grow our buffer
+
+    @property
+    def last_reply(self) -> Reply:
+        return Reply(*self._last_reply)
 
     async def start_tls(self) -> None:
         """Upgrade the control connection (after the 234 reply to AUTH TLS)."""
@@ -156,7 +163,7 @@ class Session:
                 line = await self._next_line()
                 if line is None:
                     break
-                self._last_activity = asyncio.get_running_loop().time()
+                self._last_activity = self._loop.time()
                 await self._handle_line(line)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -222,7 +229,7 @@ class Session:
             return
         log.debug("%s %s", self.peer, cmd)
         spec = COMMANDS.get(cmd.verb)
-        if not (spec and spec.during_transfer):
+        if self.transfer is not None and not (spec and spec.during_transfer):
             await self.wait_transfer()
         transfer_before = self.transfer
         await dispatch(self, cmd)
@@ -326,7 +333,8 @@ class Session:
         self._end_connection(Reply(Code.SERVICE_UNAVAILABLE, "Server shutting down"))
 
     async def _close(self) -> None:
-        await self.abort_transfer()
+        if self.transfer is not None:
+            await self.abort_transfer()
         self.data.close()
         await close_quietly(self._writer, timeout=1.0)
         log.info("%s %s disconnected", self.peer, self._user)
