@@ -30,7 +30,9 @@ HEADLINES = {
     "idle_conns": ["KiB/conn", "fresh ms"],
     "mixed": ["ops/s", "p99 ms"],
 }
-README = Path(__file__).resolve().parent / "README.md"
+HERE = Path(__file__).resolve().parent
+# Each README with the markers gets the latest table, and the plot by a path relative to it.
+READMES = {HERE / "README.md": "results/latest.png", HERE.parent / "README.md": "benchmarks/results/latest.png"}
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -268,15 +270,16 @@ def plot(path: Path, plan: list[Any], servers: list[str], summary: dict[str, Any
 
 
 def update_readme(table: str) -> None:
-    """Replace the results section of benchmarks/README.md (between the markers)."""
-    if not README.exists():
-        return
-    text = README.read_text()
-    start, end = text.find(README_START), text.find(README_END)
-    if start < 0 or end < start:
-        return
-    section = f"{README_START}\n{table}\n![latest results](results/latest.png)\n{README_END}"
-    README.write_text(text[:start] + section + text[end + len(README_END) :])
+    """Replace the results section of each README (between the markers)."""
+    for readme, plot_path in READMES.items():
+        if not readme.exists():
+            continue
+        text = readme.read_text()
+        start, end = text.find(README_START), text.find(README_END)
+        if start < 0 or end < start:
+            continue
+        section = f"{README_START}\n{table}\n![latest results]({plot_path})\n{README_END}"
+        readme.write_text(text[:start] + section + text[end + len(README_END) :])
 
 
 def write_all(out: Path, meta: dict[str, Any], plan: list[Any], servers: list[str], measurements: list[Any],
@@ -294,3 +297,22 @@ def write_all(out: Path, meta: dict[str, Any], plan: list[Any], servers: list[st
             meta.setdefault("notes", []).append("no plot: matplotlib not installed (pip install '.[bench]')")
     if readme:
         update_readme(table)
+
+
+def rerender(path: Path) -> None:
+    """Write the table, plot and README sections again from a saved latest.json (after a
+    change to this report's format, without measuring again)."""
+    from .runner import Variant  # the runner imports this module
+
+    document = json.loads(path.read_text())
+    plan = [Variant(p["scenario"], p["label"], p["flags"], p["skip"]) for p in document["plan"]]
+    servers = document["meta"]["servers"]
+    meta = document["meta"]
+    write_all(path.parent, meta, plan, servers, document["measurements"], document["summary"],
+              png=not meta.get("quick"), readme=path.parent == HERE / "results")  # fmt: skip
+
+
+if __name__ == "__main__":
+    import sys
+
+    rerender(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "results" / "latest.json")

@@ -40,3 +40,10 @@ def test_quick_benchmark_runs_every_scenario_without_errors(tmp_path: Path) -> N
         assert result["error_count"] == 0 and result["corrupt"] == 0, entry
         assert result["ops"] > 0, entry  # something was really moved, checked and counted
         assert all(value > 0 for value in result["metrics"].values()), entry
+    # The saved JSON is enough to write the table again (`python -m benchmarks.report FILE`).
+    saved_table = table
+    (tmp_path / "latest.md").unlink()
+    again = subprocess.run([sys.executable, "-m", "benchmarks.report", str(tmp_path / "latest.json")],
+                           cwd=REPO, capture_output=True, text=True, check=False, timeout=30)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "latest.md").read_text() == saved_table

@@ -115,3 +115,32 @@ def test_upload_cut_by_a_reset_leaves_nothing(server_port: int, tmp_path: Path) 
             client.voidresp()
         assert client.voidcmd("NOOP").startswith("200")  # the session goes on
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_clients_vanishing_mid_transfer_end_quietly(
+    server_port: int, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Both connections reset while a download and an upload run: the sessions end
+    # without an internal error, and the next client is served in full.
+    payload = os.urandom(32 * MiB)
+    (tmp_path / "big.bin").write_bytes(payload)
+    for command in ("RETR big.bin", "STOR gone.bin"):
+        client = ftplib.FTP(timeout=10)
+        client.connect("127.0.0.1", server_port)
+        client.login()
+        client.voidcmd("TYPE I")
+        data = client.transfercmd(command)
+        if command.startswith("STOR"):
+            data.sendall(os.urandom(MiB))
+        else:
+            data.recv(65536)
+        for sock in (data, client.sock):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+    time.sleep(0.3)
+    with ftp(server_port) as client:
+        received = bytearray()
+        client.retrbinary("RETR big.bin", received.extend)
+    assert digest(bytes(received)) == digest(payload)
+    assert not (tmp_path / "gone.bin").exists()
+    assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []

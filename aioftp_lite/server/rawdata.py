@@ -102,7 +102,9 @@ async def splice_from_socket(
             pipe = pipes[current]
             ended = await _fill(fd, pipe)
             if writing is not None:
-                await writing
+                # Shielded: a cancel (ABOR) must not abandon a worker thread that still
+                # splices from the pipe into the file; `finally` waits for it instead.
+                await asyncio.shield(writing)
                 writing = None
             if pipe.filled:
                 count, pipe.filled = pipe.filled, 0
@@ -111,13 +113,13 @@ async def splice_from_socket(
                 progress.moved += count
             current ^= 1
         if writing is not None:
-            await writing
+            await asyncio.shield(writing)
             writing = None
         return total
     finally:
         if writing is not None:
-            # Cancelled mid-write: the worker thread still uses the pipe; let it finish
-            # (at most one pipe's worth) before its ends are closed under it.
+            # Cancelled or failed mid-write: the worker thread still uses the pipe and the
+            # file; let it finish (at most one pipe's worth) before they are closed under it.
             with contextlib.suppress(BaseException):
                 await asyncio.shield(writing)
         for pipe in pipes:

@@ -105,6 +105,8 @@ class Session:
     async def reply(self, code: int, text: str) -> None:
         self._last_reply = (code, text)
         writer = self._writer
+        if writer.transport.is_closing():  # the same error on every loop (uvloop would raise RuntimeError)
+            raise ConnectionResetError("the control connection is closed")
         writer.write(encode_reply(code, text))
         if writer.transport.get_write_buffer_size():  # usually all sent at once: no drain needed
             await writer.drain()  # a client that never reads replies cannot grow our buffer
