@@ -139,6 +139,8 @@ class _Active:
 class DataChannel:
     """The pending data connection of one session, consumed by the next transfer."""
 
+    __slots__ = ("_peer_host", "_limit", "_pending")
+
     def __init__(self, peer_host: str, buffer_limit: int) -> None:
         self._peer_host = normalize_host(peer_host)
         self._limit = buffer_limit

@@ -61,6 +61,16 @@ LOGGED_PERMISSIONS = frozenset({"read", "write", "delete", "rename", "mkdir"})
 
 
 class Session:
+    # Slots: thousands of sessions sit idle at once, and a per-instance dict was about
+    # 1 KiB of each one's memory (idle_conns, with DataChannel's slots: 8.0 -> 6.6 KiB per session).
+    __slots__ = (
+        "context", "config", "_reader", "_writer", "peer_host", "peer", "local_host", "pending_user",
+        "account", "storage", "cwd", "ascii_mode", "restart_offset", "rename_from", "mlst_facts",
+        "epsv_all", "control_tls", "protection_buffer_set", "protect_data", "data", "transfer",
+        "transfer_progress", "quit_requested", "rate_limiters", "shutting_down", "data_connected",
+        "_last_activity", "_watchdog", "_last_reply", "_loop",
+    )  # fmt: skip
+
     def __init__(
         self, context: ServerContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
@@ -92,7 +102,7 @@ class Session:
         self.transfer: asyncio.Task[None] | None = None
         self.transfer_progress = Progress()  # of the current or last transfer
         self.quit_requested = False
-        session_limit = RateLimiter(self.config.max_session_rate)
+        session_limit = RateLimiter(self.config.max_session_rate) if self.config.max_session_rate else None
         self.rate_limiters = [x for x in (session_limit, context.total_rate) if x is not None and x.rate]
         self.shutting_down = False
         self.data_connected = False  # a transfer's data connection is open
