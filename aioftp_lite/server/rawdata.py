@@ -53,9 +53,22 @@ async def wait_writable(fd: int) -> None:
     await _ready(loop.add_writer, loop.remove_writer, fd)
 
 
-async def sendfile_to_socket(sock: socket.socket, file: BinaryIO, offset: int, progress: Progress) -> int:
-    """Download: the file from `offset` to its end, straight from the page cache."""
+# A big download gets a fixed send buffer (the kernel doubles the value: 8 MiB) instead of
+# one that autotuning grows from 16 KiB: fewer wake-ups per byte. Measured (retr_big 512 MiB,
+# one core each): 2,490-4,050 MiB/s without, 3,500-3,990 with. Only for big files: a slow
+# client may keep that much queued in the kernel, twice autotuning's 4 MiB ceiling.
+BIG_DOWNLOAD = 8 * 1024 * 1024
+BIG_SEND_BUFFER = 4 * 1024 * 1024
+
+
+async def sendfile_to_socket(
+    sock: socket.socket, file: BinaryIO, offset: int, progress: Progress, size: int = 0
+) -> int:
+    """Download: the file from `offset` to its end (`size`: the file's size, a hint),
+    straight from the page cache."""
     out, source = sock.fileno(), file.fileno()
+    if size - offset >= BIG_DOWNLOAD:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, BIG_SEND_BUFFER)
     total = 0
     while True:
         try:

@@ -50,7 +50,7 @@ async def retr(session: Session, argument: str) -> None:
     async def work(connection: DataConnection) -> int:
         raw = source.sendfile_source() if zero_copy else None
         if raw is not None and (sock := connection.bare_socket) is not None:
-            return await sendfile_to_socket(sock, *raw, session.transfer_progress)
+            return await sendfile_to_socket(sock, *raw, session.transfer_progress, source.size)
         _reader, writer = await connection.streams()
         return await send_file(
             source, writer, ascii_mode, use_sendfile, session.rate_limiters, session.transfer_progress
