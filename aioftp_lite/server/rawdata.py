@@ -96,9 +96,7 @@ class _Pipe:
         os.close(self.write_end)
 
 
-async def splice_from_socket(
-    sock: socket.socket, write_from_pipe: PipeWriter, progress: Progress
-) -> int:
+async def splice_from_socket(sock: socket.socket, write_from_pipe: PipeWriter, progress: Progress) -> int:
     """Upload: socket -> pipe -> file until the client closes the data connection.
 
     `write_from_pipe(pipe_fd, count)` moves exactly `count` bytes from the pipe into
@@ -160,4 +158,3 @@ async def _fill(fd: int, pipe: _Pipe) -> bool:
         stalled = False
         pipe.filled += moved
     return False
-

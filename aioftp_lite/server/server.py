@@ -8,9 +8,9 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import collections
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
