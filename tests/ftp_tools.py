@@ -13,8 +13,12 @@ import asyncio
 import ftplib
 import re
 import socket
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -134,3 +138,32 @@ def assert_multiline_shape(reply: RawReply) -> None:
     assert reply.lines[-1].startswith(code + " "), reply
     for inner in reply.lines[1:-1]:
         assert not re.match(r"^\d{3}[ -]", inner), f"inner line looks like a reply end: {inner!r}"
+
+
+@contextmanager
+def server_in_thread(root: Path, run: Callable[..., object]) -> Iterator[int]:
+    """A Server on `root` in its own thread, on the loop `run` starts (asyncio.run, uvloop.run);
+    yields its port, and stops it on exit."""
+    from aioftp_lite import Server
+
+    ready: list[int] = []
+    stop = threading.Event()
+
+    async def serve() -> None:
+        async with Server(root=root, host="127.0.0.1", port=0) as server:
+            ready.append(server.port)
+            while not stop.is_set():
+                await asyncio.sleep(0.02)
+
+    thread = threading.Thread(target=lambda: run(serve()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not ready and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        assert ready, "the server did not start"
+        yield ready[0]
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()

@@ -9,7 +9,6 @@ import hashlib
 import os
 import socket
 import struct
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from aioftp_lite import Server
+from .ftp_tools import server_in_thread
 
 MiB = 1024 * 1024
 
@@ -33,26 +32,8 @@ def _loop_runners() -> list[tuple[str, Callable[..., object]]]:
 
 @pytest.fixture(params=_loop_runners(), ids=lambda runner: runner[0])
 def server_port(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[int]:
-    run = request.param[1]
-    ready: list[int] = []
-    stop = threading.Event()
-
-    async def serve() -> None:
-        async with Server(root=tmp_path, host="127.0.0.1", port=0) as server:
-            ready.append(server.port)
-            while not stop.is_set():
-                await asyncio.sleep(0.02)
-
-    thread = threading.Thread(target=lambda: run(serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not ready and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert ready, "the server did not start"
-    yield ready[0]
-    stop.set()
-    thread.join(timeout=10)
-    assert not thread.is_alive()
+    with server_in_thread(tmp_path, request.param[1]) as port:
+        yield port
 
 
 @contextmanager

@@ -26,9 +26,11 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from ..storage.base import PipeWriter
-from .transfer import SENDFILE_SLICE, Progress
+from .transfer import Progress
 
 PIPE_SIZE = 1024 * 1024
+# Downloads go in slices this big, so that `Progress` knows how far a cut one got.
+SENDFILE_SLICE = 4 * 1024 * 1024
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 CAN_SPLICE = hasattr(os, "splice")  # Linux
 _NONBLOCKING_MOVE = getattr(os, "SPLICE_F_NONBLOCK", 0) | getattr(os, "SPLICE_F_MOVE", 0)

@@ -15,9 +15,6 @@ from ..protocol.text import FromNetworkAscii, ToNetworkAscii
 from ..storage.base import FileReader, FileWriter
 from .throttle import RateLimiter, throttle
 
-# Zero-copy downloads go in slices this big, so that `Progress` knows how far a cut one got.
-SENDFILE_SLICE = 4 * 1024 * 1024
-
 
 @dataclass
 class Progress:
@@ -30,32 +27,15 @@ async def send_file(
     source: FileReader,
     writer: asyncio.StreamWriter,
     ascii_mode: bool,
-    use_sendfile: bool,
     limiters: list[RateLimiter] | None = None,
     progress: Progress | None = None,
 ) -> int:
-    """Download: file -> socket. Returns the bytes read from the file."""
+    """Download through the stream writer: file -> socket. Returns the bytes read from the file.
+
+    Plain binary downloads take the zero-copy path on the bare socket instead (rawdata.py);
+    this one serves TLS, TYPE A and rate-limited transfers, and backends without a real file.
+    """
     progress = progress or Progress()
-    zero_copy = use_sendfile and not ascii_mode and not limiters
-    raw = source.sendfile_source() if zero_copy else None
-    if raw is not None:
-        file, offset = raw
-        # Zero copy: the kernel moves the pages; asyncio falls back to read/send itself
-        # where the transport cannot sendfile (e.g. TLS).
-        loop = asyncio.get_running_loop()
-        await writer.drain()
-        total = 0
-        while True:
-            try:
-                sent = await loop.sendfile(writer.transport, file, offset + total, SENDFILE_SLICE)
-            except NotImplementedError:  # an event loop without sendfile (uvloop): read and send
-                if total:
-                    raise
-                break
-            total += sent
-            progress.moved += sent
-            if sent < SENDFILE_SLICE:
-                return total
     converter = ToNetworkAscii() if ascii_mode else None
     total = 0
     while chunk := await source.read_chunk():

@@ -44,8 +44,8 @@ async def retr(session: Session, argument: str) -> None:
     if offset > source.size:
         await source.close()
         raise FTPError(INVALID_RESTART, f"Restart offset {offset} is past the end ({source.size} bytes)")
-    ascii_mode, use_sendfile = session.ascii_mode, session.config.use_sendfile
-    zero_copy = use_sendfile and not ascii_mode and not session.rate_limiters
+    ascii_mode = session.ascii_mode
+    zero_copy = session.config.use_sendfile and not ascii_mode and not session.rate_limiters
 
     async def work(connection: DataConnection) -> int:
         raw = source.sendfile_source() if zero_copy else None
@@ -53,7 +53,7 @@ async def retr(session: Session, argument: str) -> None:
             return await sendfile_to_socket(sock, *raw, session.transfer_progress, source.size)
         _reader, writer = await connection.streams()
         return await send_file(
-            source, writer, ascii_mode, use_sendfile, session.rate_limiters, session.transfer_progress
+            source, writer, ascii_mode, session.rate_limiters, session.transfer_progress
         )
 
     opening = f"Opening {_mode_name(session)} mode data connection for {path} ({source.size} bytes)"
