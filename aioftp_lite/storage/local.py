@@ -13,7 +13,7 @@ import os
 import secrets
 import stat as stat_module
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import aiofiles
 import aiofiles.threadpool
@@ -45,11 +45,13 @@ class LocalReader(FileReader):
     def __init__(self, raw: BinaryIO, offset: int, chunk_size: int, size: int) -> None:
         self._raw = raw
         self._offset = offset
-        self._file = aiofiles.threadpool.wrap(raw, loop=asyncio.get_running_loop(), executor=None)
+        self._file: Any = None  # the aiofiles wrapper, made on first read: most downloads go by sendfile
         self._chunk_size = chunk_size
         self.size = size
 
     async def read_chunk(self) -> bytes:
+        if self._file is None:
+            self._file = aiofiles.threadpool.wrap(self._raw, loop=asyncio.get_running_loop(), executor=None)
         return await self._file.read(self._chunk_size)
 
     async def close(self) -> None:
@@ -194,7 +196,8 @@ class LocalStorage(Storage):
             if not stat_module.S_ISREG(status.st_mode):
                 raise PermissionError(errno.EACCES, "Not a regular file")
             os.set_blocking(fd, True)
-            return open(fd, "rb"), status.st_size  # noqa: SIM115 - closed by the caller
+            # Unbuffered: sendfile reads the descriptor itself, and read_chunk asks for whole chunks.
+            return open(fd, "rb", buffering=0), status.st_size  # noqa: SIM115 - closed by the caller
         except BaseException:
             os.close(fd)
             raise
@@ -281,7 +284,8 @@ class LocalStorage(Storage):
         def open_raw() -> tuple[BinaryIO, int]:
             raw, size = self._open_for_reading(path)
             try:
-                raw.seek(offset)
+                if offset:
+                    raw.seek(offset)
                 return raw, size
             except BaseException:
                 raw.close()
