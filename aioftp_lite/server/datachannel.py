@@ -208,6 +208,8 @@ class DataChannel:
                 connection, address = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return None
+            except ConnectionAbortedError:
+                continue  # reset while queued: the next one, if any
             if normalize_host(address[0]) == self._peer_host:
                 connection.setblocking(False)
                 return connection
