@@ -163,13 +163,14 @@ class Server:
     # --- connections ----------------------------------------------------------------
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         assert self.context is not None
-        peer_host = writer.get_extra_info("peername")[0]
+        peer = writer.get_extra_info("peername")
+        peer_host = peer[0]
         refusal = self._refusal(peer_host)
         if refusal is not None:
             writer.write(refusal.encode())
             writer.close()
             return
-        session = Session(self.context, reader, writer)
+        session = Session(self.context, reader, writer, peer)
         task = asyncio.current_task()
         assert task is not None
         self._sessions[task] = session

@@ -103,25 +103,31 @@ class Session:
     # Slots: thousands of sessions sit idle at once, and a per-instance dict was about
     # 1 KiB of each one's memory (idle_conns, with DataChannel's slots: 8.0 -> 6.6 KiB per session).
     __slots__ = (
-        "context", "config", "_reader", "_writer", "peer_host", "peer", "local_host", "pending_user",
+        "context", "config", "_reader", "_writer", "peer_host", "peer", "_local_host", "pending_user",
         "account", "storage", "cwd", "ascii_mode", "restart_offset", "rename_from", "mlst_facts",
-        "epsv_all", "control_tls", "protection_buffer_set", "protect_data", "data", "transfer",
+        "epsv_all", "control_tls", "protection_buffer_set", "protect_data", "_data", "transfer",
         "transfer_progress", "quit_requested", "rate_limiters", "shutting_down", "data_connected",
         "_last_activity", "_watchdog", "_last_reply", "_loop",
     )  # fmt: skip
 
     def __init__(
-        self, context: ServerContext, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        context: ServerContext,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        peer: tuple[str, int] | None = None,
     ) -> None:
         self.context = context
         self.config = context.config
         self._reader = reader
         self._writer = writer
-        peer = writer.get_extra_info("peername")
-        local = writer.get_extra_info("sockname")
+        peer = peer or writer.get_extra_info("peername")  # (the server has asked for it already)
         self.peer_host: str = normalize_host(peer[0])
         self.peer = f"{self.peer_host}:{peer[1]}"
-        self.local_host: str = normalize_host(local[0])
+        # Our own address and the data channel are made when first needed: a session that
+        # only logs in needs neither (one system call and two objects fewer per login).
+        self._local_host: str | None = None
+        self._data: DataChannel | None = None
         # Login state.
         self.pending_user: str | None = None
         self.account: Account | None = None
@@ -137,7 +143,6 @@ class Session:
         self.control_tls = False
         self.protection_buffer_set = False
         self.protect_data = False
-        self.data = DataChannel(peer[0], buffer_limit=self.config.chunk_size)
         self.transfer: asyncio.Task[None] | None = None
         self.transfer_progress = Progress()  # of the current or last transfer
         self.quit_requested = False
@@ -149,6 +154,19 @@ class Session:
         self._watchdog: asyncio.TimerHandle | None = None
         self._last_reply: tuple[int, str] = (0, "")
         self._loop = asyncio.get_running_loop()
+
+    @property
+    def local_host(self) -> str:
+        """Our address on the control connection: passive listeners open on it."""
+        if self._local_host is None:
+            self._local_host = normalize_host(self._writer.get_extra_info("sockname")[0])
+        return self._local_host
+
+    @property
+    def data(self) -> DataChannel:
+        if self._data is None:
+            self._data = DataChannel(self.peer_host, buffer_limit=self.config.chunk_size)
+        return self._data
 
     # --- replies --------------------------------------------------------------------
     async def reply(self, code: int, text: str) -> None:
@@ -386,7 +404,8 @@ class Session:
     async def _close(self) -> None:
         if self.transfer is not None:
             await self.abort_transfer()
-        self.data.close()
+        if self._data is not None:
+            self._data.close()
         await close_quietly(self._writer, timeout=1.0)
         log.info("%s %s disconnected", self.peer, self._user)
 
