@@ -309,7 +309,7 @@ def rerender(path: Path) -> None:
     servers = document["meta"]["servers"]
     meta = document["meta"]
     write_all(path.parent, meta, plan, servers, document["measurements"], document["summary"],
-              png=not meta.get("quick"), readme=path.parent == HERE / "results")  # fmt: skip
+              png=not meta.get("quick"), readme=path.resolve().parent == HERE / "results")  # fmt: skip
 
 
 if __name__ == "__main__":
