@@ -171,6 +171,9 @@ def configure_logging(config: ServerConfig) -> None:
     )
 
 
+GC_FIRST_THRESHOLD = 10_000
+
+
 def tune_garbage_collector() -> None:
     """Fewer and smaller passes of the cycle collector in a long-running server process.
 
@@ -184,9 +187,6 @@ def tune_garbage_collector() -> None:
     gc.freeze()
     first, second, third = gc.get_threshold()
     gc.set_threshold(max(first, GC_FIRST_THRESHOLD), second, third)
-
-
-GC_FIRST_THRESHOLD = 10_000
 
 
 async def serve(config: ServerConfig, worker_index: int | None = None) -> int:

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from aioftp_lite.server.session import _finish_cleanup
+from aioftp_lite.server.cleanup import finish_cleanup
 
 
 async def test_a_cleanup_that_never_waits_runs_inline() -> None:
@@ -18,7 +18,7 @@ async def test_a_cleanup_that_never_waits_runs_inline() -> None:
         steps.append("closed")
         assert len(asyncio.all_tasks()) == before  # no task of its own
 
-    await _finish_cleanup(close)
+    await finish_cleanup(close)
     assert steps == ["closed"]
 
 
@@ -37,7 +37,7 @@ async def test_a_waiting_cleanup_gets_results_and_errors_of_what_it_awaits() -> 
         await asyncio.sleep(0)  # a bare yield
         steps.append("done")
 
-    await _finish_cleanup(remove)
+    await finish_cleanup(remove)
     assert steps == ["worker result", "disk gone", "done"]
 
 
@@ -52,7 +52,7 @@ async def test_cancelling_the_transfer_does_not_cut_a_waiting_cleanup_short() ->
         steps.append("second step")
 
     async def transfer() -> str:
-        await _finish_cleanup(remove)
+        await finish_cleanup(remove)
         return "finished"
 
     task = asyncio.create_task(transfer())
@@ -70,4 +70,4 @@ async def test_an_error_of_the_cleanup_reaches_the_transfer(waits_first: bool) -
         raise PermissionError("cannot remove")
 
     with pytest.raises(PermissionError, match="cannot remove"):
-        await _finish_cleanup(broken)
+        await finish_cleanup(broken)

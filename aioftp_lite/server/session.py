@@ -8,11 +8,10 @@ which keeps replies in order.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..auth import Account
 from ..errors import FTPError, reply_for_os_error
@@ -23,6 +22,7 @@ from ..protocol.replies import Code, Reply, encode_reply
 from ..storage.base import Storage
 from ..storage.local import PARTIAL_SUFFIX
 from ..storage.paths import ROOT, resolve_virtual
+from .cleanup import Cleanup, finish_cleanup
 from .datachannel import DataChannel, DataConnection
 from .dispatch import COMMANDS, dispatch
 from .throttle import RateLimiter
@@ -36,63 +36,6 @@ log = logging.getLogger("aioftp_lite.session")
 
 # The body of a transfer: gets the open data connection, returns the bytes moved.
 TransferWork = Callable[[DataConnection], Awaitable[int]]
-Cleanup = Callable[[], Coroutine[Any, Any, None]]
-
-
-async def _finish_cleanup(cleanup: Cleanup) -> None:
-    """Run `cleanup` to its end even if the transfer task is cancelled meanwhile.
-
-    ABOR, or a client that vanished, can cancel a transfer while its failed upload
-    is removing the temporary file; stopping half-way would leave that file behind.
-    The transfer has chosen its reply by then, so the late cancellation is dropped.
-
-    The first step runs here: most cleanups (closing a downloaded local file) end
-    without waiting on anything, so nothing can interrupt them, and a task of their
-    own cost 7 % of the server's time (many_small, 500 clients: about 9,300 -> 11,800
-    files/s without it). Only a cleanup that waits gets a task.
-    """
-    steps = cleanup()
-    try:
-        waiting_on = steps.send(None)
-    except StopIteration:
-        return
-    task = asyncio.ensure_future(_resume(steps, waiting_on))
-    current = asyncio.current_task()
-    while not task.done():
-        try:
-            await asyncio.wait([task])  # unlike `await task`, never cancels the cleanup
-        except asyncio.CancelledError:
-            if current is not None:
-                current.uncancel()
-    task.result()
-
-
-async def _resume(steps: Coroutine[Any, Any, None], waiting_on: Any) -> None:
-    await _Resumed(steps, waiting_on)
-
-
-class _Resumed:
-    """Awaits the rest of a coroutine whose first step already ran and stopped at `waiting_on`
-    (what it yielded to the event loop: a future, or None for a bare yield)."""
-
-    def __init__(self, steps: Coroutine[Any, Any, None], waiting_on: Any) -> None:
-        self._steps = steps
-        self._waiting_on = waiting_on
-
-    def __await__(self) -> Generator[Any, Any, None]:
-        waiting_on = self._waiting_on
-        while True:
-            try:
-                answer = yield waiting_on  # the task that runs us waits on it
-            # E.g. the awaited future failed: passed on into the coroutine, as a task would.
-            except BaseException as error:  # noqa: BLE001
-                step: Callable[[], Any] = functools.partial(self._steps.throw, error)
-            else:
-                step = functools.partial(self._steps.send, answer)
-            try:
-                waiting_on = step()
-            except StopIteration:
-                return
 
 
 # File commands whose outcome gets a log line of its own (a transfer logs its own line instead).
@@ -115,13 +58,12 @@ class Session:
         context: ServerContext,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
-        peer: tuple[str, int] | None = None,
+        peer: tuple[str, int],
     ) -> None:
         self.context = context
         self.config = context.config
         self._reader = reader
         self._writer = writer
-        peer = peer or writer.get_extra_info("peername")  # (the server has asked for it already)
         self.peer_host: str = normalize_host(peer[0])
         self.peer = f"{self.peer_host}:{peer[1]}"
         # Our own address and the data channel are made when first needed: a session that
@@ -355,7 +297,7 @@ class Session:
         finally:
             if connection is not None:
                 connection.abort()  # no-op after a clean close
-            await _finish_cleanup(cleanup)
+            await finish_cleanup(cleanup)
         elapsed = loop.time() - started
         moved = max(moved, self.transfer_progress.moved)  # a cut transfer returned nothing
         log.info("%s %s %s: %d bytes in %.3fs, %s", self.peer, self._user, label, moved, elapsed, reply)
