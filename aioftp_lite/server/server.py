@@ -25,6 +25,7 @@ from ..storage.base import Storage
 from ..storage.local import LocalStorage
 from ..tls import server_context
 from . import handlers  # noqa: F401 - registers every command in the table
+from .control import ControlConnection
 from .datachannel import PassivePorts
 from .session import Session
 from .throttle import RateLimiter
@@ -89,11 +90,11 @@ class Server:
             await asyncio.to_thread(self._prepare_root)
         # Built here: hashing the --user passwords is slow on purpose, keep it off __init__.
         self.context = await asyncio.to_thread(ServerContext, self.config, self._storage_factory)
-        self._server = await asyncio.start_server(
-            self._accept,
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._new_connection,
             self.config.host,
             self.config.port,
-            limit=self.config.max_line_length,
             reuse_address=True,
             reuse_port=self.config.reuse_port or None,
             start_serving=False,
@@ -161,20 +162,29 @@ class Server:
         return out
 
     # --- connections ----------------------------------------------------------------
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _new_connection(self) -> ControlConnection:
+        return ControlConnection(self._connection_made, self.config.max_line_length)
+
+    def _connection_made(self, control: ControlConnection) -> None:
+        """A client connected: refuse it at once, or start its session's task."""
         assert self.context is not None
-        peer = writer.get_extra_info("peername")
+        peer = control.transport.get_extra_info("peername")
+        if not peer:  # reset before we got to it
+            control.transport.abort()
+            return
         peer_host = peer[0]
         refusal = self._refusal(peer_host)
         if refusal is not None:
-            writer.write(refusal.encode())
-            writer.close()
+            control.say_goodbye(refusal.encode())
             return
-        session = Session(self.context, reader, writer, peer)
-        task = asyncio.current_task()
-        assert task is not None
+        session = Session(self.context, control, peer)
+        task = asyncio.get_running_loop().create_task(self._serve(session, peer_host))
         self._sessions[task] = session
         self._per_ip[peer_host] += 1
+
+    async def _serve(self, session: Session, peer_host: str) -> None:
+        task = asyncio.current_task()
+        assert task is not None
         try:
             await session.run()
         except asyncio.CancelledError:

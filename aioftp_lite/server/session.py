@@ -23,10 +23,11 @@ from ..storage.base import Storage
 from ..storage.local import PARTIAL_SUFFIX
 from ..storage.paths import ROOT, resolve_virtual
 from .cleanup import Cleanup, finish_cleanup
+from .control import ControlConnection, LineTooLong
 from .datachannel import DataChannel, DataConnection
 from .dispatch import COMMANDS, dispatch
 from .throttle import RateLimiter
-from .transfer import Progress, close_quietly
+from .transfer import Progress
 from .upload import BlockSink
 
 if TYPE_CHECKING:
@@ -46,7 +47,7 @@ class Session:
     # Slots: thousands of sessions sit idle at once, and a per-instance dict was about
     # 1 KiB of each one's memory (idle_conns, with DataChannel's slots: 8.0 -> 6.6 KiB per session).
     __slots__ = (
-        "context", "config", "_reader", "_writer", "peer_host", "peer", "_local_host", "pending_user",
+        "context", "config", "_control", "peer_host", "peer", "_local_host", "pending_user",
         "account", "storage", "cwd", "ascii_mode", "restart_offset", "rename_from", "mlst_facts",
         "epsv_all", "control_tls", "protection_buffer_set", "protect_data", "_data", "transfer",
         "transfer_progress", "quit_requested", "rate_limiters", "shutting_down", "data_connected",
@@ -56,14 +57,12 @@ class Session:
     def __init__(
         self,
         context: ServerContext,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        control: ControlConnection,
         peer: tuple[str, int],
     ) -> None:
         self.context = context
         self.config = context.config
-        self._reader = reader
-        self._writer = writer
+        self._control = control
         self.peer_host: str = normalize_host(peer[0])
         self.peer = f"{self.peer_host}:{peer[1]}"
         # Our own address and the data channel are made when first needed: a session that
@@ -101,7 +100,7 @@ class Session:
     def local_host(self) -> str:
         """Our address on the control connection: passive listeners open on it."""
         if self._local_host is None:
-            self._local_host = normalize_host(self._writer.get_extra_info("sockname")[0])
+            self._local_host = normalize_host(self._control.transport.get_extra_info("sockname")[0])
         return self._local_host
 
     @property
@@ -113,12 +112,10 @@ class Session:
     # --- replies --------------------------------------------------------------------
     async def reply(self, code: int, text: str) -> None:
         self._last_reply = (code, text)
-        writer = self._writer
-        if writer.transport.is_closing():  # the same error on every loop (uvloop would raise RuntimeError)
-            raise ConnectionResetError("the control connection is closed")
-        writer.write(encode_reply(code, text))
-        if writer.transport.get_write_buffer_size():  # usually all sent at once: no drain needed
-            await writer.drain()  # a client that never reads replies cannot grow our buffer
+        control = self._control
+        control.write(encode_reply(code, text))
+        if control.must_drain:  # usually all sent at once: no drain needed
+            await control.drain()  # a client that never reads replies cannot grow our buffer
 
     @property
     def last_reply(self) -> Reply:
@@ -127,16 +124,7 @@ class Session:
     async def start_tls(self) -> None:
         """Upgrade the control connection (after the 234 reply to AUTH TLS)."""
         assert self.context.tls is not None
-        plain = self._writer.transport
-        try:
-            await self._writer.start_tls(self.context.tls, ssl_handshake_timeout=self.config.data_timeout or None)
-        except AttributeError:
-            # CPython 3.11: a client that hangs up during the handshake makes loop.start_tls
-            # return None, and StreamWriter.start_tls fails on it, leaving the writer without
-            # a transport; give it back the closed one so that closing the session still works.
-            self._writer._transport = plain  # type: ignore[attr-defined]
-            plain.abort()
-            raise ConnectionResetError("the client closed the connection during the TLS handshake") from None
+        await self._control.start_tls(self.context.tls, self.config.data_timeout or None)
         self.control_tls = True
 
     # --- paths ----------------------------------------------------------------------
@@ -187,13 +175,10 @@ class Session:
         """The next command line, or None at end of stream (or after an idle timeout)."""
         while True:
             try:
-                return await self._reader.readuntil(b"\n")
-            except asyncio.IncompleteReadError:
-                return None
-            except asyncio.LimitOverrunError:
+                return await self._control.readline()
+            except LineTooLong:
                 # Answer now: a client may never send the newline it owes us.
                 await self.reply(Code.SYNTAX_ERROR, "Command line too long")
-                await self._discard_long_line()
 
     # --- idle timeout ---------------------------------------------------------------
     # One timer per session that wakes once per idle period and compares the time of the
@@ -218,19 +203,7 @@ class Session:
 
     def _end_connection(self, goodbye: Reply) -> None:
         """Say goodbye and close; the command loop then sees the end of the stream."""
-        if self._writer.transport.is_closing():
-            return
-        self._writer.write(goodbye.encode())
-        self._writer.transport.close()  # flushes the reply first
-
-    async def _discard_long_line(self) -> None:
-        """Drop an over-long line without buffering it (memory never grows with the line)."""
-        while True:
-            try:
-                await self._reader.readuntil(b"\n")
-                return
-            except asyncio.LimitOverrunError as error:
-                await self._reader.readexactly(error.consumed)
+        self._control.say_goodbye(goodbye.encode())
 
     async def _handle_line(self, line: bytes) -> None:
         try:
@@ -330,7 +303,7 @@ class Session:
         """
         for _ in range(2):
             await asyncio.sleep(0)
-        return self.quit_requested or not self._reader.at_eof()
+        return self.quit_requested or not self._control.at_eof()
 
     # --- shutdown -------------------------------------------------------------------
     def begin_shutdown(self) -> None:
@@ -348,7 +321,7 @@ class Session:
             await self.abort_transfer()
         if self._data is not None:
             self._data.close()
-        await close_quietly(self._writer, timeout=1.0)
+        await self._control.close(timeout=1.0)
         log.info("%s %s disconnected", self.peer, self._user)
 
     @property

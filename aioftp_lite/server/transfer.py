@@ -7,12 +7,12 @@ the file size: every write is followed by `drain()`, every read asks for one chu
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..protocol.text import FromNetworkAscii, ToNetworkAscii
 from ..storage.base import FileReader, FileWriter
+from .control import send_fin_now
 from .throttle import RateLimiter, throttle
 
 
@@ -107,34 +107,13 @@ async def send_lines(lines: Iterable[str], writer: asyncio.StreamWriter, batch: 
     return total
 
 
-def _finish_now(writer: asyncio.StreamWriter) -> None:
-    """Send our FIN at once, right behind the last reply, rather than at the transport's close
-    one loop turn later: the server then closes first, as RFC 959 has it after 221, and the
-    TIME_WAIT state stays with us instead of using up the client's ports (a client opening
-    thousands of sessions a second ran out of them)."""
-    view = writer.get_extra_info("socket")
-    if view is None or view.fileno() < 0:
-        return
-    # uvloop's view of the socket refuses shutdown(). Family and type given: otherwise
-    # socket() asks the kernel for them (three more system calls per session).
-    sock = socket.socket(view.family, view.type, fileno=view.fileno())
-    try:
-        sock.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
-    finally:
-        sock.detach()  # the transport still owns the descriptor
-
-
 async def close_quietly(writer: asyncio.StreamWriter, timeout: float = 5.0) -> None:
     """Close a data connection, flushing what is buffered; never raises."""
     try:
-        # Plain TCP with nothing buffered closes at once; waiting for it cost a loop turn,
-        # a future and a timer per session (with SO_OOBINLINE set once on the listener instead
-        # of per connection: conn_login 8,300 -> 10,300 logins/s).
+        # Plain TCP with nothing buffered closes at once: no loop turn, future or timer to wait.
         done = not writer.transport.get_write_buffer_size() and writer.get_extra_info("ssl_object") is None
         if done and not writer.transport.is_closing():  # (once closing, the descriptor may be gone)
-            _finish_now(writer)
+            send_fin_now(writer.transport)
         writer.close()
         if done:
             return
