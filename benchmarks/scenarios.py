@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from . import payload
 from .measure import Context, Tally, measured, server_memory
-from .wire import FTPClient, FTPFailure
+from .wire import FTPClient, FTPFailure, login_cycle
 
 KiB, MiB = 1024, 1024 * 1024
 SMALL_FILE, SMALL_SIZE = "small.bin", 64 * KiB
@@ -164,13 +164,7 @@ async def conn_login(target: Target, ctx: Context) -> None:
             began = time.monotonic()
             try:
                 async with asyncio.timeout(target.op_timeout):
-                    client = await FTPClient.connect(target.host, target.port)
-                    try:
-                        await client.login(target.user, target.password, binary=False)
-                        await client.quit()  # closes gracefully, as real clients do
-                    except BaseException:
-                        client.abort()
-                        raise
+                    await login_cycle(target.host, target.port, target.user, target.password)
             except (OSError, FTPFailure, TimeoutError) as failure:
                 tally.error(failure)
                 await asyncio.sleep(0.01)  # a refusing server is not hammered in a tight loop

@@ -170,6 +170,80 @@ class _Source(asyncio.Protocol):
         return sent
 
 
+class _LoginCycle(asyncio.Protocol):
+    """One connect + USER/PASS + QUIT, driven by callbacks as replies arrive (conn_login).
+
+    No coroutine step or future per reply: with `FTPClient` the load generator reached
+    99 % of its core at about 12,000 logins/s and measured itself, not the server.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, user: str, password: str) -> None:
+        self.done: asyncio.Future[None] = loop.create_future()
+        self._parser = ReplyParser()
+        self._lines = (f"USER {user}\r\n".encode(), f"PASS {password}\r\n".encode(), b"QUIT\r\n")
+        self._step = 0  # 0: greeting, 1: reply to USER, 2: to PASS, 3: to QUIT, 4: done
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            replies = self._parser.feed(data)
+        except ReplyParseError as error:
+            self._fail(FTPFailure("bad_reply", str(error)))
+            return
+        for reply in replies:
+            self._on_reply(reply)
+
+    def _on_reply(self, reply: Reply) -> None:
+        assert self.transport is not None
+        step, code = self._step, reply.code
+        if step == 0 and code == 220:
+            self._send(1, self._lines[0])
+        elif step == 1 and code == 331:
+            self._send(2, self._lines[1])
+        elif step in (1, 2) and code == 230:
+            self._send(3, self._lines[2])
+        elif step == 3 and code == 221:
+            self._step = 4
+            self.transport.close()
+            _wake(self.done)
+        elif step < 4:
+            what = ("greeting", "USER", "PASS", "QUIT")[step]
+            self._fail(FTPFailure(f"reply_{code}", f"{what}: {reply}"))
+
+    def _send(self, step: int, line: bytes) -> None:
+        assert self.transport is not None
+        self._step = step
+        self.transport.write(line)
+
+    def eof_received(self) -> bool:
+        self._fail(FTPFailure("control_closed", "server closed the control connection"))
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(FTPFailure("control_lost", str(exc) if exc else "control connection closed"))
+
+    def _fail(self, failure: FTPFailure) -> None:
+        if self._step < 4:
+            self._step = 4
+            _wake(self.done, failure)
+            if self.transport is not None:
+                self.transport.abort()
+
+
+async def login_cycle(host: str, port: int, user: str, password: str) -> None:
+    """Connect, log in and quit (closing after 221, as real clients do); FTPFailure if not."""
+    loop = asyncio.get_running_loop()
+    transport, cycle = await loop.create_connection(lambda: _LoginCycle(loop, user, password), host, port)
+    try:
+        await cycle.done
+    except BaseException:
+        transport.abort()
+        raise
+
+
 P = TypeVar("P", bound=asyncio.BaseProtocol)
 
 
