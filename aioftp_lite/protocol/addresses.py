@@ -107,6 +107,7 @@ def parse_epsv_reply_text(text: str) -> int:
 
 
 @functools.lru_cache(maxsize=4096)  # called per connection with the same few peers
+@functools.lru_cache(maxsize=4096)  # the server asks twice per connection, for few distinct peers
 def normalize_host(host: str) -> str:
     """Canonical text of an IP address; IPv4-mapped IPv6 (`::ffff:1.2.3.4`) becomes IPv4."""
     parsed = ipaddress.ip_address(host.split("%", 1)[0])

@@ -121,8 +121,12 @@ class ControlConnection(asyncio.Protocol):
         return self._eof and not self._buffer
 
     # --- writing --------------------------------------------------------------------
+    @property
+    def closing(self) -> bool:
+        return self._lost or self.transport.is_closing()
+
     def write(self, data: bytes) -> None:
-        if self._lost or self.transport.is_closing():  # uvloop would raise RuntimeError
+        if self.closing:  # uvloop would raise RuntimeError on a closed transport
             raise ConnectionResetError("the control connection is closed")
         self.transport.write(data)
 
@@ -158,7 +162,7 @@ class ControlConnection(asyncio.Protocol):
 
     def say_goodbye(self, reply: bytes) -> None:
         """Send a last reply and close, without waiting (idle timeout, shutdown)."""
-        if self._lost or self.transport.is_closing():
+        if self.closing:
             return
         self.transport.write(reply)
         self.transport.close()  # flushes the reply first
