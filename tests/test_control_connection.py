@@ -7,6 +7,7 @@ never run as if it had come over TLS). Clients are blocking sockets in a worker 
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import time
@@ -114,3 +115,35 @@ async def test_clear_text_sent_behind_auth_tls_is_not_run_over_tls(root: Path, t
         auth, replies = await in_thread(lambda: session(server.port))
     assert auth == 234
     assert replies and replies[0].startswith("200"), replies  # the NOOP's, not 331 to the USER
+
+
+async def test_a_client_that_never_reads_replies_cannot_grow_the_servers_buffers(root: Path) -> None:
+    """60,000 pipelined HELPs owe the client ~30 MB of replies: the session waits in drain()
+    and then stops reading, so user-space buffers stay bounded; all replies arrive in the end."""
+    count = 60_000
+    async with Server(root=root, host="127.0.0.1", port=0) as server:
+        control = await in_thread(lambda: RawControl(server.port))
+        try:
+            await in_thread(lambda: control.sock.sendall(b"HELP\r\n" * count))
+            await asyncio.sleep(1.0)  # the server answers until the kernel buffers are full
+            [session] = server._sessions.values()
+            line_buffer = len(session._control._buffer)
+            write_buffer = session._control.transport.get_write_buffer_size()
+            assert line_buffer <= 2 * 4096 + 256 * 1024, line_buffer  # the pause mark plus one socket read
+            assert write_buffer <= 1 << 20, write_buffer
+
+            def read_all_replies() -> int:
+                end = b"\r\n214 Help OK.\r\n"  # the last line of each HELP reply
+                seen, tail = 0, b""
+                while seen < count:
+                    chunk = control.sock.recv(1 << 20)
+                    if not chunk:
+                        break
+                    data = tail + chunk
+                    seen += data.count(end)
+                    tail = data[-(len(end) - 1) :]  # too short to hold a whole `end` again
+                return seen
+
+            assert await in_thread(read_all_replies, timeout=60) == count
+        finally:
+            control.close()

@@ -71,8 +71,7 @@ class ControlConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._eof = self._lost = True
         self._wake_reader()
-        if self._drain_waiter is not None and not self._drain_waiter.done():
-            self._drain_waiter.set_exception(ConnectionResetError("the control connection is closed"))
+        self._wake_drainers()
         if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
 
@@ -81,6 +80,9 @@ class ControlConnection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._writing_paused = False
+        self._wake_drainers()
+
+    def _wake_drainers(self) -> None:
         if self._drain_waiter is not None and not self._drain_waiter.done():
             self._drain_waiter.set_result(None)
 
@@ -142,6 +144,8 @@ class ControlConnection(asyncio.Protocol):
             if self._drain_waiter is None or self._drain_waiter.done():
                 self._drain_waiter = asyncio.get_running_loop().create_future()
             await asyncio.shield(self._drain_waiter)  # shared: a cancelled waiter must not fail the others
+            if self._lost:
+                raise ConnectionResetError("the control connection is closed")
 
     # --- TLS and closing ------------------------------------------------------------
     async def start_tls(self, context: ssl.SSLContext, handshake_timeout: float | None) -> None:
@@ -149,6 +153,7 @@ class ControlConnection(asyncio.Protocol):
         # Anything the client sent before its handshake came in clear text: it must not be
         # run as if it had come over TLS (the STARTTLS command injection, CVE-2011-0411).
         self._buffer = b""
+        self._reading_paused = False  # start_tls resumes reading the plain transport itself
         plain = self.transport
         loop = asyncio.get_running_loop()
         upgraded = await loop.start_tls(
