@@ -213,10 +213,10 @@ class Server:
             self._idle_sweep = asyncio.get_running_loop().call_later(interval, self._sweep_idle)
 
     def _sweep_idle(self) -> None:
+        self._schedule_idle_sweep()  # first: nothing below may end the sweeps
         now = asyncio.get_running_loop().time()
         for session in list(self._sessions.values()):
             session.end_if_idle(now)
-        self._schedule_idle_sweep()
 
     def _refusal(self, peer_host: str) -> Reply | None:
         assert self.context is not None
