@@ -370,6 +370,9 @@ class FTPClient:
     async def noop(self) -> None:
         await self.expect("NOOP", 200)
 
+    async def delete(self, path: str) -> None:
+        await self.expect(f"DELE {path}", 250)
+
     async def quit(self) -> None:
         try:
             await self.expect("QUIT", 221)
