@@ -122,6 +122,10 @@ class ControlConnection(asyncio.Protocol):
     def at_eof(self) -> bool:
         return self._eof and not self._buffer
 
+    @property
+    def eof_seen(self) -> bool:
+        return self._eof
+
     # --- writing --------------------------------------------------------------------
     @property
     def closing(self) -> bool:

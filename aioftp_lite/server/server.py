@@ -171,7 +171,13 @@ class Server:
         return ControlConnection(self._connection_made, self.config.max_line_length)
 
     def _connection_made(self, control: ControlConnection) -> None:
-        """A client connected: refuse it at once, or start its session's task."""
+        asyncio.get_running_loop().create_task(self._serve(control))
+
+    async def _serve(self, control: ControlConnection) -> None:
+        """A client connected: refuse it, or run its session.
+
+        The limits are checked here, a loop turn after the accept, not in connection_made:
+        by then the loop has seen every end of stream that arrived with the new connection."""
         assert self.context is not None
         peer = control.transport.get_extra_info("peername")
         if not peer:  # reset before we got to it
@@ -183,13 +189,10 @@ class Server:
             control.say_goodbye(refusal.encode())
             return
         session = Session(self.context, control, peer)
-        task = asyncio.get_running_loop().create_task(self._serve(session, peer_host))
-        self._sessions[task] = session
-        self._per_ip[peer_host] += 1
-
-    async def _serve(self, session: Session, peer_host: str) -> None:
         task = asyncio.current_task()
         assert task is not None
+        self._sessions[task] = session
+        self._per_ip[peer_host] += 1
         try:
             await session.run()
         except asyncio.CancelledError:
@@ -223,9 +226,19 @@ class Server:
         if self.context.defender.is_banned(normalize_host(peer_host)):
             return Reply(Code.SERVICE_UNAVAILABLE, "Too many failed logins from your address, try later")
         limit = self.config.max_connections
-        if limit and len(self._sessions) >= limit:
+        if limit and len(self._sessions) >= limit and self._staying() >= limit:
             return Reply(Code.SERVICE_UNAVAILABLE, "Too many connections, try again later")
         per_ip = self.config.max_connections_per_ip
-        if per_ip and self._per_ip[peer_host] >= per_ip:
+        if per_ip and self._per_ip[peer_host] >= per_ip and self._staying(peer_host) >= per_ip:
             return Reply(Code.SERVICE_UNAVAILABLE, "Too many connections from your address")
         return None
+
+    def _staying(self, peer_host: str | None = None) -> int:
+        """Sessions (from `peer_host`) whose client has not hung up. One that has is about to
+        end: a client that closes a session and connects again at once is not refused for it."""
+        host = normalize_host(peer_host) if peer_host is not None else None
+        return sum(
+            1
+            for session in self._sessions.values()
+            if not session.client_hung_up and (host is None or session.peer_host == host)
+        )

@@ -280,6 +280,11 @@ class Session:
         await asyncio.wait([task])
         return True
 
+    @property
+    def client_hung_up(self) -> bool:
+        """The client closed its end of the control connection: no command will follow."""
+        return self._control.eof_seen
+
     async def client_still_there(self) -> bool:
         """Before committing an upload: did the client vanish rather than finish?
 
