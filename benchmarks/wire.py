@@ -53,15 +53,11 @@ def _wake(waiter: asyncio.Future[None] | None, failure: Exception | None = None)
             waiter.set_exception(failure)
 
 
-class _Control(asyncio.Protocol):
-    """The control connection: bytes in, whole replies out, in order."""
+class _ReplyReceiver(asyncio.Protocol):
+    """A control connection's receiving end: parses replies and reports failures to a subclass."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+    def __init__(self) -> None:
         self._parser = ReplyParser()
-        self._replies: collections.deque[Reply] = collections.deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self._failure: FTPFailure | None = None
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -69,13 +65,13 @@ class _Control(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         try:
-            self._replies.extend(self._parser.feed(data))
+            replies = self._parser.feed(data)
         except ReplyParseError as error:
             self._fail(FTPFailure("bad_reply", str(error)))
             assert self.transport is not None
             self.transport.abort()
             return
-        _wake(self._waiter)
+        self._take(replies)
 
     def eof_received(self) -> bool:
         self._fail(FTPFailure("control_closed", "server closed the control connection"))
@@ -83,6 +79,27 @@ class _Control(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail(FTPFailure("control_lost", str(exc) if exc else "control connection closed"))
+
+    def _take(self, replies: list[Reply]) -> None:
+        raise NotImplementedError
+
+    def _fail(self, failure: FTPFailure) -> None:
+        raise NotImplementedError
+
+
+class _Control(_ReplyReceiver):
+    """The control connection: bytes in, whole replies out, in order."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._loop = loop
+        self._replies: collections.deque[Reply] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._failure: FTPFailure | None = None
+
+    def _take(self, replies: list[Reply]) -> None:
+        self._replies.extend(replies)
+        _wake(self._waiter)
 
     def _fail(self, failure: FTPFailure) -> None:
         if self._failure is None:
@@ -170,7 +187,7 @@ class _Source(asyncio.Protocol):
         return sent
 
 
-class _LoginCycle(asyncio.Protocol):
+class _LoginCycle(_ReplyReceiver):
     """One connect + USER/PASS + QUIT, driven by callbacks as replies arrive (conn_login).
 
     No coroutine step or future per reply: with `FTPClient` the load generator reached
@@ -178,21 +195,12 @@ class _LoginCycle(asyncio.Protocol):
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop, user: str, password: str) -> None:
+        super().__init__()
         self.done: asyncio.Future[None] = loop.create_future()
-        self._parser = ReplyParser()
         self._lines = (f"USER {user}\r\n".encode(), f"PASS {password}\r\n".encode(), b"QUIT\r\n")
         self._step = 0  # 0: greeting, 1: reply to USER, 2: to PASS, 3: to QUIT, 4: done
-        self.transport: asyncio.Transport | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            replies = self._parser.feed(data)
-        except ReplyParseError as error:
-            self._fail(FTPFailure("bad_reply", str(error)))
-            return
+    def _take(self, replies: list[Reply]) -> None:
         for reply in replies:
             self._on_reply(reply)
 
@@ -218,18 +226,11 @@ class _LoginCycle(asyncio.Protocol):
         self._step = step
         self.transport.write(line)
 
-    def eof_received(self) -> bool:
-        self._fail(FTPFailure("control_closed", "server closed the control connection"))
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._fail(FTPFailure("control_lost", str(exc) if exc else "control connection closed"))
-
     def _fail(self, failure: FTPFailure) -> None:
         if self._step < 4:
             self._step = 4
             _wake(self.done, failure)
-            if self.transport is not None:
+            if self.transport is not None and not self.transport.is_closing():
                 self.transport.abort()
 
 
