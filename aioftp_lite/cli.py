@@ -96,6 +96,9 @@ SWITCHES: list[tuple[str, str, bool, str]] = [
     ("--read-only", "read_only", True, "refuse every change (550)"),
     ("--show-hidden", "show_hidden", True, "list dotfiles too"),
     ("--require-tls", "require_tls", True, "refuse logins and data connections without TLS"),
+    ("--no-tls-session-reuse", "tls_session_reuse", False,
+     "accept PROT P data connections that do not resume the control connection's TLS session"),
+    ("--no-fsync", "fsync", False, "acknowledge uploads without fsync (scratch servers)"),
 ]
 
 

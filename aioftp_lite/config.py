@@ -44,6 +44,11 @@ class ServerConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     require_tls: bool = False
+    # A PROT P data connection must resume the control connection's TLS session (vsftpd's
+    # require_ssl_reuse): another client cannot take the transfer with a fresh handshake.
+    tls_session_reuse: bool = True
+    # Uploads are fsynced (file before the rename, folder after) before the 226.
+    fsync: bool = True
     # Operations.
     log_level: str = "INFO"
     log_file: Path | None = None

@@ -1,11 +1,11 @@
 """The TOML config file (`--config FILE`): a schema table, checked key by key.
 
-    [server]    root, host, port, anonymous, read_only, show_hidden, banner, log_level, log_file
+    [server]    root, host, port, anonymous, read_only, show_hidden, banner, log_level, log_file, fsync
     [limits]    max_connections, max_connections_per_ip, idle_timeout, data_timeout,
                 max_line_length, passive_ports = "50000-50100", masquerade_address,
                 login_failure_delay, max_login_failures, login_failure_window, ban_seconds,
                 max_session_rate, max_total_rate, shutdown_timeout       (rates in bytes/s)
-    [tls]       cert, key, require
+    [tls]       cert, key, require, session_reuse
     [[users]]   name, password_hash (from `aioftp-lite hash-password`), home, permissions = [...]
 
 Every mistake raises `ConfigError` naming the key, so the CLI can print one clear line.
@@ -101,6 +101,7 @@ SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("server", "banner"): ("banner", _text),
     ("server", "log_level"): ("log_level", _log_level),
     ("server", "log_file"): ("log_file", _path),
+    ("server", "fsync"): ("fsync", _boolean),
     ("limits", "max_connections"): ("max_connections", _integer),
     ("limits", "max_connections_per_ip"): ("max_connections_per_ip", _integer),
     ("limits", "idle_timeout"): ("idle_timeout", _seconds),
@@ -118,6 +119,7 @@ SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("tls", "cert"): ("tls_cert", _path),
     ("tls", "key"): ("tls_key", _path),
     ("tls", "require"): ("require_tls", _boolean),
+    ("tls", "session_reuse"): ("tls_session_reuse", _boolean),
 }
 SECTIONS = sorted({section for section, _ in SCHEMA})
 
