@@ -1,50 +1,23 @@
 """Accounts and the authenticator that the dispatcher asks; handlers never check passwords.
 
-Passwords are kept as scrypt hashes (hashlib); verification runs in a worker thread
-because scrypt is deliberately slow.
+A named account's password is kept as a slow hash (passwords.py). A password that verified
+once is remembered as a keyed digest, so the next login with it costs microseconds; every
+other check goes through the slow-hash budget, off the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import os
-import secrets
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .passwords import DECOY_HASH, SlowHashBudget, VerifiedCredentials, hash_password, verify_password
 
 PERMISSIONS = frozenset({"list", "read", "write", "delete", "rename", "mkdir"})
 READ_ONLY_PERMISSIONS = frozenset({"list", "read"})
 ANONYMOUS_NAMES = frozenset({"anonymous", "ftp"})
-
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
-# Each check takes 16 MiB (128 * N * r) and tens of milliseconds. Checks get a small pool of
-# their own: the memory a burst of logins leaves pinned in malloc's per-thread arenas stays
-# bounded (not 16 MiB per default-executor thread, up to 32 of them), and file I/O in the
-# default executor is never queued behind a flood of password guesses.
-_PASSWORD_CHECKS = ThreadPoolExecutor(min(4, os.cpu_count() or 1), thread_name_prefix="password-check")
-
-
-def hash_password(password: str) -> str:
-    """`scrypt$N$r$p$salt$hash`, hex encoded."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P)
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, encoded: str) -> bool:
-    try:
-        scheme, n, r, p, salt, expected = encoded.split("$")
-        if scheme != "scrypt":
-            return False
-        digest = hashlib.scrypt(
-            password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p)
-        )
-    except ValueError:
-        return False
-    return hmac.compare_digest(digest.hex(), expected)
+# Who may log in without a password: nobody, readers, or readers and writers.
+ANONYMOUS_MODES = ("off", "read", "write")
 
 
 @dataclass(frozen=True)
@@ -71,35 +44,86 @@ class UserEntry:
 class Authenticator:
     root: Path
     users: dict[str, UserEntry] = field(default_factory=dict)
-    allow_anonymous: bool = True
+    anonymous: str = "write"  # one of ANONYMOUS_MODES
     read_only: bool = False
-    # Checked when the user does not exist, so that both cases cost the same scrypt run
-    # (no password matches it: its digest is not the hash of anything).
-    _decoy_hash: str = f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${'00' * 16}${'00' * 64}"
+    credentials: VerifiedCredentials = field(default_factory=VerifiedCredentials)
+    budget: SlowHashBudget = field(default_factory=SlowHashBudget)
+    _accounts: dict[str, Account] = field(default_factory=dict)  # made once per user
+    _checks: dict[bytes, asyncio.Future[bool]] = field(default_factory=dict)  # slow checks running
 
     def add_user(self, name: str, password: str, home: Path | None = None) -> None:
         self.users[name] = UserEntry(hash_password(password), home)
 
+    def reload(self, users: dict[str, UserEntry], anonymous: str, read_only: bool) -> None:
+        """New accounts and rights (a reloaded config); no password remembered from before."""
+        self.users, self.anonymous, self.read_only = users, anonymous, read_only
+        self.credentials.clear()
+        self._accounts.clear()
+
     def home_of(self, entry: UserEntry) -> Path:
         return self.root / entry.home if entry.home else self.root
 
+    def _is_anonymous(self, name: str) -> bool:
+        return name.lower() in ANONYMOUS_NAMES and name not in self.users
+
     def is_anonymous_name(self, name: str) -> bool:
-        return self.allow_anonymous and name.lower() in ANONYMOUS_NAMES and name not in self.users
+        """An anonymous login that is allowed."""
+        return self.anonymous != "off" and self._is_anonymous(name)
 
-    async def authenticate(self, name: str, password: str) -> Account | None:
+    def refuses_anonymous(self, name: str) -> bool:
+        """An anonymous login while anonymous access is off."""
+        return self.anonymous == "off" and self._is_anonymous(name)
+
+    async def authenticate(
+        self, name: str, password: str, address: str = "", safelisted: bool = False
+    ) -> Account | None:
+        """The account, or None for a wrong name or password.
+
+        Raises `ServerBusy` when the slow hash is over its budget for longer than a login
+        may wait. `address` is the client's, so that one address cannot fill the queue
+        (unless `safelisted`). Logins that offer the same name and password while one
+        check of it runs share that check: a hundred clients of one account logging in
+        at once after a start cost one slow hash, not a hundred.
+        """
         if self.is_anonymous_name(name):
-            return self._account("anonymous", self.root, PERMISSIONS, anonymous=True)
+            return self._account("anonymous")
         entry = self.users.get(name)
-        encoded = entry.password_hash if entry else self._decoy_hash
-        loop = asyncio.get_running_loop()
-        valid = await loop.run_in_executor(_PASSWORD_CHECKS, verify_password, password, encoded)
-        if entry is None or not valid:
+        encoded = entry.password_hash if entry is not None else DECOY_HASH
+        if entry is not None and self.credentials.knows(name, encoded, password):
+            return self._account(name)
+        key = self.credentials.digest(name, encoded, password)
+        check = self._checks.get(key)
+        if check is None:
+            check = asyncio.ensure_future(
+                self.budget.run(address, verify_password, password, encoded, capped=not safelisted)
+            )
+            self._checks[key] = check
+            check.add_done_callback(lambda done: self._check_done(key, done))
+        valid = await asyncio.shield(check)
+        # A reload while the hash ran may have changed or removed the account: the password
+        # was checked against what is no longer its hash.
+        current = self.users.get(name)
+        if entry is None or not valid or current is None or current.password_hash != encoded:
             return None
-        return self._account(name, self.home_of(entry), entry.permissions)
+        self.credentials.remember(name, encoded, password)
+        return self._account(name)
 
-    def _account(
-        self, name: str, home: Path, permissions: frozenset[str], anonymous: bool = False
-    ) -> Account:
-        if self.read_only:
-            permissions = permissions & READ_ONLY_PERMISSIONS
-        return Account(name, home, permissions, anonymous)
+    def _check_done(self, key: bytes, check: asyncio.Future[bool]) -> None:
+        self._checks.pop(key, None)
+        if not check.cancelled():
+            check.exception()  # retrieved here too: every login waiting for it may have gone
+
+    def _account(self, name: str) -> Account:
+        account = self._accounts.get(name)
+        if account is None:
+            if name == "anonymous" and self._is_anonymous(name):
+                permissions = PERMISSIONS if self.anonymous == "write" else READ_ONLY_PERMISSIONS
+                account = Account("anonymous", self.root, permissions, anonymous=True)
+            else:
+                entry = self.users[name]
+                account = Account(name, self.home_of(entry), entry.permissions)
+            if self.read_only:
+                account = Account(account.name, account.home, account.permissions & READ_ONLY_PERMISSIONS,
+                                  account.anonymous)  # fmt: skip
+            self._accounts[name] = account
+        return account

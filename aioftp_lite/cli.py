@@ -21,9 +21,10 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from .auth import hash_password
 from .config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_ROOT, ServerConfig
 from .configfile import LOG_LEVELS, ConfigError, load_config_file, parse_port_range
+from .defender import parse_safelist
+from .passwords import hash_password
 from .server import Server
 from .workers import Supervisor, die_with_supervisor
 
@@ -64,6 +65,25 @@ def seconds_argument(text: str) -> float:
     return value
 
 
+def safelist_argument(text: str) -> tuple[str, ...]:
+    entries = tuple(entry.strip() for entry in text.split(",") if entry.strip())
+    try:
+        parse_safelist(entries)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return entries
+
+
+def share_argument(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a share of a core above 0 (0.25: a quarter), not {text!r}")
+    return value
+
+
 def port_range_argument(text: str) -> tuple[int, int]:
     try:
         return parse_port_range(text)
@@ -89,10 +109,17 @@ SETTING_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--tls-key", "tls_key", Path, "private key (PEM), if not in the certificate file"),
     ("--log-file", "log_file", Path, "also write the log to this file"),
     ("--log-level", "log_level", str.upper, f"one of {', '.join(LOG_LEVELS)} (default INFO)"),
+    ("--max-login-failures", "max_login_failures", count_argument,
+     "failed logins within the window that ban an address (default 5; 0: never ban)"),
+    ("--ban-seconds", "ban_seconds", seconds_argument,
+     "longest ban; bans start at 60 s and double up to it (default 900)"),
+    ("--ban-safelist", "ban_safelist", safelist_argument,
+     "addresses never banned, CIDR,... (default 127.0.0.0/8,::1; '' for none)"),
+    ("--login-hash-cpu", "login_hash_cpu", share_argument,
+     "share of one core that password hashing may use (default 0.25)"),
 ]
 # Switches that can only turn a setting on: (flag, field, value, help).
-SWITCHES: list[tuple[str, str, bool, str]] = [
-    ("--no-anonymous", "allow_anonymous", False, "refuse anonymous logins"),
+SWITCHES: list[tuple[str, str, Any, str]] = [
     ("--read-only", "read_only", True, "refuse every change (550)"),
     ("--show-hidden", "show_hidden", True, "list dotfiles too"),
     ("--require-tls", "require_tls", True, "refuse logins and data connections without TLS"),
@@ -101,6 +128,13 @@ SWITCHES: list[tuple[str, str, bool, str]] = [
     ("--no-fsync", "fsync", False, "acknowledge uploads without fsync (scratch servers)"),
 ]
 
+
+# Anonymous access; by default read-write while no named user is configured, else off.
+ANONYMOUS_SWITCHES = [
+    ("--no-anonymous", "off", "refuse anonymous logins"),
+    ("--anonymous", "read", "let anonymous users list and download (with named users configured)"),
+    ("--anonymous-write", "write", "let anonymous users upload, delete and rename too"),
+]
 
 EVENT_LOOPS = ("auto", "asyncio", "uvloop")
 
@@ -118,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
         serve.add_argument(flag, dest=field, type=kind, default=None, help=text)
     for flag, field, value, text in SWITCHES:
         serve.add_argument(flag, dest=field, action="store_const", const=value, default=None, help=text)
+    anonymous = serve.add_mutually_exclusive_group()
+    for flag, value, text in ANONYMOUS_SWITCHES:
+        anonymous.add_argument(flag, dest="anonymous", action="store_const", const=value, help=text)
     serve.add_argument("--workers", type=count_argument, default=1,
                        help="processes sharing the port (SO_REUSEPORT), e.g. one per core")
     serve.add_argument("--event-loop", choices=EVENT_LOOPS, default="auto",
@@ -192,7 +229,10 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(max(first, GC_FIRST_THRESHOLD), second, third)
 
 
-async def serve(config: ServerConfig, worker_index: int | None = None) -> int:
+async def serve(
+    config: ServerConfig, worker_index: int | None = None, reread: Callable[[], ServerConfig] | None = None
+) -> int:
+    """Serve until SIGTERM or SIGINT; SIGHUP takes accounts and limits from `reread()`."""
     server = Server(config)
     try:
         await server.start()
@@ -203,20 +243,44 @@ async def serve(config: ServerConfig, worker_index: int | None = None) -> int:
     tune_garbage_collector()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    logging.getLogger("aioftp_lite.server").info("event loop: %s", type(loop).__module__.split(".")[0])
+    log = logging.getLogger("aioftp_lite.server")
+    log.info("event loop: %s", type(loop).__module__.split(".")[0])
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
-    access = "read-only" if config.read_only else "read-write"
-    anonymous = f"anonymous {access}" if config.allow_anonymous else "no anonymous login"
+    reloads: set[asyncio.Task[None]] = set()
+    if reread is not None:
+
+        def start_reload() -> None:
+            task = loop.create_task(reload(server, reread))
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, start_reload)
     for address in server.addresses:
         if worker_index is None:
-            print(f"aioftp-lite serving {config.root} on ftp://{address} ({anonymous})", flush=True)
+            print(f"aioftp-lite serving {config.root} on {config.url_scheme}://{address} "
+                  f"({config.access_summary()})", flush=True)  # fmt: skip
         else:
             logging.getLogger("aioftp_lite.workers").info("worker %d serving on %s", worker_index, address)
     await stop.wait()
-    logging.getLogger("aioftp_lite.server").info("stopping: no new connections, transfers may finish")
+    log.info("stopping: no new connections, transfers may finish")
     await server.close()
     return 0
+
+
+async def reload(server: Server, reread: Callable[[], ServerConfig]) -> None:
+    """SIGHUP: read the config file and flags again; a mistake keeps the running settings."""
+    log = logging.getLogger("aioftp_lite.server")
+    try:
+        config = await asyncio.to_thread(reread)
+    except (UsageError, OSError) as error:
+        log.error("reload failed, the running settings stay: %s", error)
+        return
+    needs_restart = await server.reload(config)
+    logging.getLogger().setLevel(server.config.log_level)
+    if needs_restart:
+        log.warning("reload: %s changed; a restart applies that", ", ".join(needs_restart))
+    log.info("reloaded accounts and limits (%s)", server.config.access_summary())
 
 
 def hash_password_command(from_stdin: bool) -> int:
@@ -260,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aioftp-lite: error: {error}", file=sys.stderr)
         return 2
     with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(serve(config, arguments.worker_index))
+        return runner.run(serve(config, arguments.worker_index, lambda: config_from_arguments(arguments)))
 
 
 def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .auth import UserEntry
+from .defender import DEFAULT_SAFELIST
 from .storage.base import DEFAULT_CHUNK_SIZE
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 2121
 DEFAULT_ROOT = Path("ftp-root")
+DEFAULT_MAX_CONNECTIONS_PER_IP = 50  # vsftpd's max_per_ip
 
 
 @dataclass
@@ -20,22 +22,31 @@ class ServerConfig:
     port: int = DEFAULT_PORT
     users: dict[str, str] = field(default_factory=dict)  # name -> password (hashed at start)
     accounts: dict[str, UserEntry] = field(default_factory=dict)  # from a config file, already hashed
-    allow_anonymous: bool = True
+    # "off", "read" or "write"; None: "write" while no named user is configured, else "off".
+    anonymous: str | None = None
     read_only: bool = False
     show_hidden: bool = False
     # Limits.
     max_connections: int = 1024
-    max_connections_per_ip: int = 0  # 0: no limit
+    # None: DEFAULT_MAX_CONNECTIONS_PER_IP, except for safelisted addresses; 0: no limit.
+    max_connections_per_ip: int | None = None
     idle_timeout: float = 300.0
     data_timeout: float = 30.0
     max_line_length: int = 4096
     passive_ports: tuple[int, int] | None = None  # None: any free port
     masquerade_address: str | None = None
-    # Failed logins: a delay before each "530", then a temporary ban of the address.
+    # Failed logins: a delay before each "530", then a temporary ban of the address;
+    # bans escalate from first_ban_seconds, doubling, up to ban_seconds.
     login_failure_delay: float = 1.0
     max_login_failures: int = 5  # within login_failure_window; 0 disables the ban
     login_failure_window: float = 300.0
+    first_ban_seconds: float = 60.0
     ban_seconds: float = 900.0
+    ban_safelist: tuple[str, ...] = DEFAULT_SAFELIST  # never banned, no default per-address limit
+    # Slow password hashes: at most this share of one core's time, then logins queue.
+    login_hash_cpu: float = 0.25
+    login_queue: int = 64  # logins waiting for the hash at most; beyond: 421
+    login_queue_wait: float = 10.0  # seconds a login may wait for the hash; then 421
     # Bandwidth in bytes per second; 0: unlimited.
     max_session_rate: int = 0
     max_total_rate: int = 0
@@ -59,3 +70,30 @@ class ServerConfig:
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
+        self.ban_safelist = tuple(self.ban_safelist)
+
+    @property
+    def anonymous_access(self) -> str:
+        """The anonymous mode in force: "off", "read" or "write"."""
+        if self.anonymous is not None:
+            return self.anonymous
+        return "off" if self.users or self.accounts else "write"
+
+    @property
+    def url_scheme(self) -> str:
+        return "ftpes" if self.tls_cert is not None else "ftp"
+
+    def access_summary(self, most_names: int = 5) -> str:
+        """Who may log in, for the start-up line: `users: alice, bob; anonymous: read-only`."""
+        names = sorted({*self.users, *self.accounts})
+        anonymous = self.anonymous_access
+        if anonymous != "off":
+            anonymous = "read-only" if anonymous == "read" or self.read_only else "read-write"
+        parts = []
+        if names:
+            shown = ", ".join(names[:most_names])
+            more = f" and {len(names) - most_names} more" if len(names) > most_names else ""
+            parts.append(f"users: {shown}{more}" + (" (read-only)" if self.read_only else ""))
+        parts.append(f"anonymous: {anonymous}")
+        return "; ".join(parts)
+

@@ -1,9 +1,12 @@
 """The TOML config file (`--config FILE`): a schema table, checked key by key.
 
-    [server]    root, host, port, anonymous, read_only, show_hidden, banner, log_level, log_file, fsync
+    [server]    root, host, port, anonymous ("off" | "read" | "write"), read_only, show_hidden,
+                banner, log_level, log_file, fsync
     [limits]    max_connections, max_connections_per_ip, idle_timeout, data_timeout,
                 max_line_length, passive_ports = "50000-50100", masquerade_address,
-                login_failure_delay, max_login_failures, login_failure_window, ban_seconds,
+                login_failure_delay, max_login_failures, login_failure_window, first_ban_seconds,
+                ban_seconds, ban_safelist = ["10.0.0.0/8", ...], login_hash_cpu (share of a core),
+                login_queue, login_queue_wait,
                 max_session_rate, max_total_rate, shutdown_timeout       (rates in bytes/s)
     [tls]       cert, key, require, session_reuse
     [[users]]   name, password_hash (from `aioftp-lite hash-password`), home, permissions = [...]
@@ -19,7 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .auth import PERMISSIONS, UserEntry
+from .auth import ANONYMOUS_MODES, PERMISSIONS, UserEntry
+from .defender import parse_safelist
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -73,6 +77,32 @@ def _log_level(value: Any, key: str, base: Path) -> str:
     return level
 
 
+def _anonymous(value: Any, key: str, _base: Path) -> str:
+    # true / false as before named users existed: read-write / off.
+    if isinstance(value, bool):
+        return "write" if value else "off"
+    if value not in ANONYMOUS_MODES:
+        raise ConfigError(f"{key}: expected one of {', '.join(map(repr, ANONYMOUS_MODES))}, got {value!r}")
+    return str(value)
+
+
+def _safelist(value: Any, key: str, _base: Path) -> tuple[str, ...]:
+    entries = value.split(",") if isinstance(value, str) else value
+    if not isinstance(entries, list | tuple) or not all(isinstance(entry, str) for entry in entries):
+        raise ConfigError(f"{key}: expected a list of addresses or CIDR networks, got {value!r}")
+    try:
+        parse_safelist(entries)
+    except ValueError as error:
+        raise ConfigError(f"{key}: {error}") from None
+    return tuple(entry.strip() for entry in entries if entry.strip())
+
+
+def _share(value: Any, key: str, _base: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"{key}: expected a share of a core above 0 (0.25: a quarter), got {value!r}")
+    return float(value)
+
+
 def parse_port_range(text: str) -> tuple[int, int]:
     low, dash, high = text.partition("-")
     if not dash or not low.strip().isdigit() or not high.strip().isdigit():
@@ -95,7 +125,7 @@ SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("server", "root"): ("root", _path),
     ("server", "host"): ("host", _text),
     ("server", "port"): ("port", _port),
-    ("server", "anonymous"): ("allow_anonymous", _boolean),
+    ("server", "anonymous"): ("anonymous", _anonymous),
     ("server", "read_only"): ("read_only", _boolean),
     ("server", "show_hidden"): ("show_hidden", _boolean),
     ("server", "banner"): ("banner", _text),
@@ -112,7 +142,12 @@ SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("limits", "login_failure_delay"): ("login_failure_delay", _seconds),
     ("limits", "max_login_failures"): ("max_login_failures", _integer),
     ("limits", "login_failure_window"): ("login_failure_window", _seconds),
+    ("limits", "first_ban_seconds"): ("first_ban_seconds", _seconds),
     ("limits", "ban_seconds"): ("ban_seconds", _seconds),
+    ("limits", "ban_safelist"): ("ban_safelist", _safelist),
+    ("limits", "login_hash_cpu"): ("login_hash_cpu", _share),
+    ("limits", "login_queue"): ("login_queue", _integer),
+    ("limits", "login_queue_wait"): ("login_queue_wait", _seconds),
     ("limits", "max_session_rate"): ("max_session_rate", _integer),
     ("limits", "max_total_rate"): ("max_total_rate", _integer),
     ("limits", "shutdown_timeout"): ("shutdown_timeout", _seconds),

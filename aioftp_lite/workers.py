@@ -4,7 +4,7 @@ Each worker is a full `aioftp-lite serve` process with its own event loop; the
 kernel spreads new connections over their listening sockets. The parent only
 supervises: it reserves the port (so `--port 0` works), gives each worker its own
 slice of the passive port range (so two workers never hand out the same port),
-forwards SIGTERM/SIGINT, reaps its children and restarts a worker that died.
+forwards SIGTERM/SIGINT (and SIGHUP: each worker reloads), reaps its children and restarts a worker that died.
 """
 
 from __future__ import annotations
@@ -86,9 +86,10 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signal_number, self._stop)
+        loop.add_signal_handler(signal.SIGHUP, self._forward, signal.SIGHUP)
         shown = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
-        print(f"aioftp-lite serving {self.config.root} on ftp://{shown}:{port} "
-              f"with {self._count} workers", flush=True)  # fmt: skip
+        print(f"aioftp-lite serving {self.config.root} on {self.config.url_scheme}://{shown}:{port} "
+              f"with {self._count} workers ({self.config.access_summary()})", flush=True)  # fmt: skip
         try:
             keepers = [asyncio.create_task(self._keep_running(i, port, slices[i])) for i in range(self._count)]
             await asyncio.gather(*keepers)
@@ -108,6 +109,9 @@ class Supervisor:
 
     def _stop(self) -> None:
         self._stopping = True
+        self._forward(signal.SIGTERM)
+
+    def _forward(self, signal_number: int) -> None:
         for process in self._processes.values():
             if process.returncode is None:
-                process.send_signal(signal.SIGTERM)
+                process.send_signal(signal_number)

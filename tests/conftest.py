@@ -28,7 +28,7 @@ def root(tmp_path: Path) -> Path:
 @pytest.fixture
 async def server(root: Path) -> AsyncIterator[Server]:
     """Anonymous read-write plus one named user, on a free port."""
-    async with Server(root=root, host="127.0.0.1", port=0, users={USER: PASSWORD}) as running:
+    async with Server(root=root, host="127.0.0.1", port=0, users={USER: PASSWORD}, anonymous="write") as running:
         yield running
 
 

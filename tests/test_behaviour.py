@@ -225,7 +225,8 @@ async def test_read_only_refuses_every_write(root: Path, user: str) -> None:
     before = snapshot(root)
     password = PASSWORD if user == USER else "guest@"
 
-    async with Server(root=root, host="127.0.0.1", port=0, users={USER: PASSWORD}, read_only=True) as server:
+    async with Server(root=root, host="127.0.0.1", port=0, users={USER: PASSWORD}, anonymous="write",
+                      read_only=True) as server:  # fmt: skip
 
         def session() -> dict:
             raw = RawControl(server.port)

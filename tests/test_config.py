@@ -59,6 +59,7 @@ def password_hashes() -> dict[str, str]:
 class Running:
     port: int
     stderr: Path
+    pid: int
 
 
 @contextlib.contextmanager
@@ -74,9 +75,9 @@ def serve(workdir: Path, config: Path | None, *flags: str) -> Iterator[Running]:
         assert process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT)
         line = process.stdout.readline().decode() if ready else ""
-        match = re.search(r"ftp://127\.0\.0\.1:(\d+)", line)
+        match = re.search(r"ftpe?s?://127\.0\.0\.1:(\d+)", line)
         assert match, f"no address printed: {line!r}; stderr: {stderr_path.read_text()[-2000:]}"
-        yield Running(int(match.group(1)), stderr_path)
+        yield Running(int(match.group(1)), stderr_path, process.pid)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -354,3 +355,42 @@ def test_hash_password_refuses_an_empty_password() -> None:
     assert len(done.stderr.strip().splitlines()) == 1 and done.stdout == ""
     # Two hashes of one password differ (a fresh salt each time).
     assert hash_password("same") != hash_password("same")
+
+
+def test_sighup_reloads_accounts_and_limits_without_dropping_sessions(
+    tmp_path: Path, password_hashes: dict[str, str]
+) -> None:
+    """A changed password in the reloaded file is refused at once (no remembered digest of
+    the old one lets it in); a removed user is gone; a session opened before stays."""
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "a.txt").write_bytes(b"kept across the reload\n")
+    config = tmp_path / "server.toml"
+
+    def write_config(users: dict[str, str], max_per_ip: int) -> None:
+        tables = "".join(f'[[users]]\nname = "{name}"\npassword_hash = "{hashed}"\n\n'
+                         for name, hashed in users.items())  # fmt: skip
+        config.write_text(f'[server]\nroot = "{root}"\n[limits]\nlogin_failure_delay = 0\n'
+                          f"max_connections_per_ip = {max_per_ip}\n\n{tables}")  # fmt: skip
+
+    write_config({"alice": password_hashes["alice"], "bob": password_hashes["bob"]}, 10)
+    with serve(tmp_path, config) as server:
+        before = login(server.port, "alice")  # the slow hash, then remembered
+        login(server.port, "alice").quit()  # from the remembered digest
+        # alice now has carol's password; bob is removed; at most 2 connections per address.
+        write_config({"alice": password_hashes["carol"]}, 2)
+        os.kill(server.pid, signal.SIGHUP)
+        deadline = time.monotonic() + START_TIMEOUT
+        while "reloaded accounts and limits" not in server.stderr.read_text():
+            assert time.monotonic() < deadline, server.stderr.read_text()[-2000:]
+            time.sleep(0.05)
+        assert code(login, server.port, "alice", PASSWORDS["alice"]) == 530
+        assert code(login, server.port, "bob") == 530
+        after = login(server.port, "alice", PASSWORDS["carol"])
+        assert code(login, server.port, "alice", PASSWORDS["carol"]) == 421  # the new per-address limit
+        # The session from before the reload still works, transfers included.
+        received = bytearray()
+        before.retrbinary("RETR a.txt", received.extend)
+        assert bytes(received) == b"kept across the reload\n"
+        before.quit()
+        after.quit()

@@ -147,7 +147,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     config.write_text("[limits]\nlogin_failure_delay = 0\nmax_login_failures = 0\ndata_timeout = 1\n")
     refusing = socket.socket()
     refusing.bind(("127.0.0.1", 0))
-    server = ServerProcess(root, base / "stderr.log", "--config", str(config), "--user", "fuzz:fuzzpw",
+    server = ServerProcess(root, base / "stderr.log", "--config", str(config), "--user", "fuzz:fuzzpw", "--anonymous-write",
                            "--log-level", "WARNING")  # fmt: skip
     server.start()
     live = LiveServer(server, refusing.getsockname()[1], watch_name, hashlib.sha256(watch_data).hexdigest())
@@ -528,7 +528,7 @@ async def test_every_documented_reply_is_what_the_server_sends(tmp_path: Path) -
     (root / "escape").symlink_to(outside)
     reader = UserEntry(hash_password("pw"), None, frozenset({"list"}))
     accounts = {READER: reader}
-    async with Server(root=root, host="127.0.0.1", port=0, accounts=accounts, data_timeout=0.3) as server:
+    async with Server(root=root, host="127.0.0.1", port=0, accounts=accounts, anonymous="write", data_timeout=0.3) as server:
 
         def replay() -> list[bytes]:
             return [last_final_reply(server.port, login, lines) for login, lines, _ in DOCUMENTED]

@@ -1,16 +1,15 @@
 """Limits (issue 4 point 3): connections, timeouts, line length, failed logins, passive
 ports, masquerading and bandwidth, each over real sockets on 127.0.0.1.
 
-Most tests drive the server with `Control`, a raw control connection on the test's
-event loop: it sees exact replies and when they arrive, and notices when the server
-closes the connection. The memory test runs the server as a subprocess so its RSS is
+Most tests drive the server with `Control` (tests/async_control.py), a raw control
+connection on the test's event loop: it sees exact replies and when they arrive, and
+notices when the server closes the connection. The memory test runs the server as a subprocess so its RSS is
 its own. Timing assertions are loose on purpose (lower bounds, wide ratios).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import re
@@ -19,91 +18,18 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import psutil
 
 from aioftp_lite import Server
 
+from .async_control import REPLY_TIMEOUT, Clients
+
 USER, PASSWORD = "alice", "right password"
 KiB, MiB = 1024, 1024 * 1024
-REPLY_TIMEOUT = 5.0
-_LAST_LINE = re.compile(r"^(\d{3}) ")
 _PASV_NUMBERS = re.compile(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
 _EPSV_PORT = re.compile(r"\(\|\|\|(\d+)\|\)")
-
-
-class Control:
-    """A raw FTP control connection that reads whole (multi-line) replies."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-
-    async def send(self, line: str | bytes) -> None:
-        data = line.encode() + b"\r\n" if isinstance(line, str) else line
-        self.writer.write(data)
-        await self.writer.drain()
-
-    async def reply(self, timeout: float = REPLY_TIMEOUT) -> tuple[int, str]:
-        lines: list[str] = []
-        async with asyncio.timeout(timeout):
-            for _ in range(1000):  # bounded: no reply of ours has that many lines
-                raw = await self.reader.readline()
-                if not raw:
-                    raise ConnectionError(f"connection closed after {lines!r}")
-                lines.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
-                match = _LAST_LINE.match(lines[-1])
-                if match and (len(lines) == 1 or lines[-1][:3] == lines[0][:3]):
-                    return int(match.group(1)), "\n".join(lines)
-        raise AssertionError(f"reply too long: {lines[:3]!r}")
-
-    async def command(self, line: str, timeout: float = REPLY_TIMEOUT) -> tuple[int, str]:
-        await self.send(line)
-        return await self.reply(timeout)
-
-    async def login(self, user: str = USER, password: str = PASSWORD) -> None:
-        assert (await self.command(f"USER {user}"))[0] == 331
-        code, text = await self.command(f"PASS {password}")
-        assert code == 230, text
-
-    async def closed_by_server(self, timeout: float = REPLY_TIMEOUT) -> bool:
-        """True once the server has closed the connection (EOF or reset)."""
-        try:
-            async with asyncio.timeout(timeout):
-                return await self.reader.read(1024) == b""
-        except ConnectionError:
-            return True
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(OSError):
-            await self.writer.wait_closed()
-
-
-class Clients:
-    """Opens control connections to one server (reading the greeting) and closes them all."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.opened: list[Control] = []
-
-    async def connect(self, source: str | None = None) -> tuple[Control, int]:
-        """A new connection, from `source` if given, and the code of its greeting."""
-        local = (source, 0) if source else None
-        streams = await asyncio.wait_for(
-            asyncio.open_connection("127.0.0.1", self.port, local_addr=local), REPLY_TIMEOUT
-        )
-        control = Control(*streams)
-        self.opened.append(control)
-        return control, (await control.reply())[0]
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        for control in self.opened:
-            await control.close()
 
 
 def serve(root: Path, **settings: Any) -> Server:
@@ -125,7 +51,7 @@ def epsv_port(text: str) -> int:
 
 # --- connections -----------------------------------------------------------------------
 async def test_max_connections_refuses_the_extra_client_with_421(root: Path) -> None:
-    async with serve(root, max_connections=2) as server, Clients(server.port) as clients:
+    async with serve(root, max_connections=2) as server, Clients(server.port, (USER, PASSWORD)) as clients:
         (first, code_one), (second, code_two) = [await clients.connect() for _ in range(2)]
         assert code_one == code_two == 220
         extra, code = await clients.connect()
@@ -145,7 +71,7 @@ async def test_max_connections_refuses_the_extra_client_with_421(root: Path) -> 
 
 
 async def test_max_connections_per_ip_counts_each_address(root: Path) -> None:
-    async with serve(root, max_connections_per_ip=2) as server, Clients(server.port) as clients:
+    async with serve(root, max_connections_per_ip=2) as server, Clients(server.port, (USER, PASSWORD)) as clients:
         for _ in range(2):
             assert (await clients.connect())[1] == 220
         extra, code = await clients.connect()
@@ -159,7 +85,7 @@ async def test_max_connections_per_ip_counts_each_address(root: Path) -> None:
 
 # --- timeouts --------------------------------------------------------------------------
 async def test_idle_timeout_sends_421_then_closes(root: Path) -> None:
-    async with serve(root, idle_timeout=0.5) as server, Clients(server.port) as clients:
+    async with serve(root, idle_timeout=0.5) as server, Clients(server.port, (USER, PASSWORD)) as clients:
         control, _ = await clients.connect()
         # Commands keep the session alive past the timeout...
         for _ in range(4):
@@ -176,7 +102,7 @@ async def test_idle_timeout_sends_421_then_closes(root: Path) -> None:
 
 async def test_data_timeout_gives_425_when_no_data_connection_arrives(root: Path) -> None:
     (root / "file.bin").write_bytes(b"x" * 1000)
-    async with serve(root, data_timeout=0.5) as server, Clients(server.port) as clients:
+    async with serve(root, data_timeout=0.5) as server, Clients(server.port, (USER, PASSWORD)) as clients:
         control, _ = await clients.connect()
         await control.login()
         assert (await control.command("PASV"))[0] == 227
@@ -192,7 +118,7 @@ async def test_data_timeout_gives_425_when_no_data_connection_arrives(root: Path
 
 # --- over-long command lines -----------------------------------------------------------
 async def test_a_1mib_line_without_newline_gets_500_and_the_session_stays_usable(root: Path) -> None:
-    async with serve(root) as server, Clients(server.port) as clients:
+    async with serve(root) as server, Clients(server.port, (USER, PASSWORD)) as clients:
         control, _ = await clients.connect()
         await control.login()
         await control.send(b"STOR " + b"A" * MiB)  # no newline: the server must not wait for one
@@ -236,7 +162,7 @@ async def test_memory_does_not_grow_with_an_endless_command_line(root: Path) -> 
     """32 MiB without a newline: a server that buffered the line would grow by 32 MiB."""
     process, port = await _start_server_process(root)
     try:
-        async with Clients(port) as clients:
+        async with Clients(port, (USER, PASSWORD)) as clients:
             control, _ = await clients.connect()
             await control.login()
             assert (await control.command("NOOP"))[0] == 200
@@ -258,7 +184,7 @@ async def test_memory_does_not_grow_with_an_endless_command_line(root: Path) -> 
 async def test_failed_login_answers_after_the_configured_delay(root: Path) -> None:
     async with (
         serve(root, login_failure_delay=0.6, max_login_failures=0) as server,
-        Clients(server.port) as clients,
+        Clients(server.port, (USER, PASSWORD)) as clients,
     ):
         control, _ = await clients.connect()
         assert (await control.command(f"USER {USER}"))[0] == 331
@@ -274,15 +200,15 @@ async def test_failed_login_answers_after_the_configured_delay(root: Path) -> No
 
 
 async def test_repeated_failures_ban_the_address_until_the_ban_expires(root: Path) -> None:
-    settings = {"max_login_failures": 3, "login_failure_window": 30.0, "ban_seconds": 1.5}
-    async with serve(root, login_failure_delay=0.01, **settings) as server, Clients(server.port) as clients:
+    # Loopback is safelisted by default (never banned): this test empties the safelist.
+    settings = {"max_login_failures": 3, "login_failure_window": 30.0, "ban_seconds": 1.5, "ban_safelist": ()}
+    async with serve(root, login_failure_delay=0.01, **settings) as server, Clients(server.port, (USER, PASSWORD)) as clients:
         control, _ = await clients.connect()
         earlier, _ = await clients.connect()  # opened before the ban
-        for attempt in range(3):
+        for _attempt in range(3):
             assert (await control.command(f"USER {USER}"))[0] == 331
             code, text = await control.command("PASS wrong")
-            assert code == (421 if attempt == 2 else 530), text
-        assert await control.closed_by_server()
+            assert code == 530, text  # every wrong password, the one that bans too
         banned_at = time.monotonic()
         # A banned address cannot log in, not even over a connection opened earlier.
         assert (await earlier.command(f"USER {USER}"))[0] == 331
@@ -323,7 +249,7 @@ def free_port_range(size: int) -> tuple[int, int]:
 
 async def test_passive_ports_stay_in_the_range_and_exhaustion_gives_425(root: Path) -> None:
     low, high = free_port_range(2)
-    async with serve(root, passive_ports=(low, high)) as server, Clients(server.port) as clients:
+    async with serve(root, passive_ports=(low, high)) as server, Clients(server.port, (USER, PASSWORD)) as clients:
         first, second, third = [(await clients.connect())[0] for _ in range(3)]
         for control in (first, second, third):
             await control.login()
@@ -344,7 +270,7 @@ async def test_passive_ports_stay_in_the_range_and_exhaustion_gives_425(root: Pa
 
 async def test_masquerade_address_is_announced_in_pasv(root: Path) -> None:
     (root / "small.txt").write_bytes(b"hello\r\n")
-    async with serve(root, masquerade_address="203.0.113.7") as server, Clients(server.port) as clients:
+    async with serve(root, masquerade_address="203.0.113.7") as server, Clients(server.port, (USER, PASSWORD)) as clients:
         control, _ = await clients.connect()
         await control.login()
         code, text = await control.command("PASV")
@@ -361,7 +287,7 @@ async def test_masquerade_address_is_announced_in_pasv(root: Path) -> None:
 
 # --- bandwidth -------------------------------------------------------------------------
 async def _timed_download(port: int, name: str) -> tuple[float, str]:
-    async with Clients(port) as clients:
+    async with Clients(port, (USER, PASSWORD)) as clients:
         control, _ = await clients.connect()
         await control.login()
         assert (await control.command("TYPE I"))[0] == 200

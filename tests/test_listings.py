@@ -187,7 +187,7 @@ async def test_core_round_trip_on_the_memory_backend(tmp_path: Path) -> None:
     payload = os.urandom(1024 * 1024 + 123)
     unused_root = tmp_path / "never-created"
 
-    async with Server(root=unused_root, host="127.0.0.1", port=0, users={USER: PASSWORD},
+    async with Server(root=unused_root, host="127.0.0.1", port=0, users={USER: PASSWORD}, anonymous="write",
                       storage_factory=lambda account: shared) as server:  # fmt: skip
 
         def writer() -> None:

@@ -12,13 +12,14 @@ import collections
 import logging
 import socket
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from ..auth import Account, Authenticator
-from ..config import ServerConfig
+from ..auth import Account, Authenticator, UserEntry
+from ..config import DEFAULT_MAX_CONNECTIONS_PER_IP, ServerConfig
 from ..defender import LoginDefender
+from ..passwords import SlowHashBudget, hash_password
 from ..protocol.addresses import normalize_host
 from ..protocol.replies import Code, Reply
 from ..storage.base import Storage
@@ -34,6 +35,15 @@ log = logging.getLogger("aioftp_lite.server")
 
 StorageFactory = Callable[[Account], Storage]
 
+# Settings a reload (SIGHUP) applies to the running server and its sessions.
+RELOADABLE = frozenset({
+    "users", "accounts", "anonymous", "read_only", "show_hidden", "banner", "log_level",
+    "max_connections", "max_connections_per_ip", "idle_timeout", "data_timeout", "max_line_length",
+    "login_failure_delay", "max_login_failures", "login_failure_window", "first_ban_seconds",
+    "ban_seconds", "ban_safelist", "login_hash_cpu", "login_queue", "login_queue_wait",
+    "shutdown_timeout", "masquerade_address",
+})  # fmt: skip
+
 
 class ServerContext:
     """What every session shares: settings, accounts, passive ports, storage."""
@@ -41,14 +51,14 @@ class ServerContext:
     def __init__(self, config: ServerConfig, storage_factory: StorageFactory | None) -> None:
         self.config = config
         self.authenticator = Authenticator(
-            root=config.root, allow_anonymous=config.allow_anonymous, read_only=config.read_only
+            root=config.root,
+            budget=SlowHashBudget(
+                config.login_hash_cpu, max_waiting=config.login_queue, max_wait=config.login_queue_wait
+            ),
         )
-        self.authenticator.users.update(config.accounts)
-        for name, password in config.users.items():
-            self.authenticator.add_user(name, password)
-        self.defender = LoginDefender(
-            config.max_login_failures, config.login_failure_window, config.ban_seconds
-        )
+        self.defender = LoginDefender()
+        self._user_entries: dict[str, tuple[str, UserEntry]] = {}  # --user name: (password, entry)
+        self.apply_accounts_and_limits(config)
         self.passive_ports = PassivePorts(config.passive_ports)
         self.total_rate = RateLimiter(config.max_total_rate) if config.max_total_rate else None
         self.tls = server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
@@ -56,6 +66,26 @@ class ServerContext:
         # Local storages hold no per-session state: one per home folder, made once (its
         # root's realpath is a blocking walk we keep off the login path).
         self._local_storages: dict[Path, LocalStorage] = {}
+
+    def apply_accounts_and_limits(self, config: ServerConfig) -> None:
+        """Accounts, anonymous access and the login defence from `config` (at start and on a
+        reload). Blocking: a --user password not seen before is hashed here."""
+        users = dict(config.accounts)
+        for name, password in config.users.items():
+            known = self._user_entries.get(name)
+            if known is None or known[0] != password:
+                known = password, UserEntry(hash_password(password))
+                self._user_entries[name] = known
+            users[name] = known[1]
+        self.authenticator.reload(users, config.anonymous_access, config.read_only)
+        budget = self.authenticator.budget
+        budget.cpu_share, budget.max_waiting, budget.max_wait = (
+            config.login_hash_cpu, config.login_queue, config.login_queue_wait
+        )
+        self.defender.configure(
+            config.max_login_failures, config.login_failure_window, config.ban_seconds,
+            config.first_ban_seconds, config.ban_safelist,
+        )  # fmt: skip
 
     def storage_for(self, account: Account) -> Storage:
         if self._storage_factory is not None:
@@ -116,6 +146,20 @@ class Server:
                 (root / entry.home).mkdir(parents=True, exist_ok=True)
         for stray in LocalStorage(root).remove_partial_uploads():
             log.warning("removed a partial upload left by an earlier run: %s", stray)
+
+    async def reload(self, config: ServerConfig) -> list[str]:
+        """Take accounts and limits from `config` without dropping a session (SIGHUP).
+
+        Returns the names of changed settings that only a restart applies (where it listens,
+        what it serves, TLS, passive ports)."""
+        assert self.context is not None, "call start() first"
+        changed = {f.name for f in fields(ServerConfig)
+                   if getattr(config, f.name) != getattr(self.config, f.name)}  # fmt: skip
+        for name in changed & RELOADABLE:
+            # Sessions share this config object: a limit changed here holds for them at once.
+            setattr(self.config, name, getattr(config, name))
+        await asyncio.to_thread(self.context.apply_accounts_and_limits, self.config)
+        return sorted(changed - RELOADABLE)
 
     async def serve_forever(self) -> None:
         assert self._server is not None, "call start() first"
@@ -229,6 +273,9 @@ class Server:
         if limit and len(self._sessions) >= limit and self._staying() >= limit:
             return Reply(Code.SERVICE_UNAVAILABLE, "Too many connections, try again later")
         per_ip = self.config.max_connections_per_ip
+        if per_ip is None:
+            safe = self.context.defender.is_safelisted(normalize_host(peer_host))
+            per_ip = 0 if safe else DEFAULT_MAX_CONNECTIONS_PER_IP
         if per_ip and self._per_ip[peer_host] >= per_ip and self._staying(peer_host) >= per_ip:
             return Reply(Code.SERVICE_UNAVAILABLE, "Too many connections from your address")
         return None

@@ -7,10 +7,12 @@ import logging
 from typing import TYPE_CHECKING
 
 from ...errors import FTPError
+from ...passwords import ServerBusy
 from ...protocol.replies import Code
 from ..dispatch import Arg, command
 
 if TYPE_CHECKING:
+    from ...defender import LoginDefender
     from ..session import Session
 
 log = logging.getLogger("aioftp_lite.session")
@@ -21,8 +23,12 @@ async def user(session: Session, name: str) -> None:
     session.account = session.storage = None
     if session.config.require_tls and not session.control_tls:
         raise FTPError(Code.NOT_LOGGED_IN, "This server requires TLS: send AUTH TLS first")
+    authenticator = session.context.authenticator
+    if authenticator.refuses_anonymous(name):
+        session.pending_user = None
+        raise FTPError(Code.NOT_LOGGED_IN, "Anonymous login is disabled")
     session.pending_user = name
-    if session.context.authenticator.is_anonymous_name(name):
+    if authenticator.is_anonymous_name(name):
         await session.reply(Code.NEED_PASSWORD, "Anonymous login ok, send your e-mail address as password")
     else:
         # Same answer whether or not the user exists: names are not to be probed.
@@ -38,27 +44,42 @@ async def password(session: Session, secret: str) -> None:
         await session.reply(Code.BAD_SEQUENCE, "Login with USER first")
         return
     name, session.pending_user = session.pending_user, None
-    if session.context.defender.is_banned(session.peer_host):
+    defender = session.context.defender
+    if defender.is_banned(session.peer_host):
         # Connections opened before the ban must not go on guessing (or get in).
         session.quit_requested = True
         await session.reply(Code.SERVICE_UNAVAILABLE, "Too many failed logins from your address, try later")
         return
-    account = await session.context.authenticator.authenticate(name, secret)
+    try:
+        account = await session.context.authenticator.authenticate(
+            name, secret, session.peer_host, defender.is_safelisted(session.peer_host)
+        )
+    except ServerBusy:
+        log.warning("%s login as %r refused: password checks are over their CPU budget", session.peer, name)
+        session.quit_requested = True
+        await session.reply(Code.SERVICE_UNAVAILABLE, "Server busy, try again later")
+        return
     if account is None:
         log.warning("%s failed login as %r", session.peer, name)
-        # The delay slows password guessing; the defender bans an address that keeps trying.
+        # The delay slows password guessing; the defender bans an address that keeps trying,
+        # from its next connection on. This attempt is answered like every other failure.
         await asyncio.sleep(session.config.login_failure_delay)
-        if session.context.defender.record_failure(session.peer_host):
-            log.warning("%s banned after repeated failed logins", session.peer_host)
-            session.quit_requested = True  # end the session after this reply
-            await session.reply(Code.SERVICE_UNAVAILABLE, "Too many failed logins, closing connection")
-            return
+        ban = defender.record_failure(session.peer_host)
+        if ban is not None:
+            log.warning("%s banned for %gs after repeated failed logins (ban %d)",
+                        ban.address, ban.seconds, ban.count)  # fmt: skip
+            asyncio.get_running_loop().call_later(ban.seconds, _log_unban, defender, ban.address)
         await session.reply(Code.NOT_LOGGED_IN, "Login incorrect")
         return
-    session.context.defender.record_success(session.peer_host)
+    defender.record_success(session.peer_host)
     session.login(account)
     log.info("%s logged in as %s", session.peer, account.name)
     await session.reply(Code.LOGGED_IN, f"User {account.name} logged in")
+
+
+def _log_unban(defender: LoginDefender, address: str) -> None:
+    if not defender.is_banned(address):  # not banned again meanwhile
+        log.info("%s unbanned: its ban expired", address)
 
 
 @command("QUIT", login=False, help="end the session")
