@@ -187,6 +187,8 @@ class Server:
                 await asyncio.wait(pending, timeout=5.0)
         if self._server is not None:
             await self._server.wait_closed()
+        if self.context is not None:
+            self.context.authenticator.budget.close()
 
     async def __aenter__(self) -> Server:
         await self.start()
