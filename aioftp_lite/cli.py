@@ -284,11 +284,18 @@ async def reload(server: Server, reread: Callable[[], ServerConfig]) -> None:
 
 
 def hash_password_command(from_stdin: bool) -> int:
-    if from_stdin:
+    # Piped input is a password given on standard input, as with --stdin: asking twice
+    # is for a person at a terminal.
+    if from_stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\r\n")
     else:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Again: ") != password:
+        try:
+            password = getpass.getpass("Password: ")
+            again = getpass.getpass("Again: ")
+        except (EOFError, KeyboardInterrupt):
+            print("\naioftp-lite: error: no password given", file=sys.stderr)
+            return 2
+        if again != password:
             print("aioftp-lite: error: the passwords differ", file=sys.stderr)
             return 2
     if not password:

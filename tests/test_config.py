@@ -357,6 +357,16 @@ def test_hash_password_refuses_an_empty_password() -> None:
     assert hash_password("same") != hash_password("same")
 
 
+def test_hash_password_reads_piped_input_without_stdin_flag() -> None:
+    done = subprocess.run([*CLI, "hash-password"], input="piped secret\n", capture_output=True, text=True,
+                          timeout=30, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("scrypt$") and "Traceback" not in done.stderr
+    from aioftp_lite.passwords import verify_password
+
+    assert verify_password("piped secret", done.stdout.strip())
+
+
 def test_sighup_reloads_accounts_and_limits_without_dropping_sessions(
     tmp_path: Path, password_hashes: dict[str, str]
 ) -> None:
