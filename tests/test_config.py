@@ -28,6 +28,7 @@ import pytest
 import trustme
 
 from aioftp_lite.cli import build_parser, config_from_arguments
+from aioftp_lite.passwords import verify_password
 
 CLI = [sys.executable, "-m", "aioftp_lite"]
 START_TIMEOUT = 20.0
@@ -362,8 +363,6 @@ def test_hash_password_reads_piped_input_without_stdin_flag() -> None:
                           timeout=30, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("scrypt$") and "Traceback" not in done.stderr
-    from aioftp_lite.passwords import verify_password
-
     assert verify_password("piped secret", done.stdout.strip())
 
 
