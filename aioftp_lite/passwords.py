@@ -14,7 +14,9 @@ import asyncio
 import hashlib
 import hmac
 import math
+import os
 import secrets
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -103,6 +105,20 @@ def _timed(function: Callable[..., Result], *arguments: object) -> tuple[Result,
     return result, time.thread_time() - started
 
 
+# A niceness for the hashing threads: when the server's core is contended, the kernel gives
+# them about a tenth of it (CFS weights 110 against 1024), so sessions are served first.
+HASH_THREAD_NICENESS = 10
+
+
+def _yield_to_serving() -> None:
+    """In each hashing thread: a lower priority than the event loop's thread (Linux
+    schedules threads one by one; elsewhere this is skipped)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_THREAD_NICENESS)
+    except (AttributeError, OSError):
+        pass
+
+
 class SlowHashBudget:
     """Runs slow password checks off the event loop within a share of CPU time.
 
@@ -112,9 +128,10 @@ class SlowHashBudget:
     for the bucket in a bounded queue: at most `max_waiting` logins in all, at most
     `max_waiting_per_address` from one address (so one address cannot fill it), each for
     at most `max_wait` seconds; beyond that `ServerBusy`, which the server answers with
-    421. The pool has as many threads as the share needs whole cores: each check takes
-    16 MiB, and memory freed by a thread stays in its malloc arena, so fewer threads hold
-    less memory.
+    421. The threads run at a lower priority than the event loop (HASH_THREAD_NICENESS):
+    on a busy core the share is an upper bound, not a reservation. The pool has as many
+    threads as the share needs whole cores: each check takes 16 MiB, and memory freed by
+    a thread stays in its malloc arena, so fewer threads hold less memory.
     """
 
     def __init__(
@@ -137,7 +154,9 @@ class SlowHashBudget:
         self._credit = burst
         self._refilled_at = clock()
         threads = max(1, math.ceil(cpu_share))
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="password-check")
+        self._pool = ThreadPoolExecutor(
+            threads, thread_name_prefix="password-check", initializer=_yield_to_serving
+        )
         self._slots = asyncio.Semaphore(threads)
         self._waiting: dict[str, int] = {}
         self._waiting_total = 0

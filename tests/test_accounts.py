@@ -12,6 +12,8 @@ import asyncio
 import ftplib
 import io
 import logging
+import os
+import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ import pytest
 from aioftp_lite import Server
 from aioftp_lite.auth import UserEntry
 from aioftp_lite.config import DEFAULT_MAX_CONNECTIONS_PER_IP
-from aioftp_lite.passwords import hash_password
+from aioftp_lite.passwords import HASH_THREAD_NICENESS, hash_password
 
 from .async_control import Clients
 from .ftp_tools import in_thread
@@ -238,3 +240,14 @@ async def test_anonymous_access_when_asked(root: Path, settings: dict[str, Any],
     assert received == b"public"
     assert outcome.startswith("226" if may_upload else "550"), outcome
     assert (root / "b.txt").exists() == may_upload
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's per-thread /proc entries")
+async def test_password_checks_run_at_a_lower_priority_than_the_event_loop(root: Path) -> None:
+    async with serve(root) as server, Clients(server.port) as clients:
+        assert await attempt(clients, PASSWORD) == 230
+        checkers = [int(task.name) for task in Path("/proc/self/task").iterdir()
+                    if (task / "comm").read_text().startswith("password-check")]  # fmt: skip
+        assert checkers
+        assert all(os.getpriority(os.PRIO_PROCESS, tid) == HASH_THREAD_NICENESS for tid in checkers)
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < HASH_THREAD_NICENESS
