@@ -13,6 +13,8 @@ import asyncio
 import ftplib
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -167,3 +169,22 @@ def server_in_thread(root: Path, run: Callable[..., object]) -> Iterator[int]:
         stop.set()
         thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+@contextmanager
+def server_process(root: Path, *arguments: str, python: str = "") -> Iterator[int]:
+    """`aioftp-lite serve` on `root` as its own process (as a black-box client meets it);
+    yields its port and kills it on exit. `python`: code run in that process first."""
+    start = f"{python}; import sys; from aioftp_lite.cli import main; sys.exit(main(sys.argv[1:]))"
+    process = subprocess.Popen(
+        [sys.executable, "-c", start.lstrip("; "), "serve", "--root", str(root), "--port", "0", *arguments],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        match = re.search(r"ftp://127\.0\.0\.1:(\d+)", process.stdout.readline())
+        assert match, "the server did not start"
+        yield int(match[1])
+    finally:
+        process.kill()
+        process.wait(timeout=10)

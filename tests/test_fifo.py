@@ -13,9 +13,6 @@ import asyncio
 import ftplib
 import io
 import os
-import re
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,25 +25,9 @@ import pytest
 from aioftp_lite.storage import LocalStorage, WriteMode
 
 from .conftest import connect_ftplib
-from .ftp_tools import in_thread
+from .ftp_tools import in_thread, server_process
 
 ANSWER_WITHIN = 5.0  # seconds; the issue saw no reply within 10 s
-
-
-@contextmanager
-def _server_process(root: Path) -> Iterator[int]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "aioftp_lite", "serve", "--root", str(root), "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        match = re.search(r"ftp://127\.0\.0\.1:(\d+)", process.stdout.readline())
-        assert match, "the server did not start"
-        yield int(match[1])
-    finally:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def _reply(action: object) -> str:
@@ -133,7 +114,7 @@ async def test_a_fifo_is_refused_at_once_and_the_server_keeps_serving(root: Path
             session = pool.submit(_session, port)
             return [a.result() for a in appends], session.result(), _fresh_client(port)
 
-    with _reader_released_at_exit(pipe), _server_process(root) as port:
+    with _reader_released_at_exit(pipe), server_process(root) as port:
         appends, replies, fresh = await in_thread(lambda: run(port), timeout=60)
     assert appends == ["550 Not a regular file"] * 8
     for verb in ("STOR", "REST+STOR", "RETR", "REST+RETR"):

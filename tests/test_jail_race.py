@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import ftplib
 import io
-import re
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ from aioftp_lite import Server
 from aioftp_lite.storage import jail
 
 from .conftest import PASSWORD, USER, connect_ftplib
-from .ftp_tools import in_thread
+from .ftp_tools import in_thread, server_process
 
 RACE_SECONDS = 3.0
 OUTSIDE_SECRET = b"OUTSIDE SECRET " * 50  # 750 bytes: its size alone gives it away
@@ -59,8 +58,7 @@ print(swaps)
 # The jail's two ways to resolve: openat2 (where the kernel has it), and the walk
 # one component at a time that stands in for it elsewhere (forced here).
 RESOLVERS = ["openat2", "walk"]
-START = "import sys; from aioftp_lite.cli import main; sys.exit(main(sys.argv[1:]))"
-START_WITHOUT_OPENAT2 = "import aioftp_lite.storage.jail as jail; jail._openat2_works = False; " + START
+WITHOUT_OPENAT2 = "import aioftp_lite.storage.jail as jail; jail._openat2_works = False"
 
 
 @pytest.fixture(params=RESOLVERS)
@@ -71,22 +69,10 @@ def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     return request.param
 
 
-@contextmanager
-def _server_process(root: Path, resolver: str) -> Iterator[int]:
-    """The server as its own process (as a hostile black-box run meets it): its port."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", START if resolver == "openat2" else START_WITHOUT_OPENAT2, "serve",
-         "--root", str(root), "--port", "0", "--user", f"{USER}:{PASSWORD}"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        match = re.search(r"ftp://127\.0\.0\.1:(\d+)", process.stdout.readline())
-        assert match, "the server did not start"
-        yield int(match[1])
-    finally:
-        process.kill()
-        process.wait(timeout=10)
+def _server_process(root: Path, resolver: str) -> AbstractContextManager[int]:
+    return server_process(
+        root, "--user", f"{USER}:{PASSWORD}", python=WITHOUT_OPENAT2 if resolver == "walk" else ""
+    )
 
 
 def _outside(tmp_path: Path) -> Path:
