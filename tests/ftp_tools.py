@@ -10,6 +10,7 @@ keeps running on the test's event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ftplib
 import re
 import socket
@@ -17,11 +18,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+
+import psutil
 
 T = TypeVar("T")
 
@@ -37,6 +40,7 @@ def code_of(client: ftplib.FTP, line: str) -> int:
         return int(client.sendcmd(line)[:3])
     except ftplib.Error as error:
         return int(str(error)[:3])
+
 
 _FIRST_LINE = re.compile(r"^(\d{3})([ -])")
 MAX_REPLY_LINES = 10_000  # a bound on every read loop
@@ -172,12 +176,16 @@ def server_in_thread(root: Path, run: Callable[..., object]) -> Iterator[int]:
 
 
 @contextmanager
-def server_process(root: Path, *arguments: str, python: str = "") -> Iterator[int]:
+def server_process(
+    root: Path, *arguments: str, python: str = "", wrapper: Sequence[str] = ()
+) -> Iterator[int]:
     """`aioftp-lite serve` on `root` as its own process (as a black-box client meets it);
-    yields its port and kills it on exit. `python`: code run in that process first."""
+    yields its port and kills it on exit. `python`: code run in that process first;
+    `wrapper`: a command the server runs under (strace ...), which ends with it."""
     start = f"{python}; import sys; from aioftp_lite.cli import main; sys.exit(main(sys.argv[1:]))"
     process = subprocess.Popen(
-        [sys.executable, "-c", start.lstrip("; "), "serve", "--root", str(root), "--port", "0", *arguments],
+        [*wrapper, sys.executable, "-c", start.lstrip("; "), "serve", "--root", str(root), "--port", "0",
+         *arguments],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     try:
@@ -186,5 +194,10 @@ def server_process(root: Path, *arguments: str, python: str = "") -> Iterator[in
         assert match, "the server did not start"
         yield int(match[1])
     finally:
-        process.kill()
+        if wrapper:
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()  # the server itself: its wrapper then ends on its own, output complete
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+        process.kill()  # nothing if it has ended
         process.wait(timeout=10)
