@@ -10,16 +10,21 @@ keeps running on the test's event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ftplib
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+
+import psutil
 
 T = TypeVar("T")
 
@@ -35,6 +40,7 @@ def code_of(client: ftplib.FTP, line: str) -> int:
         return int(client.sendcmd(line)[:3])
     except ftplib.Error as error:
         return int(str(error)[:3])
+
 
 _FIRST_LINE = re.compile(r"^(\d{3})([ -])")
 MAX_REPLY_LINES = 10_000  # a bound on every read loop
@@ -167,3 +173,31 @@ def server_in_thread(root: Path, run: Callable[..., object]) -> Iterator[int]:
         stop.set()
         thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+@contextmanager
+def server_process(
+    root: Path, *arguments: str, python: str = "", wrapper: Sequence[str] = ()
+) -> Iterator[int]:
+    """`aioftp-lite serve` on `root` as its own process (as a black-box client meets it);
+    yields its port and kills it on exit. `python`: code run in that process first;
+    `wrapper`: a command the server runs under (strace ...), which ends with it."""
+    start = f"{python}; import sys; from aioftp_lite.cli import main; sys.exit(main(sys.argv[1:]))"
+    process = subprocess.Popen(
+        [*wrapper, sys.executable, "-c", start.lstrip("; "), "serve", "--root", str(root), "--port", "0",
+         *arguments],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        match = re.search(r"ftp://127\.0\.0\.1:(\d+)", process.stdout.readline())
+        assert match, "the server did not start"
+        yield int(match[1])
+    finally:
+        if wrapper:
+            for child in psutil.Process(process.pid).children(recursive=True):
+                child.kill()  # the server itself: its wrapper then ends on its own, output complete
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+        process.kill()  # nothing if it has ended
+        process.wait(timeout=10)

@@ -116,6 +116,7 @@ async def test_an_upload_that_fills_the_disk_in_small_writes_is_still_thrown_awa
     assert full.value.errno == errno.ENOSPC
     await writer.abort()
     assert list(small_disk.iterdir()) == []
+    storage.close()  # it holds the root open: the disk is unmounted next
 
 
 def test_file_size_limit_gives_552_and_keeps_the_old_file(tmp_path: Path) -> None:

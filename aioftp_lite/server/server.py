@@ -92,9 +92,15 @@ class ServerContext:
             return self._storage_factory(account)
         storage = self._local_storages.get(account.home)
         if storage is None:
-            storage = LocalStorage(account.home, chunk_size=self.config.chunk_size)
+            storage = LocalStorage(account.home, chunk_size=self.config.chunk_size, fsync=self.config.fsync)
             self._local_storages[account.home] = storage
         return storage
+
+    def close_storages(self) -> None:
+        """Let go of the local storages' root descriptors (so their disk can be unmounted)."""
+        for storage in self._local_storages.values():
+            storage.close()
+        self._local_storages.clear()
 
 
 class Server:
@@ -189,6 +195,7 @@ class Server:
             await self._server.wait_closed()
         if self.context is not None:
             self.context.authenticator.budget.close()
+            self.context.close_storages()
 
     async def __aenter__(self) -> Server:
         await self.start()

@@ -1,7 +1,8 @@
 """Local disk backend: file data through aiofiles, metadata calls in a worker thread.
 
-The jail lives in one place, `_real`: the virtual path is mapped under the root, every
-symlink is resolved, and the result must still be inside the root.
+The jail lives in jail.py: every path is looked up beneath a held descriptor of the
+root, and every operation then acts on descriptors (the folder holding an entry, or the
+opened file), never on a path checked earlier.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import fcntl
 import os
 import secrets
 import stat as stat_module
+import weakref
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
@@ -20,9 +23,10 @@ import aiofiles.threadpool
 
 from ..protocol.listing import FileInfo
 from .base import DEFAULT_CHUNK_SIZE, FileReader, FileWriter, PipeWriter, Storage, WriteMode
+from .jail import O_PATH, Jail, outside_root
 from .mounts import opens_without_blocking
 
-# Linux: an open descriptor's real path can be read back (see _open_for_reading).
+# Linux: a descriptor can be named as a path (see LocalStorage._on_file).
 _PROC_FD = os.path.isdir("/proc/self/fd")
 
 # Uploads in progress live beside their target under this suffix, hidden by the leading dot.
@@ -64,16 +68,22 @@ class LocalReader(FileReader):
 
 
 class LocalWriter(FileWriter):
-    """Writes to `write_path`; in REPLACE mode that is a hidden temporary file
-    renamed over `final_path` on commit."""
+    """Writes to `written_name` in `folder`, a held folder descriptor. In REPLACE mode that
+    is a hidden temporary file renamed over `name` on commit, within the same descriptor,
+    so a swap of the folder's path meanwhile cannot redirect the rename. The writer owns
+    `raw` and `folder`."""
 
-    def __init__(  # noqa: ANN001
-        self, file, write_path: str, final_path: str, mode: WriteMode, position: int = 0
-    ) -> None:
-        self._file = file
-        self._write_path = write_path
-        self._final_path = final_path
+    def __init__(
+        self, raw: BinaryIO, folder: int, written_name: str, name: str, mode: WriteMode,
+        fsync: bool, position: int = 0,
+    ) -> None:  # fmt: skip
+        self._raw = raw
+        self._file = aiofiles.threadpool.wrap(raw, loop=asyncio.get_running_loop(), executor=None)
+        self._folder = folder
+        self._written_name = written_name
+        self._name = name
         self._mode = mode
+        self._fsync = fsync
         self._finished = False
         # Where the next byte goes; kept here because pipe writes bypass the file object.
         self._position = position
@@ -90,38 +100,56 @@ class LocalWriter(FileWriter):
 
     async def _write_from_pipe(self, pipe_fd: int, count: int) -> None:
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, _drain_pipe, pipe_fd, self._file.fileno(), count, self._position)
+        await loop.run_in_executor(None, _drain_pipe, pipe_fd, self._raw.fileno(), count, self._position)
         self._position += count
 
     async def commit(self) -> None:
-        if self._mode is WriteMode.RESUME:
-            # REST + STOR: the upload's end is the file's end.
-            await self._file.truncate(self._position)
-        await self._file.close()
-        if self._mode is WriteMode.REPLACE:
-            await asyncio.to_thread(os.replace, self._write_path, self._final_path)
+        await asyncio.to_thread(self._commit)
         self._finished = True
+
+    def _commit(self) -> None:
+        """In a worker thread: the data reaches the disk before the name does, and the
+        name before the 226 (with fsync on); a failure leaves the clean-up to `abort`."""
+        if self._mode is WriteMode.RESUME:
+            self._raw.truncate(self._position)  # REST + STOR: the upload's end is the file's end
+        self._raw.flush()
+        if self._fsync:
+            os.fsync(self._raw.fileno())
+        self._raw.close()
+        if self._mode is WriteMode.REPLACE:
+            os.rename(self._written_name, self._name, src_dir_fd=self._folder, dst_dir_fd=self._folder)
+        if self._fsync:
+            _fsync_folder(self._folder)  # the new name (or a file APPE/REST created) survives a power cut
+        os.close(self._folder)
 
     async def abort(self) -> None:
         if self._finished:
             return  # after commit: nothing to undo
         self._finished = True
+        await asyncio.to_thread(self._abort)
+
+    def _abort(self) -> None:
         # Both truncate and close flush the buffer first, which a full disk refuses again.
         # The upload is given up anyway: the file must still be closed (it is, even when
         # the flush fails) and, for a replace, removed; an error here would lose the reply.
         try:
             if self._mode is WriteMode.RESUME:
                 # Keep what arrived and nothing after it, so SIZE tells a client where to resume.
-                await self._file.truncate(self._position)
+                self._raw.truncate(self._position)
         except OSError:
             pass
         finally:
             try:
-                await self._file.close()
+                self._raw.close()
             except OSError:
                 pass
-        if self._mode is WriteMode.REPLACE:
-            await asyncio.to_thread(_remove_quietly, self._write_path)
+        try:
+            if self._mode is WriteMode.REPLACE:
+                os.unlink(self._written_name, dir_fd=self._folder)
+        except FileNotFoundError:
+            pass
+        finally:
+            os.close(self._folder)
 
 
 def _drain_pipe(pipe_fd: int, file_fd: int, count: int, position: int) -> None:
@@ -141,11 +169,41 @@ def _drain_pipe(pipe_fd: int, file_fd: int, count: int, position: int) -> None:
         position += moved
 
 
-def _remove_quietly(path: str) -> None:
+def _fsync_folder(folder: int) -> None:
+    # `folder` may be an O_PATH descriptor, which fsync refuses: open the folder itself.
+    fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=folder)
     try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _not_regular() -> PermissionError:
+    return PermissionError(errno.EACCES, "Not a regular file")
+
+
+def _regular(fd: int) -> os.stat_result:
+    """The status of an opened file; refuses (and closes) anything but a regular file, and
+    makes it blocking again (it was opened with O_NONBLOCK, so a FIFO could not hang)."""
+    try:
+        status = os.fstat(fd)
+        if stat_module.S_ISDIR(status.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory")
+        if not stat_module.S_ISREG(status.st_mode):
+            raise _not_regular()
+        os.set_blocking(fd, True)
+        return status
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _names(path: PurePosixPath) -> tuple[str, ...]:
+    """The names below the root. The session never passes `..` (it resolves paths itself)."""
+    names = path.parts[1:]
+    if ".." in names:
+        raise outside_root()
+    return names
 
 
 class LocalStorage(Storage):
@@ -154,125 +212,114 @@ class LocalStorage(Storage):
         root: str | os.PathLike[str],
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         open_inline: bool | None = None,
+        fsync: bool = True,
     ) -> None:
-        self.root = os.path.realpath(root)
-        self._root_prefix = self.root.rstrip(os.sep) + os.sep
+        # The root stays open as long as the storage: every path is resolved beneath it.
+        self._jail = Jail(os.fspath(root))
+        self.close = weakref.finalize(self, self._jail.close)
+        self.root = self._jail.root
         self.chunk_size = chunk_size
+        self.fsync = fsync
         # Downloads opened on the event loop itself: by default where the file system is local (mounts.py).
         self._open_inline = opens_without_blocking(self.root) if open_inline is None else open_inline
-
-    # --- the jail -------------------------------------------------------------------
-    def _real(self, path: PurePosixPath) -> str:
-        """Real path of a virtual one, symlinks resolved; refuses anything outside the root.
-
-        Blocking (it walks the path): call it inside a worker thread.
-        """
-        real = os.path.realpath(os.path.join(self.root, *path.parts[1:]))
-        if not self._is_inside(real):
-            raise PermissionError(errno.EACCES, "Path leads outside the root")
-        return real
-
-    def _is_inside(self, real: str) -> bool:
-        return real == self.root or real.startswith(self._root_prefix)
-
-    def _open_for_reading(self, path: PurePosixPath) -> tuple[BinaryIO, int]:
-        """Open a regular file below the root; anything leading outside is refused.
-
-        Where /proc is available, the check reads where the opened descriptor really
-        points: one system call instead of realpath's lstat per path component (7 % of
-        the server's time in many_small), and it checks the very file that was opened,
-        so a symlink swapped in between cannot slip through. O_NONBLOCK: opening a FIFO
-        must not hang the worker thread (it is then refused as not a regular file).
-        """
-        checked_after = _PROC_FD and ".." not in path.parts  # the session resolves `..` itself
-        target = os.path.join(self.root, *path.parts[1:]) if checked_after else self._real(path)
-        fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-        try:
-            if checked_after and not self._is_inside(os.readlink(f"/proc/self/fd/{fd}")):
-                raise PermissionError(errno.EACCES, "Path leads outside the root")
-            status = os.fstat(fd)
-            if stat_module.S_ISDIR(status.st_mode):
-                raise IsADirectoryError(errno.EISDIR, "Is a directory")
-            if not stat_module.S_ISREG(status.st_mode):
-                raise PermissionError(errno.EACCES, "Not a regular file")
-            os.set_blocking(fd, True)
-            # Unbuffered: sendfile reads the descriptor itself, and read_chunk asks for whole chunks.
-            return open(fd, "rb", buffering=0), status.st_size  # noqa: SIM115 - closed by the caller
-        except BaseException:
-            os.close(fd)
-            raise
-
-    def _real_entry(self, path: PurePosixPath) -> str:
-        """Like `_real`, but a final symlink is not followed: remove and rename act on the link.
-
-        The folder holding the entry is still resolved and checked against the root.
-        """
-        if path.name in ("", ".", ".."):
-            return self._real(path)
-        return os.path.join(self._real(path.parent), path.name)
 
     # --- metadata -------------------------------------------------------------------
     async def stat(self, path: PurePosixPath) -> FileInfo:
         return await asyncio.to_thread(self._stat, path)
 
     def _stat(self, path: PurePosixPath) -> FileInfo:
-        return _info(path.name or "/", os.stat(self._real(path)))
+        return _info(path.name or "/", self._status(_names(path)))
+
+    def _status(self, names: tuple[str, ...]) -> os.stat_result:
+        fd = self._jail.open(names, O_PATH)  # O_PATH: not even a FIFO's open can wait
+        try:
+            return os.fstat(fd)
+        finally:
+            os.close(fd)
 
     async def list_dir(self, path: PurePosixPath) -> list[FileInfo]:
         return await asyncio.to_thread(self._list_dir, path)
 
     def _list_dir(self, path: PurePosixPath) -> list[FileInfo]:
-        real_dir = self._real(path)
+        names = _names(path)
+        folder = self._jail.open(names, os.O_RDONLY | os.O_DIRECTORY | os.O_NONBLOCK)
         infos = []
-        with os.scandir(real_dir) as entries:
-            for entry in entries:
-                if entry.name.startswith(".") and entry.name.endswith(PARTIAL_SUFFIX):
-                    continue  # an upload in progress is not a file yet
-                try:
-                    if entry.is_symlink():
-                        self._real(path / entry.name)  # hide links that lead outside
-                    infos.append(_info(entry.name, entry.stat()))
-                except OSError:
-                    continue  # broken or escaping link, or vanished meanwhile
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.name.startswith(".") and entry.name.endswith(PARTIAL_SUFFIX):
+                        continue  # an upload in progress is not a file yet
+                    try:
+                        status = entry.stat(follow_symlinks=False)  # relative to the held folder
+                        if stat_module.S_ISLNK(status.st_mode):
+                            # Looked up again from the root: a link leading outside stays hidden.
+                            status = self._status((*names, entry.name))
+                    except OSError:
+                        continue  # broken or escaping link, or vanished meanwhile
+                    infos.append(_info(entry.name, status))
+        finally:
+            os.close(folder)
         return infos
 
     async def mkdir(self, path: PurePosixPath) -> None:
-        await asyncio.to_thread(lambda: os.mkdir(self._real(path)))
+        def mkdir() -> None:
+            if not _names(path):
+                raise FileExistsError(errno.EEXIST, "File exists")
+            self._in_folder(path, lambda folder, name: os.mkdir(name, dir_fd=folder))
+
+        await asyncio.to_thread(mkdir)
 
     async def rmdir(self, path: PurePosixPath) -> None:
-        await asyncio.to_thread(lambda: os.rmdir(self._checked_not_root(path)))
+        await asyncio.to_thread(self._in_folder, path, lambda folder, name: os.rmdir(name, dir_fd=folder))
 
     async def remove(self, path: PurePosixPath) -> None:
-        def remove() -> None:
-            real = self._checked_not_root(path)
-            if stat_module.S_ISDIR(os.lstat(real).st_mode):
+        def remove(folder: int, name: str) -> None:
+            if stat_module.S_ISDIR(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode):
                 raise IsADirectoryError(errno.EISDIR, "Is a directory")
-            os.unlink(real)
+            os.unlink(name, dir_fd=folder)  # a link itself, never what it points to
 
-        await asyncio.to_thread(remove)
+        await asyncio.to_thread(self._in_folder, path, remove)
 
     async def rename(self, source: PurePosixPath, target: PurePosixPath) -> None:
         def rename() -> None:
-            real_source = self._checked_not_root(source)
-            real_target = self._real_entry(target)
-            if not os.path.lexists(real_source):
-                raise FileNotFoundError(errno.ENOENT, "No such file or directory")
-            os.rename(real_source, real_target)
+            source_folder, source_name = self._jail.folder_of(_names(source))
+            try:
+                target_folder, target_name = self._jail.folder_of(_names(target))
+                try:
+                    os.rename(source_name, target_name, src_dir_fd=source_folder, dst_dir_fd=target_folder)
+                finally:
+                    os.close(target_folder)
+            finally:
+                os.close(source_folder)
 
         await asyncio.to_thread(rename)
 
+    def _in_folder(self, path: PurePosixPath, action: Callable[[int, str], None]) -> None:
+        """`action(folder descriptor, name)` on the entry itself (a final link is not followed)."""
+        folder, name = self._jail.folder_of(_names(path))
+        try:
+            action(folder, name)
+        finally:
+            os.close(folder)
+
     async def set_mtime(self, path: PurePosixPath, mtime: float) -> None:
-        await asyncio.to_thread(lambda: os.utime(self._real(path), (mtime, mtime)))
+        await asyncio.to_thread(self._on_file, path, lambda file: os.utime(file, (mtime, mtime)))
 
     async def chmod(self, path: PurePosixPath, mode: int) -> None:
         # Never setuid/setgid/sticky: a client may only change the plain permission bits.
-        await asyncio.to_thread(lambda: os.chmod(self._real(path), mode & 0o777))
+        await asyncio.to_thread(self._on_file, path, lambda file: os.chmod(file, mode & 0o777))
 
-    def _checked_not_root(self, path: PurePosixPath) -> str:
-        real = self._real_entry(path)
-        if real == self.root:
-            raise PermissionError(errno.EACCES, "The root folder cannot be changed")
-        return real
+    def _on_file(self, path: PurePosixPath, action: Callable[[str | int], None]) -> None:
+        """`action` on the file the path names, through a descriptor. Linux: an O_PATH one,
+        reached through /proc (it opens nothing and needs no read permission); elsewhere
+        a read-only descriptor (fchmod, futimes)."""
+        fd = self._jail.open(_names(path), O_PATH if _PROC_FD else os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            if stat_module.S_ISLNK(os.fstat(fd).st_mode):
+                raise OSError(errno.ELOOP, "Too many levels of symbolic links")  # a link swapped in
+            action(f"/proc/self/fd/{fd}" if _PROC_FD else fd)
+        finally:
+            os.close(fd)
 
     # --- file data ------------------------------------------------------------------
     async def open_read(self, path: PurePosixPath, offset: int = 0) -> FileReader:
@@ -282,7 +329,13 @@ class LocalStorage(Storage):
         copy per download (14 % of the server's time in many_small)."""
 
         def open_raw() -> tuple[BinaryIO, int]:
-            raw, size = self._open_for_reading(path)
+            try:
+                fd = self._jail.open(_names(path), os.O_RDONLY | os.O_NONBLOCK)
+            except OSError as error:
+                raise _not_regular() if error.errno == errno.ENXIO else error  # a socket file
+            size = _regular(fd).st_size
+            # Unbuffered: sendfile reads the descriptor itself, and read_chunk asks for whole chunks.
+            raw = open(fd, "rb", buffering=0)  # noqa: SIM115 - closed by the reader
             try:
                 if offset:
                     raw.seek(offset)
@@ -300,55 +353,96 @@ class LocalStorage(Storage):
     async def open_write(
         self, path: PurePosixPath, mode: WriteMode = WriteMode.REPLACE, offset: int = 0
     ) -> FileWriter:
-        final = await asyncio.to_thread(self._writable_target, path)
-        if mode is WriteMode.REPLACE:
-            folder, name = os.path.split(final)
-            temporary = os.path.join(folder, f".{name}.{secrets.token_hex(6)}{PARTIAL_SUFFIX}")
-            file = await aiofiles.open(temporary, "xb")
-            # Held while the upload runs and dropped by the OS if this process dies, so the
-            # start-up clean-up of another server process (a restarted --workers child) can
-            # tell a live upload from a crash's leftover.
-            fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return LocalWriter(file, temporary, final, mode)
-        if mode is WriteMode.APPEND:
-            return LocalWriter(await aiofiles.open(final, "ab"), final, final, mode)
-        exists = await asyncio.to_thread(os.path.exists, final)
-        file = await aiofiles.open(final, "r+b" if exists else "wb")
-        await file.seek(offset)
-        return LocalWriter(file, final, final, mode, position=offset)
+        raw, folder, written_name, name = await asyncio.to_thread(self._open_for_writing, path, mode, offset)
+        return LocalWriter(raw, folder, written_name, name, mode, self.fsync, position=offset)
 
-    def _writable_target(self, path: PurePosixPath) -> str:
-        real = self._real(path)
-        if os.path.isdir(real):
+    def _open_for_writing(
+        self, path: PurePosixPath, mode: WriteMode, offset: int
+    ) -> tuple[BinaryIO, int, str, str]:
+        """(file, held folder, name written to, final name), a final link followed inside the root."""
+        names = _names(path)
+        if not names:
             raise IsADirectoryError(errno.EISDIR, "Is a directory")
-        # The OS's own error for a missing folder (ENOENT) or a file on the way (ENOTDIR).
-        if not stat_module.S_ISDIR(os.stat(os.path.dirname(real)).st_mode):
-            raise NotADirectoryError(errno.ENOTDIR, "Not a directory")
-        return real
+        folder, name = self._jail.locate(names)
+        try:
+            if mode is WriteMode.REPLACE:
+                _check_replaceable(folder, name)
+                raw, temporary = _temporary_file(folder)
+                return raw, folder, temporary, name
+            flags = os.O_WRONLY | os.O_APPEND if mode is WriteMode.APPEND else os.O_RDWR
+            try:
+                fd = os.open(name, flags | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666,
+                             dir_fd=folder)  # fmt: skip
+            except OSError as error:
+                raise _not_regular() if error.errno == errno.ENXIO else error  # a FIFO nobody reads
+            _regular(fd)
+            raw = open(fd, "ab" if mode is WriteMode.APPEND else "r+b")  # noqa: SIM115 - the writer's
+            if offset:
+                raw.seek(offset)
+            return raw, folder, name, name
+        except BaseException:
+            os.close(folder)
+            raise
 
     def remove_partial_uploads(self) -> list[Path]:
         """Delete temporary upload files left by a crash (call before serving).
 
-        Files that a live process still writes (it holds their lock) are left alone.
+        Files that a live process still writes (it holds their lock) are left alone. The
+        walk goes by descriptors and never follows a link.
         """
         removed = []
-        for folder, _dirs, files in os.walk(self.root):
+        for folder, _dirs, files, folder_fd in os.fwalk(".", dir_fd=self._jail.fd):
             for name in files:
-                if name.startswith(".") and name.endswith(PARTIAL_SUFFIX):
-                    stray = Path(folder, name)
-                    if not _upload_in_progress(stray):
-                        stray.unlink(missing_ok=True)
-                        removed.append(stray)
+                if name.startswith(".") and name.endswith(PARTIAL_SUFFIX) and _is_stale(name, folder_fd):
+                    try:
+                        os.unlink(name, dir_fd=folder_fd)
+                    except FileNotFoundError:
+                        continue
+                    removed.append(Path(self.root, folder, name))
         return removed
 
 
-def _upload_in_progress(path: Path) -> bool:
-    """Whether a live process holds the upload lock of this temporary file."""
+def _check_replaceable(folder: int, name: str) -> None:
+    """An upload may replace a file (or a link, which locate followed unless one was swapped in)."""
     try:
-        with path.open("rb") as probe:
-            fcntl.flock(probe.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # released by the close
-    except BlockingIOError:
-        return True
+        mode = os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode  # ENAMETOOLONG: 553
     except FileNotFoundError:
-        pass
-    return False
+        return
+    if stat_module.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory")
+    if not (stat_module.S_ISREG(mode) or stat_module.S_ISLNK(mode)):
+        raise _not_regular()
+
+
+def _temporary_file(folder: int) -> tuple[BinaryIO, str]:
+    """A new hidden file in the held folder. Its name has a fixed length, whatever the
+    final name's: that one may use all the file system allows (255 bytes)."""
+    name = f".{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666, dir_fd=folder)
+    try:
+        # Held while the upload runs and dropped by the OS if this process dies, so the
+        # start-up clean-up of another server process (a restarted --workers child) can
+        # tell a live upload from a crash's leftover.
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return open(fd, "wb"), name
+    except BaseException:
+        os.close(fd)
+        os.unlink(name, dir_fd=folder)
+        raise
+
+
+def _is_stale(name: str, folder: int) -> bool:
+    """Whether this is a regular file whose upload lock no live process holds."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
+    except OSError:
+        return False  # a link, vanished, unreadable: not ours to remove
+    try:
+        if not stat_module.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released by the close
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True

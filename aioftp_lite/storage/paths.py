@@ -1,7 +1,7 @@
 """Virtual paths: what the FTP user sees, always absolute POSIX paths under `/`.
 
 The rule for `..` is the jail's first line of defence: it can never climb above `/`.
-The local backend adds the second (symlinks are resolved and checked against the root).
+The local backend adds the second: the kernel resolves every path beneath the root (jail.py).
 """
 
 from __future__ import annotations
