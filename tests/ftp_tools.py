@@ -13,13 +13,14 @@ import asyncio
 import ftplib
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -116,6 +117,23 @@ class RawControl:
 
     def close(self) -> None:
         self.sock.close()
+
+
+class ResumingFTP_TLS(ftplib.FTP_TLS):
+    """ftplib's FTP_TLS, but its data connections resume the control connection's TLS
+    session, as curl, lftp and FileZilla do (the standard library's does not, so a server
+    that requires it, as ours and vsftpd do by default, refuses it). Records whether each
+    data connection resumed."""
+
+    resumed: list[bool]
+
+    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[Any, int | None]:
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:  # type: ignore[attr-defined]
+            assert isinstance(self.sock, ssl.SSLSocket)
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+            self.resumed = [*getattr(self, "resumed", []), conn.session_reused]
+        return conn, size
 
 
 def receive_all(data: socket.socket, limit: int = 1 << 30) -> bytes:

@@ -19,11 +19,28 @@ from dataclasses import dataclass
 from ..errors import FTPError
 from ..protocol.addresses import Address, normalize_host
 from ..protocol.replies import Code
-from ..tls import without_session_tickets
+from ..tls import FTPSContext, without_session_tickets
 from .transfer import close_quietly
 from .upload import BlockSink
 
 DataStreams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+# vsftpd's reply when a data connection does not resume the control connection's TLS session.
+DATA_TLS_REFUSED = 522
+
+
+class DataTLSRefused(FTPError):
+    """A protected data connection that did not resume the control connection's TLS session.
+
+    The session must end after it (see tls.py), after this reply.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            DATA_TLS_REFUSED,
+            "TLS session of data connection not resumed: the data connection must reuse the control "
+            "connection's TLS session; closing the control connection",
+        )
 
 
 def _ephemeral_range() -> tuple[int, int]:
@@ -288,6 +305,9 @@ async def _wrap(
     except BaseException:
         connection.close()
         raise
+    if isinstance(tls, FTPSContext) and not tls.accepts_data_connection(transport.get_extra_info("ssl_object")):
+        transport.abort()  # before a byte of data: the peer may be someone else
+        raise DataTLSRefused()
     return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
 
