@@ -225,7 +225,7 @@ def test_after_one_refusal_even_a_resumed_session_is_refused(certs: Certificates
     """With TLS 1.2 a refused data connection's full handshake got a ticket of the
     connection's context; resuming that ticket later must not pass (tls.py)."""
     template = server_context(certs.server_pem)
-    context = template.for_connection(require_resumption=True)
+    context = template.for_connection()
     client_context = certs.client_context(ssl.TLSVersion.TLSv1_2)
 
     def handshake(session: ssl.SSLSession | None) -> tuple[bool, bool, ssl.SSLSession | None]:
@@ -242,7 +242,6 @@ def test_after_one_refusal_even_a_resumed_session_is_refused(certs: Certificates
             accepted = context.accepts_data_connection(served)  # type: ignore[arg-type]
             return served.session_reused, accepted, done[0].session
 
-    assert template.for_connection(require_resumption=False) is template
     fresh_reused, fresh_accepted, ticket = handshake(None)
     assert (fresh_reused, fresh_accepted) == (False, False)
     resumed, accepted = handshake(ticket)[:2]
@@ -400,3 +399,24 @@ async def test_lftp_resumes_and_transfers(root: Path, certs: Certificates, tmp_p
         await run_tool(LFTP, "-c", script, cwd=tmp_path, env={"HOME": str(tmp_path), "LC_ALL": "C.UTF-8"})
     assert sha256((tmp_path / "got.bin").read_bytes()) == sha256(content)
     assert sha256((root / "up.bin").read_bytes()) == sha256(content[::-1])
+
+
+async def test_auth_with_an_unreadable_certificate_is_431_and_the_session_goes_on(root: Path,
+                                                                                  certs: Certificates) -> None:  # fmt: skip
+    """With session reuse required, each AUTH TLS loads the certificate again (a context of its
+    own): if the file went away since the start, AUTH gets 431 and the plain session goes on."""
+
+    def session(port: int) -> tuple[int, str]:
+        client = ftplib.FTP(timeout=TIMEOUT)
+        try:
+            client.connect("127.0.0.1", port)
+            code = code_of(lambda: client.sendcmd("AUTH TLS"))
+            return code, client.sendcmd("NOOP")
+        finally:
+            client.close()
+
+    async with tls_server(root, certs) as server:
+        certs.server_pem.unlink()
+        code, noop = await in_thread(lambda: session(server.port))
+    assert code == 431
+    assert noop.startswith("200")
