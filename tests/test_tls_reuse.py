@@ -36,7 +36,10 @@ USER, PASSWORD = "alice", "tls pass"
 TIMEOUT = 10.0
 CURL = shutil.which("curl")
 LFTP = shutil.which("lftp")
-VERSIONS = [pytest.param(ssl.TLSVersion.TLSv1_2, id="tls1.2"), pytest.param(ssl.TLSVersion.TLSv1_3, id="tls1.3")]
+VERSIONS = [
+    pytest.param(ssl.TLSVersion.TLSv1_2, id="tls1.2"),
+    pytest.param(ssl.TLSVersion.TLSv1_3, id="tls1.3"),
+]
 
 
 @dataclass
@@ -69,7 +72,9 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def login(port: int, context: ssl.SSLContext, factory: type[ftplib.FTP_TLS] = ResumingFTP_TLS) -> ftplib.FTP_TLS:
+def login(
+    port: int, context: ssl.SSLContext, factory: type[ftplib.FTP_TLS] = ResumingFTP_TLS
+) -> ftplib.FTP_TLS:
     """AUTH TLS, login, PBSZ 0, PROT P, TYPE I (blocking: call from a thread)."""
     client = factory(context=context, timeout=TIMEOUT)
     client.connect("127.0.0.1", port)
@@ -118,7 +123,9 @@ class Intruder:
 
     def _run(self) -> None:
         try:
-            with self.context.wrap_socket(self.sock, server_hostname="127.0.0.1", session=self.session) as tls:
+            with self.context.wrap_socket(
+                self.sock, server_hostname="127.0.0.1", session=self.session
+            ) as tls:
                 self.resumed = tls.session_reused
                 if self.upload:
                     tls.sendall(self.upload)
@@ -170,7 +177,9 @@ async def test_a_fresh_handshake_on_the_passive_port_gets_nothing(root: Path, ce
     assert sha256(received) == sha256(secret)
 
 
-async def test_a_session_of_another_control_connection_is_not_resumed(root: Path, certs: Certificates) -> None:
+async def test_a_session_of_another_control_connection_is_not_resumed(
+    root: Path, certs: Certificates
+) -> None:
     """The intruder logs in on a control connection of its own and offers that TLS session
     on the victim's data connection: it is not a session of the victim's connection."""
     secret = os.urandom(300_000)
@@ -251,7 +260,9 @@ def test_after_one_refusal_even_a_resumed_session_is_refused(certs: Certificates
 
 # --- clients that do or do not resume ------------------------------------------------------
 @pytest.mark.parametrize("version", VERSIONS)
-async def test_a_resuming_ftplib_client_works(root: Path, certs: Certificates, version: ssl.TLSVersion) -> None:
+async def test_a_resuming_ftplib_client_works(
+    root: Path, certs: Certificates, version: ssl.TLSVersion
+) -> None:
     """Tickets on the control connection, TLS 1.2 and 1.3 alike, let every data connection resume."""
     content = os.urandom(1024 * 1024 + 1)
     (root / "down.bin").write_bytes(content)
@@ -302,7 +313,9 @@ async def test_the_standard_ftplib_which_does_not_resume_is_refused(root: Path, 
     assert closed
 
 
-async def test_without_session_reuse_a_client_that_does_not_resume_works(root: Path, certs: Certificates) -> None:
+async def test_without_session_reuse_a_client_that_does_not_resume_works(
+    root: Path, certs: Certificates
+) -> None:
     """tls_session_reuse=False (--no-tls-session-reuse, for old clients): any handshake is accepted."""
     content = os.urandom(500_000)
     (root / "down.bin").write_bytes(content)
@@ -327,17 +340,27 @@ async def test_without_session_reuse_a_client_that_does_not_resume_works(root: P
 
 
 @pytest.mark.parametrize("version", VERSIONS)
-async def test_our_client_resumes(root: Path, certs: Certificates, tmp_path: Path, version: ssl.TLSVersion) -> None:
+async def test_our_client_resumes(
+    root: Path, certs: Certificates, tmp_path: Path, version: ssl.TLSVersion
+) -> None:
     content = os.urandom(700_000)
     (root / "down.bin").write_bytes(content)
-    async with tls_server(root, certs) as server:
-        async with FTPClient("127.0.0.1", server.port, timeout=TIMEOUT, user=USER, password=PASSWORD,
-                             tls=certs.client_context(version)) as client:  # fmt: skip
-            with (tmp_path / "got.bin").open("wb") as local:
-                await client.download("down.bin", local)
-            with (tmp_path / "got.bin").open("rb") as local:
-                await client.upload(local, "up.bin")
-            names = [entry.name for entry in await client.list()]
+    async with (
+        tls_server(root, certs) as server,
+        FTPClient(
+            "127.0.0.1",
+            server.port,
+            timeout=TIMEOUT,
+            user=USER,
+            password=PASSWORD,
+            tls=certs.client_context(version),
+        ) as client,
+    ):
+        with (tmp_path / "got.bin").open("wb") as local:
+            await client.download("down.bin", local)
+        with (tmp_path / "got.bin").open("rb") as local:
+            await client.upload(local, "up.bin")
+        names = [entry.name for entry in await client.list()]
     assert sha256((tmp_path / "got.bin").read_bytes()) == sha256(content)
     assert sha256((root / "up.bin").read_bytes()) == sha256(content)
     assert sorted(names) == ["down.bin", "up.bin"]
@@ -358,13 +381,17 @@ async def run_tool(*command: str, cwd: Path | None = None, env: dict[str, str] |
         await process.wait()
         raise AssertionError(f"{command[0]} did not finish") from None
     output = stderr.decode("utf-8", "replace")
-    assert process.returncode == 0, f"{command} exited {process.returncode}:\n{stdout[-2000:]!r}\n{output[-3000:]}"
+    assert process.returncode == 0, (
+        f"{command} exited {process.returncode}:\n{stdout[-2000:]!r}\n{output[-3000:]}"
+    )
     return output
 
 
 @pytest.mark.skipif(CURL is None, reason="curl is not installed (apt-get install curl)")
 @pytest.mark.parametrize("version", ["1.2", "1.3"])
-async def test_curl_resumes_and_transfers(root: Path, certs: Certificates, tmp_path: Path, version: str) -> None:
+async def test_curl_resumes_and_transfers(
+    root: Path, certs: Certificates, tmp_path: Path, version: str
+) -> None:
     content = os.urandom(1024 * 1024 + 3)
     (root / "file.bin").write_bytes(content)
     (tmp_path / "send.bin").write_bytes(content[::-1])
@@ -385,7 +412,9 @@ async def test_curl_resumes_and_transfers(root: Path, certs: Certificates, tmp_p
 @pytest.mark.skipif(LFTP is None, reason="lftp is not installed (apt-get install lftp)")
 @pytest.mark.parametrize("priority", [pytest.param("NORMAL:-VERS-TLS1.3", id="tls1.2"),
                                       pytest.param("NORMAL", id="tls1.3")])  # fmt: skip
-async def test_lftp_resumes_and_transfers(root: Path, certs: Certificates, tmp_path: Path, priority: str) -> None:
+async def test_lftp_resumes_and_transfers(
+    root: Path, certs: Certificates, tmp_path: Path, priority: str
+) -> None:
     """lftp (GnuTLS) resumes the control connection's session from its ticket."""
     content = os.urandom(1024 * 1024 + 5)
     (root / "file.bin").write_bytes(content)

@@ -305,7 +305,8 @@ async def _wrap(
     except BaseException:
         connection.close()
         raise
-    if isinstance(tls, FTPSContext) and not tls.accepts_data_connection(transport.get_extra_info("ssl_object")):
+    ssl_object = transport.get_extra_info("ssl_object")
+    if isinstance(tls, FTPSContext) and not tls.accepts_data_connection(ssl_object):
         transport.abort()  # before a byte of data: the peer may be someone else
         raise DataTLSRefused()
     return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
