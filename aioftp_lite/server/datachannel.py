@@ -32,7 +32,7 @@ DATA_TLS_REFUSED = 522
 class DataTLSRefused(FTPError):
     """A protected data connection that did not resume the control connection's TLS session.
 
-    The session must end after it (see tls.py), after this reply.
+    The session replies with this and ends (see tls.py).
     """
 
     def __init__(self) -> None:
@@ -184,7 +184,8 @@ class DataChannel:
         """Accept or connect the data connection, within `timeout` seconds.
 
         With `tls` the data connection is protected (PROT P); we are the TLS server
-        whichever side connected (RFC 4217 7). With `sink`, incoming data goes there
+        whichever side connected (RFC 4217 7). A handshake the context does not accept
+        (no resumption of the control connection's session) raises DataTLSRefused. With `sink`, incoming data goes there
         instead of the stream reader (uploads). Otherwise it stays a bare socket
         until a handler asks for streams.
         """
