@@ -30,7 +30,7 @@ from aioftp_lite import Server
 from aioftp_lite.ftpclient import FTPClient
 from aioftp_lite.tls import server_context
 
-from .ftp_tools import ResumingFTP_TLS, in_thread
+from .ftp_tools import ResumingFTP_TLS, in_thread, server_in_thread
 
 USER, PASSWORD = "alice", "tls pass"
 TIMEOUT = 10.0
@@ -90,6 +90,18 @@ def code_of(action: Callable[[], object]) -> int:
         return int(str(action())[:3])
     except ftplib.Error as error:
         return int(str(error)[:3])
+
+
+def retrieve_code(client: ftplib.FTP, name: str) -> int:
+    """The final reply code to RETR `name`, whether the data connection's TLS failed on
+    our side first (then the reply is still to be read) or the reply came as an error."""
+    try:
+        client.retrbinary(f"RETR {name}", lambda _: None)
+        return 226
+    except ftplib.Error as error:
+        return int(str(error)[:3])
+    except (OSError, ValueError):
+        return code_of(client.getresp)
 
 
 def control_closed(client: ftplib.FTP) -> bool:
@@ -296,14 +308,7 @@ async def test_the_standard_ftplib_which_does_not_resume_is_refused(root: Path, 
     def session(port: int) -> tuple[int, bool]:
         client = login(port, certs.client_context(), factory=ftplib.FTP_TLS)
         try:
-            try:
-                client.retrbinary("RETR a.txt", lambda _: None)
-                code = 226
-            except ftplib.Error as error:  # the data connection ended cleanly, then the reply
-                code = int(str(error)[:3])
-            except (OSError, ValueError):  # TLS on the data connection failed first
-                code = code_of(client.getresp)
-            return code, control_closed(client)
+            return retrieve_code(client, "a.txt"), control_closed(client)
         finally:
             client.close()
 
@@ -449,3 +454,22 @@ async def test_auth_with_an_unreadable_certificate_is_431_and_the_session_goes_o
         code, noop = await in_thread(lambda: session(server.port))
     assert code == 431
     assert noop.startswith("200")
+
+
+def test_on_uvloop_too(root: Path, certs: Certificates) -> None:
+    """The control connection's context reaches the data connections on uvloop's transports too."""
+    uvloop = pytest.importorskip("uvloop", reason="uvloop is in the test extra")
+    content = os.urandom(300_000)
+    (root / "a.bin").write_bytes(content)
+    settings = {"users": {USER: PASSWORD}, "tls_cert": certs.server_pem, "login_failure_delay": 0.0}
+    with server_in_thread(root, uvloop.run, **settings) as port:
+        client = login(port, certs.client_context())
+        received = bytearray()
+        client.retrbinary("RETR a.bin", received.extend)
+        client.quit()
+        plain = login(port, certs.client_context(), factory=ftplib.FTP_TLS)
+        code = retrieve_code(plain, "a.bin")
+        plain.close()
+    assert client.resumed == [True]  # type: ignore[attr-defined]
+    assert sha256(received) == sha256(content)
+    assert code == 522
