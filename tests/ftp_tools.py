@@ -14,6 +14,7 @@ import contextlib
 import ftplib
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import psutil
 
@@ -124,6 +125,23 @@ class RawControl:
         self.sock.close()
 
 
+class ResumingFTP_TLS(ftplib.FTP_TLS):
+    """ftplib's FTP_TLS, but its data connections resume the control connection's TLS
+    session, as curl, lftp and FileZilla do (the standard library's does not, so a server
+    that requires it, as ours and vsftpd do by default, refuses it). Records whether each
+    data connection resumed."""
+
+    resumed: list[bool]
+
+    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[Any, int | None]:
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:  # type: ignore[attr-defined]
+            assert isinstance(self.sock, ssl.SSLSocket)
+            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
+            self.resumed = [*getattr(self, "resumed", []), conn.session_reused]
+        return conn, size
+
+
 def receive_all(data: socket.socket, limit: int = 1 << 30) -> bytes:
     """Read a data connection to its end (bounded by `limit` bytes)."""
     parts, total = [], 0
@@ -147,16 +165,16 @@ def assert_multiline_shape(reply: RawReply) -> None:
 
 
 @contextmanager
-def server_in_thread(root: Path, run: Callable[..., object]) -> Iterator[int]:
+def server_in_thread(root: Path, run: Callable[..., object], **settings: Any) -> Iterator[int]:
     """A Server on `root` in its own thread, on the loop `run` starts (asyncio.run, uvloop.run);
-    yields its port, and stops it on exit."""
+    yields its port, and stops it on exit. `settings` go to Server."""
     from aioftp_lite import Server
 
     ready: list[int] = []
     stop = threading.Event()
 
     async def serve() -> None:
-        async with Server(root=root, host="127.0.0.1", port=0) as server:
+        async with Server(root=root, host="127.0.0.1", port=0, **settings) as server:
             ready.append(server.port)
             while not stop.is_set():
                 await asyncio.sleep(0.02)

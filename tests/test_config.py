@@ -30,6 +30,8 @@ import trustme
 from aioftp_lite.cli import build_parser, config_from_arguments
 from aioftp_lite.passwords import verify_password
 
+from .ftp_tools import ResumingFTP_TLS
+
 CLI = [sys.executable, "-m", "aioftp_lite"]
 START_TIMEOUT = 20.0
 CLIENT_TIMEOUT = 10.0
@@ -289,8 +291,8 @@ def test_tls_and_logging_flags_on_a_running_server(tmp_path: Path) -> None:
         plain.connect("127.0.0.1", server.port)
         assert code(plain.login, "dave", secret) == 530  # --require-tls
         plain.close()
-        client = ftplib.FTP_TLS(context=ssl.create_default_context(cafile=str(tmp_path / "ca.pem")),
-                                timeout=CLIENT_TIMEOUT)  # fmt: skip
+        client = ResumingFTP_TLS(context=ssl.create_default_context(cafile=str(tmp_path / "ca.pem")),
+                                 timeout=CLIENT_TIMEOUT)  # fmt: skip
         client.connect("127.0.0.1", server.port)
         client.auth()
         client.login("dave", secret)

@@ -25,6 +25,8 @@ import trustme
 
 from aioftp_lite import Server
 
+from .ftp_tools import ResumingFTP_TLS
+
 USER, PASSWORD = "alice", "tls pass"
 CLIENT_TIMEOUT = 20.0
 CURL = shutil.which("curl")
@@ -70,8 +72,12 @@ def sha256(data: bytes) -> str:
 
 
 def tls_client(port: int, certs: Certificates, protect: bool = True,
-               factory: type[ftplib.FTP_TLS] = ftplib.FTP_TLS) -> ftplib.FTP_TLS:  # fmt: skip
-    """AUTH TLS, login, and (by default) PBSZ 0 + PROT P: blocking, call from a thread."""
+               factory: type[ftplib.FTP_TLS] = ResumingFTP_TLS) -> ftplib.FTP_TLS:  # fmt: skip
+    """AUTH TLS, login, and (by default) PBSZ 0 + PROT P: blocking, call from a thread.
+
+    Data connections resume the control connection's TLS session, which the server
+    requires by default (the standard library's FTP_TLS does not: test_tls_reuse.py).
+    """
     client = factory(context=certs.client_context(), timeout=CLIENT_TIMEOUT)
     client.connect("127.0.0.1", port)
     client.auth()
@@ -117,20 +123,6 @@ async def test_ftplib_tls_download_upload_and_listing(root: Path, certs: Certifi
     assert sha256((root / "up.bin").read_bytes()) == sha256(upload)
     assert sorted(names) == ["down.bin", "up.bin"]
     assert any(line.endswith(" up.bin") and str(len(upload)) in line for line in lines), lines
-
-
-class ResumingFTP_TLS(ftplib.FTP_TLS):
-    """FTP_TLS that offers the control connection's TLS session on each data connection
-    (as curl and FileZilla do) and records whether the server resumed it."""
-
-    resumed: list[bool]
-
-    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[Any, int | None]:
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        assert isinstance(self.sock, ssl.SSLSocket)
-        conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
-        self.resumed = [*getattr(self, "resumed", []), conn.session_reused]
-        return conn, size
 
 
 async def test_data_connections_resume_the_control_tls_session(root: Path, certs: Certificates) -> None:

@@ -19,11 +19,28 @@ from dataclasses import dataclass
 from ..errors import FTPError
 from ..protocol.addresses import Address, normalize_host
 from ..protocol.replies import Code
-from ..tls import without_session_tickets
+from ..tls import FTPSContext, without_session_tickets
 from .transfer import close_quietly
 from .upload import BlockSink
 
 DataStreams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+# vsftpd's reply when a data connection does not resume the control connection's TLS session.
+DATA_TLS_REFUSED = 522
+
+
+class DataTLSRefused(FTPError):
+    """A protected data connection that did not resume the control connection's TLS session.
+
+    The session replies with this and ends (see tls.py).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            DATA_TLS_REFUSED,
+            "TLS session of data connection not resumed: the data connection must reuse the control "
+            "connection's TLS session; closing the control connection",
+        )
 
 
 def _ephemeral_range() -> tuple[int, int]:
@@ -167,7 +184,8 @@ class DataChannel:
         """Accept or connect the data connection, within `timeout` seconds.
 
         With `tls` the data connection is protected (PROT P); we are the TLS server
-        whichever side connected (RFC 4217 7). With `sink`, incoming data goes there
+        whichever side connected (RFC 4217 7). A handshake the context does not accept
+        (no resumption of the control connection's session) raises DataTLSRefused. With `sink`, incoming data goes there
         instead of the stream reader (uploads). Otherwise it stays a bare socket
         until a handler asks for streams.
         """
@@ -288,6 +306,10 @@ async def _wrap(
     except BaseException:
         connection.close()
         raise
+    ssl_object = transport.get_extra_info("ssl_object")
+    if isinstance(tls, FTPSContext) and not tls.accepts_data_connection(ssl_object):
+        transport.abort()  # before a byte of data: the peer may be someone else
+        raise DataTLSRefused()
     return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
 

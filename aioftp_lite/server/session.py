@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ from ..storage.local import PARTIAL_SUFFIX
 from ..storage.paths import ROOT, resolve_virtual
 from .cleanup import Cleanup, finish_cleanup
 from .control import ControlConnection, LineTooLong
-from .datachannel import DataChannel, DataConnection
+from .datachannel import DataChannel, DataConnection, DataTLSRefused
 from .dispatch import COMMANDS, dispatch
 from .throttle import RateLimiter
 from .transfer import Progress
@@ -121,10 +122,9 @@ class Session:
     def last_reply(self) -> Reply:
         return Reply(*self._last_reply)
 
-    async def start_tls(self) -> None:
+    async def start_tls(self, context: ssl.SSLContext) -> None:
         """Upgrade the control connection (after the 234 reply to AUTH TLS)."""
-        assert self.context.tls is not None
-        await self._control.start_tls(self.context.tls, self.config.data_timeout or None)
+        await self._control.start_tls(context, self.config.data_timeout or None)
         self.control_tls = True
 
     # --- paths ----------------------------------------------------------------------
@@ -234,13 +234,15 @@ class Session:
         started = loop.time()
         connection: DataConnection | None = None
         moved = 0
+        end_session = False
         try:
             if self.config.require_tls and not self.protect_data:
                 raise FTPError(521, "Data connections must be protected: send PBSZ 0 and PROT P first")
             if not self.data.is_pending:  # 425 at once, as vsftpd does, rather than 150 then 425
                 raise FTPError(Code.CANT_OPEN_DATA, "Use PORT, EPRT, PASV or EPSV first")
             await self.reply(Code.FILE_STATUS_OK, opening)
-            tls = self.context.tls if self.protect_data else None
+            # The control connection's own context: data connections resume its session (tls.py).
+            tls = self._control.transport.get_extra_info("sslcontext") if self.protect_data else None
             connection = await self.data.open(self.config.data_timeout or None, tls, sink)
             self.data_connected = True
             moved = await work(connection)
@@ -250,6 +252,7 @@ class Session:
             reply = Reply(Code.TRANSFER_ABORTED, "Transfer aborted")
         except FTPError as error:
             reply = error.reply
+            end_session = isinstance(error, DataTLSRefused)  # as vsftpd does: see tls.py
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             reply = Reply(Code.TRANSFER_ABORTED, "Data connection lost; transfer aborted")
         except OSError as error:
@@ -261,6 +264,9 @@ class Session:
         elapsed = loop.time() - started
         moved = max(moved, self.transfer_progress.moved)  # a cut transfer returned nothing
         log.info("%s %s %s: %d bytes in %.3fs, %s", self.peer, self._user, label, moved, elapsed, reply)
+        if end_session:
+            self._end_connection(reply)
+            return
         try:
             await self.reply(reply.code, reply.text)
         except ConnectionError:

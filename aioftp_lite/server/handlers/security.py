@@ -17,6 +17,7 @@ log = logging.getLogger("aioftp_lite.session")
 
 PROTECTION_LEVEL_NOT_SUPPORTED = 536  # RFC 2228
 DATA_PROTECTION_REFUSED = 534
+RESOURCE_UNAVAILABLE = 431  # RFC 2228: "Need some unavailable resource to process security"
 
 
 def tls_offered(config: ServerConfig) -> bool:
@@ -32,10 +33,19 @@ async def auth(session: Session, argument: str) -> None:
         raise FTPError(Code.PARAMETER_NOT_IMPLEMENTED, "Only AUTH TLS is supported")
     if session.control_tls:
         raise FTPError(Code.BAD_SEQUENCE, "Already using TLS")
+    try:
+        # With session reuse required, a context of this connection's own (see tls.py). Built
+        # here, as the handshake's own crypto runs here too: both about a millisecond.
+        context = session.context.tls
+        if session.config.tls_session_reuse:
+            context = context.for_connection()
+    except OSError as error:  # ssl.SSLError too: the certificate files changed since the start
+        log.error("TLS context for %s: %s", session.peer, error)
+        raise FTPError(RESOURCE_UNAVAILABLE, "TLS is unavailable: server certificate unreadable") from None
     await session.wait_transfer()
     await session.reply(Code.AUTH_OK, "AUTH TLS successful")
     try:
-        await session.start_tls()
+        await session.start_tls(context)
     except (OSError, TimeoutError) as error:
         log.warning("%s TLS handshake failed: %s", session.peer, error)
         session.quit_requested = True  # the connection is unusable now
