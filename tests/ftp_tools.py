@@ -141,16 +141,16 @@ def assert_multiline_shape(reply: RawReply) -> None:
 
 
 @contextmanager
-def server_in_thread(root: Path, run: Callable[..., object]) -> Iterator[int]:
+def server_in_thread(root: Path, run: Callable[..., object], **settings: object) -> Iterator[int]:
     """A Server on `root` in its own thread, on the loop `run` starts (asyncio.run, uvloop.run);
-    yields its port, and stops it on exit."""
+    yields its port, and stops it on exit. `settings`: ServerConfig fields."""
     from aioftp_lite import Server
 
     ready: list[int] = []
     stop = threading.Event()
 
     async def serve() -> None:
-        async with Server(root=root, host="127.0.0.1", port=0) as server:
+        async with Server(root=root, host="127.0.0.1", port=0, **settings) as server:  # type: ignore[arg-type]
             ready.append(server.port)
             while not stop.is_set():
                 await asyncio.sleep(0.02)

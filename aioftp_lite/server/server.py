@@ -205,21 +205,22 @@ class Server:
             if not self._per_ip[peer_host]:
                 del self._per_ip[peer_host]
 
-    # --- idle sessions --------------------------------------------------------------
-    # One timer for the whole server, not one per session: a session's own timer (in
-    # uvloop a libuv timer handle) was made and cancelled for every login, and each of
-    # thousands of idle sessions held one. A session ends within a quarter of the idle
-    # timeout (at most a second) after its limit.
+    # --- idle sessions and stalled transfers ------------------------------------------
+    # One timer for the whole server, not one per session or transfer: a session's own
+    # timer (in uvloop a libuv timer handle) was made and cancelled for every login, and
+    # each of thousands of idle sessions held one. A session (or a stalled transfer) ends
+    # within a quarter of its timeout (at most a second) after its limit.
     def _schedule_idle_sweep(self) -> None:
-        if self.config.idle_timeout:  # 0: no limit, as for the other limits
-            interval = min(1.0, self.config.idle_timeout / 4)
+        limits = [limit for limit in (self.config.idle_timeout, self.config.data_timeout) if limit]
+        if limits:  # 0: no limit, as for the other limits
+            interval = min(1.0, min(limits) / 4)
             self._idle_sweep = asyncio.get_running_loop().call_later(interval, self._sweep_idle)
 
     def _sweep_idle(self) -> None:
         self._schedule_idle_sweep()  # first: nothing below may end the sweeps
         now = asyncio.get_running_loop().time()
         for session in list(self._sessions.values()):
-            session.end_if_idle(now)
+            session.check_timeouts(now)
 
     def _refusal(self, peer_host: str) -> Reply | None:
         assert self.context is not None

@@ -114,6 +114,7 @@ async def _store(
             received = await receive_file(
                 reader, target, ascii_mode, chunk_size, session.rate_limiters, session.transfer_progress
             )
+        session.transfer_progress.held_by_server = True  # all received: the rest is ours to do
         if not await session.client_still_there():
             raise ConnectionAbortedError("client disconnected during the upload")
         await target.commit()
