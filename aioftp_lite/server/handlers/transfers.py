@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from ...errors import FTPError
+from ...protocol.commands import MAX_OFFSET, parse_offset
 from ...protocol.replies import Code
 from ...storage.base import WriteMode
 from ..dispatch import Arg, command
@@ -28,9 +29,12 @@ def _mode_name(session: Session) -> str:
 @command("REST", argument=Arg.REQUIRED, syntax="REST <offset>",
          help="resume the next RETR or STOR at a byte offset", feature="REST STREAM")  # fmt: skip
 async def rest(session: Session, argument: str) -> None:
-    if not argument.strip().isdigit():
+    offset = parse_offset(argument)
+    if offset is None:
         raise FTPError(Code.BAD_ARGUMENT, "REST needs a byte offset (a whole number)")
-    session.restart_offset = int(argument.strip())
+    if offset > MAX_OFFSET:
+        raise FTPError(Code.BAD_ARGUMENT, f"REST offset too large (at most {MAX_OFFSET})")
+    session.restart_offset = offset
     await session.reply(
         Code.PENDING_FURTHER_INFO, f"Restarting at {session.restart_offset}, send RETR or STOR"
     )
@@ -40,10 +44,13 @@ async def rest(session: Session, argument: str) -> None:
 async def retr(session: Session, argument: str) -> None:
     path = session.resolve(argument)
     offset, session.restart_offset = session.restart_offset, 0
+    if offset:
+        # Checked before opening: a file system refuses to seek that far (EINVAL) on its own.
+        _check_offset(offset, (await session.fs.stat(path)).size)
     source = await session.fs.open_read(path, offset)  # 550 here for folders and missing files
-    if offset > source.size:
+    if offset > source.size:  # it shrank meanwhile
         await source.close()
-        raise FTPError(INVALID_RESTART, f"Restart offset {offset} is past the end ({source.size} bytes)")
+        _check_offset(offset, source.size)
     ascii_mode = session.ascii_mode
     zero_copy = session.config.use_sendfile and not ascii_mode and not session.rate_limiters
 
@@ -91,9 +98,9 @@ async def _store(
     offset, session.restart_offset = session.restart_offset, 0
     if offset and mode is WriteMode.REPLACE:
         mode = WriteMode.RESUME
-        size = (await session.fs.stat(path)).size
-        if offset > size:
-            raise FTPError(INVALID_RESTART, f"Restart offset {offset} is past the end ({size} bytes)")
+        # Past the end is refused rather than clamped (pure-ftpd) or left as a hole (vsftpd):
+        # the client's bytes would land elsewhere than it believes, or make a sparse monster.
+        _check_offset(offset, (await session.fs.stat(path)).size)
     target = await session.fs.open_write(path, mode, offset)
     ascii_mode, chunk_size = session.ascii_mode, session.config.chunk_size
     plain = not ascii_mode and not session.rate_limiters
@@ -122,6 +129,11 @@ async def _store(
 
     opening = opening or f"Opening {_mode_name(session)} mode data connection for {path}"
     session.start_transfer(opening, work, target.abort, f"{verb} {path}", sink)
+
+
+def _check_offset(offset: int, size: int) -> None:
+    if offset > size:
+        raise FTPError(INVALID_RESTART, f"Restart offset {offset} is past the end ({size} bytes)")
 
 
 @command("ABOR", during_transfer=True, help="abort the transfer in progress")
