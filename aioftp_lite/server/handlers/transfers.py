@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
+import secrets
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -10,6 +10,7 @@ from ...errors import FTPError
 from ...protocol.commands import MAX_OFFSET, parse_offset
 from ...protocol.replies import Code
 from ...storage.base import WriteMode
+from ...storage.paths import unique_name
 from ..dispatch import Arg, command
 from ..rawdata import CAN_SPLICE, sendfile_to_socket, splice_from_socket
 from ..transfer import UPLOAD_BLOCKS, receive_file, send_file
@@ -85,11 +86,11 @@ async def stou(session: Session, argument: str) -> None:
     base = session.resolve_new_name(argument.strip() or "upload")
     if not base.name:  # "/", ".." up to the root: a folder, not a name to start from
         base = base / "upload"
-    for number in itertools.count():
-        candidate = base if number == 0 else base.with_name(f"{base.name}.{number}")
-        if not await session.fs.exists(candidate):
-            break
-    await _store(session, candidate, WriteMode.REPLACE, "STOU", opening=f"FILE: {candidate.name}")
+    # 128 random bits: no two uploads, overlapping or not, in this process or another
+    # (--workers), ever get one name, and nothing is probed (one operation, however many
+    # files there are). Exclusive creation is not needed for that, and uploads stay atomic.
+    path = unique_name(base, secrets.token_hex(16))
+    await _store(session, path, WriteMode.REPLACE, "STOU", opening=f"FILE: {path.name}")  # RFC 1123 4.1.2.9
 
 
 async def _store(
