@@ -76,7 +76,8 @@ def port_range_argument(text: str) -> tuple[int, int]:
 SETTING_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--host", "host", str, f"address to listen on (default {DEFAULT_HOST}; ::1 for IPv6)"),
     ("--port", "port", port_argument, f"port (default {DEFAULT_PORT}; 0 picks a free one)"),
-    ("--max-connections", "max_connections", count_argument, "most clients at once (421 beyond)"),
+    ("--max-connections", "max_connections", count_argument,
+     "most clients at once (421 beyond; default: what the open-file limit allows)"),
     ("--max-connections-per-ip", "max_connections_per_ip", count_argument, "most clients per address"),
     ("--idle-timeout", "idle_timeout", seconds_argument, "close idle control connections (421)"),
     ("--data-timeout", "data_timeout", seconds_argument,

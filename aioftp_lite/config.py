@@ -24,7 +24,7 @@ class ServerConfig:
     read_only: bool = False
     show_hidden: bool = False
     # Limits.
-    max_connections: int = 1024
+    max_connections: int | None = None  # None: what the open-file limit allows (descriptors.py)
     max_connections_per_ip: int = 0  # 0: no limit
     idle_timeout: float = 300.0
     data_timeout: float = 30.0

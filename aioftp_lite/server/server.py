@@ -27,6 +27,7 @@ from ..tls import server_context
 from . import handlers  # noqa: F401 - registers every command in the table
 from .control import ControlConnection
 from .datachannel import PassivePorts
+from .descriptors import AcceptFailureLog, connection_limit, raise_open_file_limit
 from .session import Session
 from .throttle import RateLimiter
 
@@ -84,9 +85,14 @@ class Server:
         self._sessions: dict[asyncio.Task[None], Session] = {}
         self._per_ip: collections.Counter[str] = collections.Counter()
         self._idle_sweep: asyncio.TimerHandle | None = None
+        self.max_connections = self.config.max_connections or 0  # settled at start()
+        self._accept_failures: AcceptFailureLog | None = None
 
     # --- life cycle -----------------------------------------------------------------
     async def start(self) -> None:
+        descriptors = raise_open_file_limit()  # for the whole process, as nginx does
+        if self.config.max_connections is None:
+            self.max_connections = connection_limit(descriptors)
         if self._storage_factory is None:
             await asyncio.to_thread(self._prepare_root)
         # Built here: hashing the --user passwords is slow on purpose, keep it off __init__.
@@ -104,9 +110,16 @@ class Server:
             # ftplib and others send ABOR's last byte as urgent data; keep it in the stream.
             # Accepted connections inherit the option: one call here, none per connection.
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
+        self._accept_failures = AcceptFailureLog(loop)
+        loop.set_exception_handler(self._accept_failures)
         await self._server.start_serving()
         self._schedule_idle_sweep()
         log.info("listening on %s", ", ".join(self.addresses))
+        if self.config.max_connections is None:
+            log.info(
+                "connection limit %s (from %s open files; --max-connections sets it)",
+                self.max_connections or "none", descriptors if descriptors is not None else "unlimited",
+            )
 
     def _prepare_root(self) -> None:
         root = Path(self.config.root)
@@ -143,6 +156,11 @@ class Server:
                 await asyncio.wait(pending, timeout=5.0)
         if self._server is not None:
             await self._server.wait_closed()
+        if self._accept_failures is not None:
+            loop = asyncio.get_running_loop()
+            if loop.get_exception_handler() is self._accept_failures:
+                loop.set_exception_handler(self._accept_failures.previous)
+            self._accept_failures = None
 
     async def __aenter__(self) -> Server:
         await self.start()
@@ -226,7 +244,7 @@ class Server:
         assert self.context is not None
         if self.context.defender.is_banned(normalize_host(peer_host)):
             return Reply(Code.SERVICE_UNAVAILABLE, "Too many failed logins from your address, try later")
-        limit = self.config.max_connections
+        limit = self.max_connections
         if limit and len(self._sessions) >= limit and self._staying() >= limit:
             return Reply(Code.SERVICE_UNAVAILABLE, "Too many connections, try again later")
         per_ip = self.config.max_connections_per_ip
