@@ -47,7 +47,7 @@ def tcp_bytes_moved(sock: socket.socket | None) -> int:
 class StallWatch:
     """How long one transfer's data connection has moved nothing."""
 
-    __slots__ = ("_progress", "_connection", "_position", "_since", "fired")
+    __slots__ = ("_connection", "_position", "_progress", "_since", "fired")
 
     def __init__(self, progress: Progress, connection: DataConnection, now: float) -> None:
         self._progress = progress
