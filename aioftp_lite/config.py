@@ -27,7 +27,7 @@ class ServerConfig:
     read_only: bool = False
     show_hidden: bool = False
     # Limits.
-    max_connections: int = 1024
+    max_connections: int | None = None  # None: what the open-file limit allows (descriptors.py)
     # None: DEFAULT_MAX_CONNECTIONS_PER_IP, except for safelisted addresses; 0: no limit.
     max_connections_per_ip: int | None = None
     idle_timeout: float = 300.0

@@ -35,6 +35,11 @@ _OS_ERROR_REPLIES: dict[int, tuple[int, str]] = {
     errno.ENOSPC: (Code.INSUFFICIENT_STORAGE, "No space left on device"),
     errno.EDQUOT: (Code.EXCEEDED_STORAGE, "Disk quota exceeded"),
     errno.EFBIG: (Code.EXCEEDED_STORAGE, "File too large"),
+    # The server's own descriptors or memory ran out: transient, the client may try again.
+    errno.EMFILE: (Code.LOCAL_ERROR, "Server out of resources (open files), try again later"),
+    errno.ENFILE: (Code.LOCAL_ERROR, "Server out of resources (open files), try again later"),
+    errno.ENOBUFS: (Code.LOCAL_ERROR, "Server out of resources (buffers), try again later"),
+    errno.ENOMEM: (Code.LOCAL_ERROR, "Server out of resources (memory), try again later"),
 }
 
 

@@ -65,6 +65,24 @@ def parse_command(line: bytes) -> Command:
     return Command(verb.upper(), argument)
 
 
+# The largest offset a file can have (a signed 64-bit off_t): REST beyond it is a syntax error.
+MAX_OFFSET = 2**63 - 1
+
+
+def parse_offset(argument: str) -> int | None:
+    """A byte offset (REST): ASCII digits only; None if it is not one. Anything above
+    MAX_OFFSET comes back as MAX_OFFSET + 1, so a huge number is never converted.
+
+    Not `str.isdigit()` alone: it takes "²" and other Unicode digits that int() refuses.
+    """
+    text = argument.strip(" ")
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    if len(text.lstrip("0")) > len(str(MAX_OFFSET)):
+        return MAX_OFFSET + 1
+    return min(int(text), MAX_OFFSET + 1)
+
+
 def format_command(verb: str, argument: str = "") -> bytes:
     """Wire form of a command, for clients. Refuses line breaks that would inject a second command."""
     if "\r" in argument or "\n" in argument:

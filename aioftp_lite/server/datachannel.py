@@ -9,11 +9,13 @@ listener is closed as soon as its one connection arrived.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import itertools
 import random
 import socket
 import ssl
+import struct
 from dataclasses import dataclass
 
 from ..errors import FTPError
@@ -279,6 +281,15 @@ class DataConnection:
             self._streams = await _wrap(self._socket, tls, sink, self._limit)
         return self._streams
 
+    @property
+    def tcp_socket(self) -> socket.socket | None:
+        """The socket under the connection, for its TCP state (None once closed)."""
+        if self._streams is not None:
+            sock = self._streams[1].get_extra_info("socket")  # uvloop: a view of its own socket
+        else:
+            sock = self._socket
+        return sock if sock is not None and sock.fileno() >= 0 else None
+
     async def close(self) -> None:
         """Close after a complete transfer, flushing what is buffered."""
         if self._streams is not None:
@@ -286,8 +297,15 @@ class DataConnection:
         else:
             self._socket.close()
 
-    def abort(self) -> None:
-        """Drop the connection at once (a no-op after close)."""
+    def abort(self, reset: bool = False) -> None:
+        """Drop the connection at once (a no-op after close).
+
+        `reset`: send RST and drop what is still queued for the client. A client that
+        stopped reading would otherwise keep the unsent data in our kernel for minutes.
+        """
+        if reset and (sock := self.tcp_socket) is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         if self._streams is not None:
             self._streams[1].transport.abort()
         else:

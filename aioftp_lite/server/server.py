@@ -28,6 +28,7 @@ from ..tls import server_context
 from . import handlers  # noqa: F401 - registers every command in the table
 from .control import ControlConnection
 from .datachannel import PassivePorts
+from .descriptors import AcceptFailureLog, connection_limit, raise_open_file_limit
 from .session import Session
 from .throttle import RateLimiter
 
@@ -120,9 +121,16 @@ class Server:
         self._sessions: dict[asyncio.Task[None], Session] = {}
         self._per_ip: collections.Counter[str] = collections.Counter()
         self._idle_sweep: asyncio.TimerHandle | None = None
+        self.max_connections = self.config.max_connections or 0  # settled at start()
+        self._derived_max_connections = 0  # what the open-file limit allows
+        self._accept_failures: AcceptFailureLog | None = None
 
     # --- life cycle -----------------------------------------------------------------
     async def start(self) -> None:
+        descriptors = raise_open_file_limit()  # for the whole process, as nginx does
+        self._derived_max_connections = connection_limit(descriptors)
+        if self.config.max_connections is None:
+            self.max_connections = self._derived_max_connections
         if self._storage_factory is None:
             await asyncio.to_thread(self._prepare_root)
         # Built here: hashing the --user passwords is slow on purpose, keep it off __init__.
@@ -140,9 +148,16 @@ class Server:
             # ftplib and others send ABOR's last byte as urgent data; keep it in the stream.
             # Accepted connections inherit the option: one call here, none per connection.
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
+        self._accept_failures = AcceptFailureLog(loop)
+        loop.set_exception_handler(self._accept_failures)
         await self._server.start_serving()
         self._schedule_idle_sweep()
         log.info("listening on %s", ", ".join(self.addresses))
+        if self.config.max_connections is None:
+            log.info(
+                "connection limit %s (from %s open files; --max-connections sets it)",
+                self.max_connections or "none", descriptors if descriptors is not None else "unlimited",
+            )
 
     def _prepare_root(self) -> None:
         root = Path(self.config.root)
@@ -165,6 +180,10 @@ class Server:
             # Sessions share this config object: a limit changed here holds for them at once.
             setattr(self.config, name, getattr(config, name))
         await asyncio.to_thread(self.context.apply_accounts_and_limits, self.config)
+        configured = self.config.max_connections
+        self.max_connections = self._derived_max_connections if configured is None else configured
+        if self._idle_sweep is None and self._server is not None and self._server.is_serving():
+            self._schedule_idle_sweep()  # a timeout set where there was none
         return sorted(changed - RELOADABLE)
 
     async def serve_forever(self) -> None:
@@ -193,6 +212,11 @@ class Server:
                 await asyncio.wait(pending, timeout=5.0)
         if self._server is not None:
             await self._server.wait_closed()
+        if self._accept_failures is not None:
+            loop = asyncio.get_running_loop()
+            if loop.get_exception_handler() is self._accept_failures:
+                loop.set_exception_handler(self._accept_failures.previous)
+            self._accept_failures = None
         if self.context is not None:
             self.context.authenticator.budget.close()
             self.context.close_storages()
@@ -258,27 +282,29 @@ class Server:
             if not self._per_ip[peer_host]:
                 del self._per_ip[peer_host]
 
-    # --- idle sessions --------------------------------------------------------------
-    # One timer for the whole server, not one per session: a session's own timer (in
-    # uvloop a libuv timer handle) was made and cancelled for every login, and each of
-    # thousands of idle sessions held one. A session ends within a quarter of the idle
-    # timeout (at most a second) after its limit.
+    # --- idle sessions and stalled transfers ------------------------------------------
+    # One timer for the whole server, not one per session or transfer: a session's own
+    # timer (in uvloop a libuv timer handle) was made and cancelled for every login, and
+    # each of thousands of idle sessions held one. A session (or a stalled transfer) ends
+    # within a quarter of its timeout (at most a second) after its limit.
     def _schedule_idle_sweep(self) -> None:
-        if self.config.idle_timeout:  # 0: no limit, as for the other limits
-            interval = min(1.0, self.config.idle_timeout / 4)
+        limits = [limit for limit in (self.config.idle_timeout, self.config.data_timeout) if limit]
+        self._idle_sweep = None
+        if limits:  # 0: no limit, as for the other limits
+            interval = min(1.0, min(limits) / 4)
             self._idle_sweep = asyncio.get_running_loop().call_later(interval, self._sweep_idle)
 
     def _sweep_idle(self) -> None:
         self._schedule_idle_sweep()  # first: nothing below may end the sweeps
         now = asyncio.get_running_loop().time()
         for session in list(self._sessions.values()):
-            session.end_if_idle(now)
+            session.check_timeouts(now)
 
     def _refusal(self, peer_host: str) -> Reply | None:
         assert self.context is not None
         if self.context.defender.is_banned(normalize_host(peer_host)):
             return Reply(Code.SERVICE_UNAVAILABLE, "Too many failed logins from your address, try later")
-        limit = self.config.max_connections
+        limit = self.max_connections
         if limit and len(self._sessions) >= limit and self._staying() >= limit:
             return Reply(Code.SERVICE_UNAVAILABLE, "Too many connections, try again later")
         per_ip = self.config.max_connections_per_ip

@@ -27,6 +27,7 @@ from .cleanup import Cleanup, finish_cleanup
 from .control import ControlConnection, LineTooLong
 from .datachannel import DataChannel, DataConnection, DataTLSRefused
 from .dispatch import COMMANDS, dispatch
+from .stall import StallWatch
 from .throttle import RateLimiter
 from .transfer import Progress
 from .upload import BlockSink
@@ -53,7 +54,7 @@ class Session:
         "account", "storage", "cwd", "ascii_mode", "restart_offset", "rename_from", "mlst_facts",
         "epsv_all", "control_tls", "protection_buffer_set", "protect_data", "_data", "transfer",
         "transfer_progress", "quit_requested", "rate_limiters", "shutting_down", "data_connected",
-        "_last_activity", "_last_reply", "_loop",
+        "_last_activity", "_last_reply", "_loop", "_stall_watch",
     )  # fmt: skip
 
     def __init__(
@@ -93,6 +94,7 @@ class Session:
         self.rate_limiters = [x for x in (session_limit, context.total_rate) if x is not None and x.rate]
         self.shutting_down = False
         self.data_connected = False  # a transfer's data connection is open
+        self._stall_watch: StallWatch | None = None  # while a transfer moves data
         self._last_reply: tuple[int, str] = (0, "")
         self._loop = asyncio.get_running_loop()
         self._last_activity = self._loop.time()  # of the last command or transfer end
@@ -177,16 +179,28 @@ class Session:
                 # Answer now: a client may never send the newline it owes us.
                 await self.reply(Code.SYNTAX_ERROR, "Command line too long")
 
-    # --- idle timeout ---------------------------------------------------------------
-    def end_if_idle(self, now: float) -> None:
+    # --- idle and data timeouts ----------------------------------------------------
+    def check_timeouts(self, now: float) -> None:
         """421 and close after idle_timeout seconds without a command; a session whose
-        transfer runs is not idle. The server's idle sweep calls this (server.py)."""
+        transfer runs is not idle, but its transfer ends (426) after data_timeout seconds
+        without progress. The server's sweep calls this (server.py)."""
         if self.transfer is not None and not self.transfer.done():
+            self._cut_if_stalled(now)
+            return
+        if not self.config.idle_timeout:
             return
         if now - self._last_activity < self.config.idle_timeout or self._control.closing:
             return
         log.info("%s %s idle for %ss, closing", self.peer, self._user, self.config.idle_timeout)
         self._end_connection(Reply(Code.SERVICE_UNAVAILABLE, "Idle timeout, closing control connection"))
+
+    def _cut_if_stalled(self, now: float) -> None:
+        watch, limit = self._stall_watch, self.config.data_timeout
+        if watch is None or not limit or watch.fired or watch.still_for(now) < limit:
+            return
+        watch.fired = True
+        assert self.transfer is not None
+        self.transfer.cancel()  # the transfer answers 426 and stays the session's to wait for
 
     def _end_connection(self, goodbye: Reply) -> None:
         """Say goodbye and close; the command loop then sees the end of the stream."""
@@ -245,11 +259,20 @@ class Session:
             tls = self._control.transport.get_extra_info("sslcontext") if self.protect_data else None
             connection = await self.data.open(self.config.data_timeout or None, tls, sink)
             self.data_connected = True
+            self._stall_watch = StallWatch(self.transfer_progress, connection, loop.time())
             moved = await work(connection)
+            self._stall_watch = None  # the data has moved: closing is bounded on its own
             await connection.close()
             reply = Reply(Code.CLOSING_DATA, f"Transfer complete ({moved} bytes)")
         except asyncio.CancelledError:
-            reply = Reply(Code.TRANSFER_ABORTED, "Transfer aborted")
+            if self._stall_watch is not None and self._stall_watch.fired:
+                asyncio.current_task().uncancel()  # type: ignore[union-attr]  # our own cut: carry on
+                reply = Reply(
+                    Code.TRANSFER_ABORTED,
+                    f"No data moved for {self.config.data_timeout:g} seconds; transfer aborted",
+                )
+            else:
+                reply = Reply(Code.TRANSFER_ABORTED, "Transfer aborted")
         except FTPError as error:
             reply = error.reply
             end_session = isinstance(error, DataTLSRefused)  # as vsftpd does: see tls.py
@@ -258,8 +281,10 @@ class Session:
         except OSError as error:
             reply = reply_for_os_error(error)
         finally:
+            stalled = self._stall_watch is not None and self._stall_watch.fired
+            self._stall_watch = None
             if connection is not None:
-                connection.abort()  # no-op after a clean close
+                connection.abort(reset=stalled)  # no-op after a clean close
             await finish_cleanup(cleanup)
         elapsed = loop.time() - started
         moved = max(moved, self.transfer_progress.moved)  # a cut transfer returned nothing

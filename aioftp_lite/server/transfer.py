@@ -18,9 +18,14 @@ from .throttle import RateLimiter, throttle
 
 @dataclass
 class Progress:
-    """Bytes moved so far by one transfer: the log line reports them even when it is cut."""
+    """Bytes moved so far by one transfer: the log line reports them even when it is cut.
+
+    `held_by_server`: the transfer waits on the server itself (a rate limit, committing an
+    upload), not on the client; the stall watch (stall.py) does not count that time.
+    """
 
     moved: int = 0
+    held_by_server: bool = False
 
 
 async def send_file(
@@ -44,7 +49,7 @@ async def send_file(
         writer.write(converter.convert(chunk) if converter else chunk)
         await writer.drain()
         if limiters:
-            await throttle(limiters, len(chunk))
+            await _throttle(limiters, len(chunk), progress)
     return total
 
 
@@ -73,10 +78,16 @@ async def receive_file(
         progress.moved += len(chunk)
         await target.write(converter.convert(chunk) if converter else chunk)
         if limiters:
-            await throttle(limiters, len(chunk))
+            await _throttle(limiters, len(chunk), progress)
     if converter and (tail := converter.flush()):
         await target.write(tail)
     return total
+
+
+async def _throttle(limiters: list[RateLimiter], amount: int, progress: Progress) -> None:
+    progress.held_by_server = True
+    await throttle(limiters, amount)
+    progress.held_by_server = False
 
 
 async def _read_block(reader: asyncio.StreamReader, size: int) -> bytes:

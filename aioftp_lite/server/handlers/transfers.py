@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
+import secrets
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from ...errors import FTPError
+from ...protocol.commands import MAX_OFFSET, parse_offset
 from ...protocol.replies import Code
 from ...storage.base import WriteMode
+from ...storage.paths import unique_name
 from ..dispatch import Arg, command
 from ..rawdata import CAN_SPLICE, sendfile_to_socket, splice_from_socket
 from ..transfer import UPLOAD_BLOCKS, receive_file, send_file
@@ -28,9 +30,12 @@ def _mode_name(session: Session) -> str:
 @command("REST", argument=Arg.REQUIRED, syntax="REST <offset>",
          help="resume the next RETR or STOR at a byte offset", feature="REST STREAM")  # fmt: skip
 async def rest(session: Session, argument: str) -> None:
-    if not argument.strip().isdigit():
+    offset = parse_offset(argument)
+    if offset is None:
         raise FTPError(Code.BAD_ARGUMENT, "REST needs a byte offset (a whole number)")
-    session.restart_offset = int(argument.strip())
+    if offset > MAX_OFFSET:
+        raise FTPError(Code.BAD_ARGUMENT, f"REST offset too large (at most {MAX_OFFSET})")
+    session.restart_offset = offset
     await session.reply(
         Code.PENDING_FURTHER_INFO, f"Restarting at {session.restart_offset}, send RETR or STOR"
     )
@@ -40,10 +45,13 @@ async def rest(session: Session, argument: str) -> None:
 async def retr(session: Session, argument: str) -> None:
     path = session.resolve(argument)
     offset, session.restart_offset = session.restart_offset, 0
+    if offset:
+        # Checked before opening: a file system refuses to seek that far (EINVAL) on its own.
+        _check_offset(offset, (await session.fs.stat(path)).size)
     source = await session.fs.open_read(path, offset)  # 550 here for folders and missing files
-    if offset > source.size:
+    if offset > source.size:  # it shrank meanwhile
         await source.close()
-        raise FTPError(INVALID_RESTART, f"Restart offset {offset} is past the end ({source.size} bytes)")
+        _check_offset(offset, source.size)
     ascii_mode = session.ascii_mode
     zero_copy = session.config.use_sendfile and not ascii_mode and not session.rate_limiters
 
@@ -78,11 +86,11 @@ async def stou(session: Session, argument: str) -> None:
     base = session.resolve_new_name(argument.strip() or "upload")
     if not base.name:  # "/", ".." up to the root: a folder, not a name to start from
         base = base / "upload"
-    for number in itertools.count():
-        candidate = base if number == 0 else base.with_name(f"{base.name}.{number}")
-        if not await session.fs.exists(candidate):
-            break
-    await _store(session, candidate, WriteMode.REPLACE, "STOU", opening=f"FILE: {candidate.name}")
+    # 128 random bits: no two uploads, overlapping or not, in this process or another
+    # (--workers), ever get one name, and nothing is probed (one operation, however many
+    # files there are). Exclusive creation is not needed for that, and uploads stay atomic.
+    path = unique_name(base, secrets.token_hex(16))
+    await _store(session, path, WriteMode.REPLACE, "STOU", opening=f"FILE: {path.name}")  # RFC 1123 4.1.2.9
 
 
 async def _store(
@@ -91,9 +99,9 @@ async def _store(
     offset, session.restart_offset = session.restart_offset, 0
     if offset and mode is WriteMode.REPLACE:
         mode = WriteMode.RESUME
-        size = (await session.fs.stat(path)).size
-        if offset > size:
-            raise FTPError(INVALID_RESTART, f"Restart offset {offset} is past the end ({size} bytes)")
+        # Past the end is refused rather than clamped (pure-ftpd) or left as a hole (vsftpd):
+        # the client's bytes would land elsewhere than it believes, or make a sparse monster.
+        _check_offset(offset, (await session.fs.stat(path)).size)
     target = await session.fs.open_write(path, mode, offset)
     ascii_mode, chunk_size = session.ascii_mode, session.config.chunk_size
     plain = not ascii_mode and not session.rate_limiters
@@ -114,6 +122,7 @@ async def _store(
             received = await receive_file(
                 reader, target, ascii_mode, chunk_size, session.rate_limiters, session.transfer_progress
             )
+        session.transfer_progress.held_by_server = True  # all received: the rest is ours to do
         if not await session.client_still_there():
             raise ConnectionAbortedError("client disconnected during the upload")
         await target.commit()
@@ -121,6 +130,11 @@ async def _store(
 
     opening = opening or f"Opening {_mode_name(session)} mode data connection for {path}"
     session.start_transfer(opening, work, target.abort, f"{verb} {path}", sink)
+
+
+def _check_offset(offset: int, size: int) -> None:
+    if offset > size:
+        raise FTPError(INVALID_RESTART, f"Restart offset {offset} is past the end ({size} bytes)")
 
 
 @command("ABOR", during_transfer=True, help="abort the transfer in progress")
