@@ -59,14 +59,14 @@ class ServerContext:
         )
         self.defender = LoginDefender()
         self._user_entries: dict[str, tuple[str, UserEntry]] = {}  # --user name: (password, entry)
+        self._storage_factory = storage_factory
+        # Local storages hold no per-session state: one per home folder, each holding its
+        # folder open (the jail), made when the account is configured.
+        self._local_storages: dict[Path, LocalStorage] = {}
         self.apply_accounts_and_limits(config)
         self.passive_ports = PassivePorts(config.passive_ports)
         self.total_rate = RateLimiter(config.max_total_rate) if config.max_total_rate else None
         self.tls = server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
-        self._storage_factory = storage_factory
-        # Local storages hold no per-session state: one per home folder, made once (its
-        # root's realpath is a blocking walk we keep off the login path).
-        self._local_storages: dict[Path, LocalStorage] = {}
 
     def apply_accounts_and_limits(self, config: ServerConfig) -> None:
         """Accounts, anonymous access and the login defence from `config` (at start and on a
@@ -79,6 +79,8 @@ class ServerContext:
                 self._user_entries[name] = known
             users[name] = known[1]
         self.authenticator.reload(users, config.anonymous_access, config.read_only)
+        if self._storage_factory is None:
+            self.open_local_storages()
         budget = self.authenticator.budget
         budget.cpu_share, budget.max_waiting, budget.max_wait = (
             config.login_hash_cpu, config.login_queue, config.login_queue_wait
@@ -91,11 +93,23 @@ class ServerContext:
     def storage_for(self, account: Account) -> Storage:
         if self._storage_factory is not None:
             return self._storage_factory(account)
-        storage = self._local_storages.get(account.home)
+        return self._local_storage(account.home)
+
+    def _local_storage(self, home: Path) -> LocalStorage:
+        storage = self._local_storages.get(home)
         if storage is None:
-            storage = LocalStorage(account.home, chunk_size=self.config.chunk_size, fsync=self.config.fsync)
-            self._local_storages[account.home] = storage
+            storage = LocalStorage(home, chunk_size=self.config.chunk_size, fsync=self.config.fsync)
+            self._local_storages[home] = storage
         return storage
+
+    def open_local_storages(self) -> None:
+        """Open the root and every configured home now (blocking; a missing home is made): a
+        server that later runs out of file descriptors still lets its users log in."""
+        authenticator = self.authenticator
+        for home in {self.config.root, *map(authenticator.home_of, authenticator.users.values())}:
+            if home not in self._local_storages:
+                home.mkdir(parents=True, exist_ok=True)
+                self._local_storage(home)
 
     def close_storages(self) -> None:
         """Let go of the local storages' root descriptors (so their disk can be unmounted)."""
@@ -161,10 +175,7 @@ class Server:
 
     def _prepare_root(self) -> None:
         root = Path(self.config.root)
-        root.mkdir(parents=True, exist_ok=True)
-        for entry in self.config.accounts.values():
-            if entry.home is not None:
-                (root / entry.home).mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True)  # the homes below it: open_local_storages
         for stray in LocalStorage(root).remove_partial_uploads():
             log.warning("removed a partial upload left by an earlier run: %s", stray)
 
