@@ -9,10 +9,11 @@ import errno
 import itertools
 import time
 from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import PurePosixPath
 
 from ..protocol.listing import FileInfo
-from .base import DEFAULT_CHUNK_SIZE, BytesReader, FileReader, FileWriter, Storage, WriteMode
+from .base import DEFAULT_CHUNK_SIZE, SCAN_BATCH, BytesReader, FileReader, FileWriter, Storage, WriteMode
 
 _inode_numbers = itertools.count(1)
 
@@ -108,6 +109,15 @@ class MemoryStorage(Storage):
         if not isinstance(node, _Folder):
             raise NotADirectoryError(errno.ENOTDIR, "Not a directory")
         return [_info(name, child) for name, child in node.children.items()]
+
+    async def scan_dir(self, path: PurePosixPath, batch: int = SCAN_BATCH) -> AsyncIterator[list[FileInfo]]:
+        node = self._node(path)
+        if not isinstance(node, _Folder):
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory")
+        names = list(node.children)  # a folder changed meanwhile must not break the walk
+        for start in range(0, len(names), batch):
+            chunk = ((name, node.children.get(name)) for name in names[start : start + batch])
+            yield [_info(name, child) for name, child in chunk if child is not None]
 
     async def mkdir(self, path: PurePosixPath) -> None:
         if path == path.parent:
