@@ -26,6 +26,8 @@ class ServerConfig:
     anonymous: str | None = None
     read_only: bool = False
     show_hidden: bool = False
+    # Names this server answers to in HOST (RFC 7151); empty: any well-formed name.
+    hosts: tuple[str, ...] = ()
     # Limits.
     max_connections: int = 1024
     # None: DEFAULT_MAX_CONNECTIONS_PER_IP, except for safelisted addresses; 0: no limit.
@@ -71,6 +73,7 @@ class ServerConfig:
     def __post_init__(self) -> None:
         self.root = Path(self.root)
         self.ban_safelist = tuple(self.ban_safelist)
+        self.hosts = tuple(self.hosts)
 
     @property
     def anonymous_access(self) -> str:

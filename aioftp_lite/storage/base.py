@@ -122,6 +122,10 @@ class Storage(abc.ABC):
         for start in range(0, len(entries), batch):
             yield entries[start : start + batch]
 
+    async def free_space(self, path: PurePosixPath) -> int:
+        """Bytes a user may still store in the folder `path` (AVBL)."""
+        raise NotImplementedError
+
     async def set_mtime(self, path: PurePosixPath, mtime: float) -> None:
         """Change a file's modification time (MFMT, so mirrors keep upload times)."""
         raise NotImplementedError
