@@ -104,6 +104,7 @@ SETTING_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--masquerade-address", "masquerade_address", str, "address to announce in PASV replies (NAT)"),
     ("--max-session-rate", "max_session_rate", count_argument, "bytes/s per transfer (0: unlimited)"),
     ("--max-total-rate", "max_total_rate", count_argument, "bytes/s for all transfers together"),
+    ("--max-hash-size", "max_hash_size", count_argument, "HASH refuses larger files, in bytes (0: no limit)"),
     ("--shutdown-timeout", "shutdown_timeout", seconds_argument, "on SIGTERM, let transfers finish this long"),
     ("--tls-cert", "tls_cert", Path, "certificate (PEM) for explicit FTPS (AUTH TLS)"),
     ("--tls-key", "tls_key", Path, "private key (PEM), if not in the certificate file"),

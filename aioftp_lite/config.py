@@ -52,6 +52,7 @@ class ServerConfig:
     # Bandwidth in bytes per second; 0: unlimited.
     max_session_rate: int = 0
     max_total_rate: int = 0
+    max_hash_size: int = 0  # bytes: HASH/XSHA256/... refuse larger files (550); 0: no limit
     shutdown_timeout: float = 30.0
     # Explicit FTPS (RFC 4217).
     tls_cert: Path | None = None

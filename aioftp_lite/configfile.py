@@ -7,7 +7,8 @@
                 login_failure_delay, max_login_failures, login_failure_window, first_ban_seconds,
                 ban_seconds, ban_safelist = ["10.0.0.0/8", ...], login_hash_cpu (share of a core),
                 login_queue, login_queue_wait,
-                max_session_rate, max_total_rate, shutdown_timeout       (rates in bytes/s)
+                max_session_rate, max_total_rate, shutdown_timeout       (rates in bytes/s),
+                max_hash_size (bytes; HASH refuses larger files)
     [tls]       cert, key, require, session_reuse
     [[users]]   name, password_hash (from `aioftp-lite hash-password`), home, permissions = [...]
 
@@ -161,6 +162,7 @@ SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("limits", "login_queue_wait"): ("login_queue_wait", _seconds),
     ("limits", "max_session_rate"): ("max_session_rate", _integer),
     ("limits", "max_total_rate"): ("max_total_rate", _integer),
+    ("limits", "max_hash_size"): ("max_hash_size", _integer),
     ("limits", "shutdown_timeout"): ("shutdown_timeout", _seconds),
     ("tls", "cert"): ("tls_cert", _path),
     ("tls", "key"): ("tls_key", _path),

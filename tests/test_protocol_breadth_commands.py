@@ -186,6 +186,7 @@ async def test_read_only_refuses_site_utime_and_mff(root: Path) -> None:
 # A command line that exercises each FEAT line (the verb must be answered, not 500/502).
 FEATURE_PROBES = {
     "AVBL": "AVBL", "CLNT": "CLNT test", "EPRT": "EPRT |1|127.0.0.1|40000|", "EPSV": "EPSV ALL",
+    "HASH SHA-1;SHA-256*;SHA-512;MD5;CRC32": "HASH f.txt",
     "HOST": "HOST ftp.example.com", "LANG EN*": "LANG EN", "MDTM": "MDTM f.txt",
     "MFF modify;UNIX.mode;": f"MFF modify={BILLION_TEXT}; f.txt", "MFMT": f"MFMT {BILLION_TEXT} f.txt",
     "MLST type*;size*;modify*;perm*;unique*;": "MLST f.txt", "REST STREAM": "REST 0", "SIZE": "SIZE f.txt",
