@@ -58,6 +58,7 @@ class ServerConfig:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     require_tls: bool = False
+    implicit_tls_port: int | None = None  # implicit FTPS (TLS from the first byte) here too
     # A PROT P data connection must resume the control connection's TLS session (vsftpd's
     # require_ssl_reuse): another client cannot take the transfer with a fresh handshake.
     tls_session_reuse: bool = True

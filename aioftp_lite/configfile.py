@@ -9,7 +9,7 @@
                 login_queue, login_queue_wait,
                 max_session_rate, max_total_rate, shutdown_timeout       (rates in bytes/s),
                 max_hash_size (bytes; HASH refuses larger files)
-    [tls]       cert, key, require, session_reuse
+    [tls]       cert, key, require, session_reuse, implicit_port (implicit FTPS, 990 by convention)
     [[users]]   name, password_hash (from `aioftp-lite hash-password`), home, permissions = [...]
 
 Every mistake raises `ConfigError` naming the key, so the CLI can print one clear line.
@@ -168,6 +168,7 @@ SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("tls", "key"): ("tls_key", _path),
     ("tls", "require"): ("require_tls", _boolean),
     ("tls", "session_reuse"): ("tls_session_reuse", _boolean),
+    ("tls", "implicit_port"): ("implicit_tls_port", _port),
 }
 SECTIONS = sorted({section for section, _ in SCHEMA})
 

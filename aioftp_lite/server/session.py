@@ -84,7 +84,7 @@ class Session:
         self.virtual_host: str | None = None  # HOST (RFC 7151), before the login
         self.hash_algorithm = "SHA-256"  # HASH's algorithm, chosen with OPTS HASH
         # FTPS (RFC 4217): TLS on the control connection after AUTH, on data after PROT P.
-        self.control_tls = False
+        self.control_tls = control.is_tls  # already TLS on the implicit FTPS port
         self.protection_buffer_set = False
         self.protect_data = False
         self.transfer: asyncio.Task[None] | None = None
