@@ -32,10 +32,14 @@ BILLION_TEXT = "20010909014640"
 
 # --- the grammar ----------------------------------------------------------------------------
 def test_site_utime_and_mff_arguments_parse() -> None:
-    assert parse_site_utime(f"a b.txt {BILLION_TEXT} {BILLION_TEXT} {BILLION_TEXT} UTC") == ("a b.txt", BILLION)
+    assert parse_site_utime(f"a b.txt {BILLION_TEXT} {BILLION_TEXT} {BILLION_TEXT} UTC") == (
+        "a b.txt",
+        BILLION,
+    )
     assert parse_site_utime("200109090146 dir/x y.txt") == ("dir/x y.txt", BILLION - 40)
     assert parse_mff(f"modify={BILLION_TEXT};UNIX.mode=0640; a b.txt") == (
-        {"modify": BILLION_TEXT, "unix.mode": "0640"}, "a b.txt"
+        {"modify": BILLION_TEXT, "unix.mode": "0640"},
+        "a b.txt",
     )
     for bad in ("", "a.txt", "2001 a.txt", f"a.txt {BILLION_TEXT} UTC"):
         with pytest.raises(MetadataSyntaxError):
@@ -143,7 +147,7 @@ async def test_site_utime_and_mff_set_times_as_lftp_sends_them(server: Server, r
             "SITE UTIME 200109090146 two.txt",  # lftp's ftp:use-site-utime2
             f"MFF modify={BILLION_TEXT}; mff.txt",  # lftp, where FEAT lists MFF modify
             f"MFF modify={BILLION_TEXT};UNIX.mode=0600; both name.txt",
-            f"MFF UNIX.owner=0; mff.txt", "MFF modify=yesterday; mff.txt", f"MFF modify={BILLION_TEXT}; nope.txt",
+            "MFF UNIX.owner=0; mff.txt", "MFF modify=yesterday; mff.txt", f"MFF modify={BILLION_TEXT}; nope.txt",
             "SITE UTIME 2001 x", f"SITE UTIME nope.txt {BILLION_TEXT} {BILLION_TEXT} {BILLION_TEXT} UTC",
         ):  # fmt: skip
             try:
@@ -212,7 +216,13 @@ async def _feat_session(server: Server, storage: MemoryStorage) -> None:
         features = [line.strip() for line in raw.command("FEAT").lines[1:-1]]
         codes = {"HOST": raw.command(FEATURE_PROBES["HOST"]).code}  # before USER, as RFC 7151 asks
         raw.login()
-        codes.update({feature: raw.command(probe).code for feature, probe in FEATURE_PROBES.items() if feature != "HOST"})
+        codes.update(
+            {
+                feature: raw.command(probe).code
+                for feature, probe in FEATURE_PROBES.items()
+                if feature != "HOST"
+            }
+        )
         help_all = raw.command("HELP").text
         help_host = raw.command("HELP HOST").text
         raw.close()

@@ -62,7 +62,8 @@ async def test_implicit_port_speaks_tls_from_the_first_byte(root: Path, certs: C
 
 
 async def test_plain_text_on_the_implicit_port_is_dropped_and_the_port_serves_on(
-    root: Path, certs: Certificates  # noqa: F811
+    root: Path,
+    certs: Certificates,  # noqa: F811
 ) -> None:
     async with tls_server(root, certs, implicit_tls_port=0) as server:
         implicit_port = int(server.implicit_tls_addresses[0].rsplit(":", 1)[1])
@@ -85,7 +86,9 @@ async def test_plain_text_on_the_implicit_port_is_dropped_and_the_port_serves_on
 
 
 async def test_auth_ssl_is_answered_as_auth_tls_and_logged(
-    root: Path, certs: Certificates, caplog: pytest.LogCaptureFixture  # noqa: F811
+    root: Path,
+    certs: Certificates,
+    caplog: pytest.LogCaptureFixture,  # noqa: F811
 ) -> None:
     caplog.set_level(logging.INFO, logger="aioftp_lite.session")
     async with tls_server(root, certs) as server:
@@ -101,13 +104,17 @@ async def test_auth_ssl_is_answered_as_auth_tls_and_logged(
 
         ccc_before, auth, noop = await in_thread(session)
     assert (ccc_before, auth, noop) == (
-        "534 CCC refused: the control connection stays encrypted", "234 AUTH TLS successful", "200 NOOP ok"
+        "534 CCC refused: the control connection stays encrypted",
+        "234 AUTH TLS successful",
+        "200 NOOP ok",
     )
     assert any("AUTH SSL: answered as AUTH TLS" in record.getMessage() for record in caplog.records)
 
 
 @pytest.mark.skipif(CURL is None, reason="curl is not installed (apt-get install curl)")
-async def test_curl_ftps_url_against_the_implicit_port(root: Path, tmp_path: Path, certs: Certificates) -> None:  # noqa: F811
+async def test_curl_ftps_url_against_the_implicit_port(
+    root: Path, tmp_path: Path, certs: Certificates
+) -> None:  # noqa: F811
     """curl's ftps:// is implicit FTPS; the server requires TLS, so nothing may go in clear text."""
     content = os.urandom(1024 * 1024 + 5)
     (root / "file.bin").write_bytes(content)

@@ -33,12 +33,12 @@ async def test_hash_and_the_x_commands_agree_with_hashlib(server: Server, root: 
     def session() -> dict[str, str]:
         raw = RawControl(server.port)
         raw.login()
-        out = {"feat": [line.strip() for line in raw.command("FEAT").lines if "HASH" in line][0]}
+        out = {"feat": next(line.strip() for line in raw.command("FEAT").lines if "HASH" in line)}
         out["default"] = raw.command("HASH big file.bin").text
         for algorithm in ("SHA-1", "sha-512", "md5", "CRC32", "SHA256"):
             out[f"opts {algorithm}"] = raw.command(f"OPTS HASH {algorithm}").text
             out[f"hash {algorithm}"] = raw.command("HASH big file.bin").text
-        out["feat after"] = [line.strip() for line in raw.command("FEAT").lines if "HASH" in line][0]
+        out["feat after"] = next(line.strip() for line in raw.command("FEAT").lines if "HASH" in line)
         out["unknown"] = raw.command("OPTS HASH SHA-3").text
         out["shown"] = raw.command("OPTS HASH").text
         for verb in ("XSHA256", "XSHA1", "XSHA512", "XMD5", "XCRC"):

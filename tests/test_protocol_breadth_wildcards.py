@@ -67,7 +67,9 @@ def _files(root: Path) -> None:
         (root / "logs" / name).write_bytes(name.encode())
 
 
-async def test_nlst_and_list_expand_wildcards(server: Server, root: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_nlst_and_list_expand_wildcards(
+    server: Server, root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     _files(root)
     caplog.set_level(logging.INFO, logger="aioftp_lite.session")
 
@@ -169,7 +171,9 @@ async def run_classic_client(program: str, port: int, script: list[str], workdir
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     try:
-        output, _ = await asyncio.wait_for(process.communicate("\n".join(lines).encode() + b"\n"), CLIENT_TIMEOUT)
+        output, _ = await asyncio.wait_for(
+            process.communicate("\n".join(lines).encode() + b"\n"), CLIENT_TIMEOUT
+        )
     except TimeoutError:
         process.kill()
         await process.wait()
@@ -200,7 +204,9 @@ async def test_mget_and_mdelete_in_the_classic_clients(
     (root / "tmp2.bak").write_bytes(b"2")
     local = tmp_path / "local"
     local.mkdir()
-    output = await run_classic_client(program, server.port, ["mget day?.log", "mdelete *.bak", "mget *.none"], local)
+    output = await run_classic_client(
+        program, server.port, ["mget day?.log", "mdelete *.bak", "mget *.none"], local
+    )
     assert sorted(p.name for p in local.iterdir()) == ["day0.log", "day1.log", "day2.log"], output
     for i in range(3):
         assert _digest(local / f"day{i}.log") == _digest(root / f"day{i}.log")

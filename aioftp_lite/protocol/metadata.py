@@ -46,7 +46,9 @@ def parse_site_utime(argument: str) -> tuple[str, float]:
             return path, parse_time(words[-3])
     first, _, path = argument.partition(" ")
     if not path or not first.isdigit():
-        raise MetadataSyntaxError("expected SITE UTIME <path> <atime> <mtime> <ctime> UTC or SITE UTIME <time> <path>")
+        raise MetadataSyntaxError(
+            "expected SITE UTIME <path> <atime> <mtime> <ctime> UTC or SITE UTIME <time> <path>"
+        )
     return path, parse_time(first)
 
 

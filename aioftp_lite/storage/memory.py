@@ -9,8 +9,8 @@ import errno
 import itertools
 import os
 import time
-from dataclasses import dataclass, field
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from ..protocol.listing import FileInfo

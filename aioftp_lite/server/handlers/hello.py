@@ -57,5 +57,7 @@ async def lang(session: Session, argument: str) -> None:
     # RFC 2640 4.1: a tag such as EN-US asks for a variant of EN; we have only the one.
     tag = argument.strip().upper()
     if tag and tag.split("-")[0] != LANGUAGE:
-        raise FTPError(Code.PARAMETER_NOT_IMPLEMENTED, f"Language {argument.strip()[:16]} not supported, only {LANGUAGE}")
+        raise FTPError(
+            Code.PARAMETER_NOT_IMPLEMENTED, f"Language {argument.strip()[:16]} not supported, only {LANGUAGE}"
+        )
     await session.reply(Code.OK, f"Language set to {LANGUAGE}")

@@ -108,7 +108,9 @@ async def _start_pattern_listing(
 
     async def batches() -> AsyncIterator[list[str]]:
         async for batch in session.fs.scan_dir(folder):
-            chosen = sorted((e for e in batch if is_listed(e.name, show) and matches(e.name)), key=lambda e: e.name)
+            chosen = sorted(
+                (e for e in batch if is_listed(e.name, show) and matches(e.name)), key=lambda e: e.name
+            )
             lines = lines_for(session, chosen)
             yield [prefix + line for line in lines] if prefix else lines
 
