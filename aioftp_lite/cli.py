@@ -106,9 +106,11 @@ SETTING_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--masquerade-address", "masquerade_address", str, "address to announce in PASV replies (NAT)"),
     ("--max-session-rate", "max_session_rate", count_argument, "bytes/s per transfer (0: unlimited)"),
     ("--max-total-rate", "max_total_rate", count_argument, "bytes/s for all transfers together"),
+    ("--max-hash-size", "max_hash_size", count_argument, "HASH refuses larger files, in bytes (0: no limit)"),
     ("--shutdown-timeout", "shutdown_timeout", seconds_argument, "on SIGTERM, let transfers finish this long"),
     ("--tls-cert", "tls_cert", Path, "certificate (PEM) for explicit FTPS (AUTH TLS)"),
     ("--tls-key", "tls_key", Path, "private key (PEM), if not in the certificate file"),
+    ("--implicit-tls-port", "implicit_tls_port", port_argument, "also serve implicit FTPS (TLS first) on this port"),
     ("--log-file", "log_file", Path, "also write the log to this file"),
     ("--log-level", "log_level", str.upper, f"one of {', '.join(LOG_LEVELS)} (default INFO)"),
     ("--max-login-failures", "max_login_failures", count_argument,
@@ -194,6 +196,8 @@ def config_from_arguments(arguments: argparse.Namespace) -> ServerConfig:
         raise UsageError(f"--log-level: expected one of {', '.join(LOG_LEVELS)}")
     if settings.get("require_tls") and not settings.get("tls_cert"):
         raise UsageError("--require-tls needs --tls-cert (or tls.cert in the config file)")
+    if settings.get("implicit_tls_port") is not None and not settings.get("tls_cert"):
+        raise UsageError("--implicit-tls-port needs --tls-cert (or tls.cert in the config file)")
     for name in ("tls_cert", "tls_key"):
         if settings.get(name) is not None and not Path(settings[name]).is_file():
             raise UsageError(f"{name.replace('_', '-')} file {str(settings[name])!r} does not exist")
@@ -264,6 +268,9 @@ async def serve(
                   f"({config.access_summary()})", flush=True)  # fmt: skip
         else:
             logging.getLogger("aioftp_lite.workers").info("worker %d serving on %s", worker_index, address)
+    for address in server.implicit_tls_addresses:
+        if worker_index is None:
+            print(f"aioftp-lite serving {config.root} on ftps://{address} (implicit TLS)", flush=True)
     await stop.wait()
     log.info("stopping: no new connections, transfers may finish")
     await server.close()

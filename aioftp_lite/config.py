@@ -26,6 +26,8 @@ class ServerConfig:
     anonymous: str | None = None
     read_only: bool = False
     show_hidden: bool = False
+    # Names this server answers to in HOST (RFC 7151); empty: any well-formed name.
+    hosts: tuple[str, ...] = ()
     # Limits.
     max_connections: int | None = None  # None: what the open-file limit allows (descriptors.py)
     # None: DEFAULT_MAX_CONNECTIONS_PER_IP, except for safelisted addresses; 0: no limit.
@@ -50,11 +52,13 @@ class ServerConfig:
     # Bandwidth in bytes per second; 0: unlimited.
     max_session_rate: int = 0
     max_total_rate: int = 0
+    max_hash_size: int = 0  # bytes: HASH/XSHA256/... refuse larger files (550); 0: no limit
     shutdown_timeout: float = 30.0
     # Explicit FTPS (RFC 4217).
     tls_cert: Path | None = None
     tls_key: Path | None = None
     require_tls: bool = False
+    implicit_tls_port: int | None = None  # implicit FTPS (TLS from the first byte) here too
     # A PROT P data connection must resume the control connection's TLS session (vsftpd's
     # require_ssl_reuse): another client cannot take the transfer with a fresh handshake.
     tls_session_reuse: bool = True
@@ -71,6 +75,7 @@ class ServerConfig:
     def __post_init__(self) -> None:
         self.root = Path(self.root)
         self.ban_safelist = tuple(self.ban_safelist)
+        self.hosts = tuple(self.hosts)
 
     @property
     def anonymous_access(self) -> str:

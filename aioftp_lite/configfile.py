@@ -1,14 +1,15 @@
 """The TOML config file (`--config FILE`): a schema table, checked key by key.
 
     [server]    root, host, port, anonymous ("off" | "read" | "write"), read_only, show_hidden,
-                banner, log_level, log_file, fsync
+                banner, log_level, log_file, fsync, hosts = ["ftp.example.com", ...] (HOST)
     [limits]    max_connections, max_connections_per_ip, idle_timeout, data_timeout,
                 max_line_length, passive_ports = "50000-50100", masquerade_address,
                 login_failure_delay, max_login_failures, login_failure_window, first_ban_seconds,
                 ban_seconds, ban_safelist = ["10.0.0.0/8", ...], login_hash_cpu (share of a core),
                 login_queue, login_queue_wait,
-                max_session_rate, max_total_rate, shutdown_timeout       (rates in bytes/s)
-    [tls]       cert, key, require, session_reuse
+                max_session_rate, max_total_rate, shutdown_timeout       (rates in bytes/s),
+                max_hash_size (bytes; HASH refuses larger files)
+    [tls]       cert, key, require, session_reuse, implicit_port (implicit FTPS, 990 by convention)
     [[users]]   name, password_hash (from `aioftp-lite hash-password`), home, permissions = [...]
 
 Every mistake raises `ConfigError` naming the key, so the CLI can print one clear line.
@@ -24,6 +25,7 @@ from typing import Any
 
 from .auth import ANONYMOUS_MODES, PERMISSIONS, UserEntry
 from .defender import parse_safelist
+from .protocol.metadata import MetadataSyntaxError, normalize_host_name
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -120,6 +122,15 @@ def _port_range(value: Any, key: str, base: Path) -> tuple[int, int]:
         raise ConfigError(f"{key}: {error}") from None
 
 
+def _host_names(value: Any, key: str, _base: Path) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(name, str) for name in value):
+        raise ConfigError(f"{key}: expected a list of host names, got {value!r}")
+    try:
+        return tuple(normalize_host_name(name) for name in value)
+    except MetadataSyntaxError as error:
+        raise ConfigError(f"{key}: {error}") from None
+
+
 # (section, key) -> (ServerConfig field, converter)
 SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("server", "root"): ("root", _path),
@@ -132,6 +143,7 @@ SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("server", "log_level"): ("log_level", _log_level),
     ("server", "log_file"): ("log_file", _path),
     ("server", "fsync"): ("fsync", _boolean),
+    ("server", "hosts"): ("hosts", _host_names),
     ("limits", "max_connections"): ("max_connections", _integer),
     ("limits", "max_connections_per_ip"): ("max_connections_per_ip", _integer),
     ("limits", "idle_timeout"): ("idle_timeout", _seconds),
@@ -150,11 +162,13 @@ SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("limits", "login_queue_wait"): ("login_queue_wait", _seconds),
     ("limits", "max_session_rate"): ("max_session_rate", _integer),
     ("limits", "max_total_rate"): ("max_total_rate", _integer),
+    ("limits", "max_hash_size"): ("max_hash_size", _integer),
     ("limits", "shutdown_timeout"): ("shutdown_timeout", _seconds),
     ("tls", "cert"): ("tls_cert", _path),
     ("tls", "key"): ("tls_key", _path),
     ("tls", "require"): ("require_tls", _boolean),
     ("tls", "session_reuse"): ("tls_session_reuse", _boolean),
+    ("tls", "implicit_port"): ("implicit_tls_port", _port),
 }
 SECTIONS = sorted({section for section, _ in SCHEMA})
 

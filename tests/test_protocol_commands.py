@@ -127,3 +127,9 @@ def test_format_then_parse_round_trips_any_bytes(verb: str, raw: bytes) -> None:
     parsed = parse_command(wire)
     assert parsed.verb == verb.upper()
     assert parsed.argument.encode("utf-8", "surrogateescape") == raw
+
+
+def test_verbs_may_end_in_digits() -> None:
+    """XSHA256 and XSHA1, as WinSCP sends them; a digit inside (R3TR) stays refused above."""
+    assert parse_command(b"XSHA256 a.txt\r\n").verb == "XSHA256"
+    assert parse_command(b"xsha1 a.txt\r\n").verb == "XSHA1"

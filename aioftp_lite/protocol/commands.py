@@ -60,7 +60,9 @@ def parse_command(line: bytes) -> Command:
     if "\x00" in text:
         raise CommandSyntaxError("NUL byte in command")
     verb, _, argument = text.lstrip(" ").partition(" ")
-    if not verb or not verb.isascii() or not verb.isalpha() or len(verb) > 8:
+    # Letters, then digits only at the end (XSHA256, XSHA1: checksum commands WinSCP sends).
+    letters = verb.rstrip("0123456789")
+    if not letters or not letters.isascii() or not letters.isalpha() or len(verb) > 8:
         raise CommandSyntaxError(f"not a command: {verb[:20]!r}")
     return Command(verb.upper(), argument)
 

@@ -27,7 +27,7 @@ class ControlConnection(asyncio.Protocol):
         "_reading_paused", "_writing_paused", "_drain_waiter", "_closed", "_tls",
     )  # fmt: skip
 
-    def __init__(self, on_made: Callable[[ControlConnection], None], limit: int) -> None:
+    def __init__(self, on_made: Callable[[ControlConnection], None], limit: int, tls: bool = False) -> None:
         self.transport: asyncio.Transport = None  # type: ignore[assignment] # set by connection_made
         self._on_made = on_made
         self._limit = limit
@@ -40,7 +40,11 @@ class ControlConnection(asyncio.Protocol):
         self._writing_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._closed: asyncio.Future[None] | None = None  # made only when someone waits
-        self._tls = False
+        self._tls = tls  # True on the implicit FTPS port: TLS from the first byte
+
+    @property
+    def is_tls(self) -> bool:
+        return self._tls
 
     # --- protocol callbacks ---------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

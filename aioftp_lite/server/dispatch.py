@@ -52,7 +52,7 @@ COMMANDS: dict[str, CommandSpec] = {}
 
 # Commands of RFC 959 and common extensions that we know of but do not offer: 502, not 500.
 NOT_IMPLEMENTED = frozenset(
-    {"ACCT", "SMNT", "REIN", "CCC", "ADAT", "LANG", "XRSQ", "XSEM"}
+    {"ACCT", "SMNT", "REIN", "ADAT", "XRSQ", "XSEM"}
 )
 
 

@@ -138,9 +138,12 @@ class Server:
         self.max_connections = self.config.max_connections or 0  # settled at start()
         self._derived_max_connections = 0  # what the open-file limit allows
         self._accept_failures: AcceptFailureLog | None = None
+        self._implicit_server: asyncio.Server | None = None
 
     # --- life cycle -----------------------------------------------------------------
     async def start(self) -> None:
+        if self.config.implicit_tls_port is not None and self.config.tls_cert is None:
+            raise ValueError("implicit_tls_port needs tls_cert")
         descriptors = raise_open_file_limit()  # for the whole process, as nginx does
         self._derived_max_connections = connection_limit(descriptors)
         if self.config.max_connections is None:
@@ -165,6 +168,7 @@ class Server:
         self._accept_failures = AcceptFailureLog(loop)
         loop.set_exception_handler(self._accept_failures)
         await self._server.start_serving()
+        await self._listen_implicit_tls()
         self._schedule_idle_sweep()
         log.info("listening on %s", ", ".join(self.addresses))
         if self.config.max_connections is None:
@@ -172,6 +176,26 @@ class Server:
                 "connection limit %s (from %s open files; --max-connections sets it)",
                 self.max_connections or "none", descriptors if descriptors is not None else "unlimited",
             )
+
+    async def _listen_implicit_tls(self) -> None:
+        """Implicit FTPS (`--implicit-tls-port`, 990 by convention): TLS from the first byte,
+        beside the explicit port; sessions there start as after AUTH TLS."""
+        port = self.config.implicit_tls_port
+        if port is None:
+            return
+        assert self.context is not None and self.context.tls is not None
+        limit = self.config.max_line_length
+        self._implicit_server = await asyncio.get_running_loop().create_server(
+            lambda: ControlConnection(self._connection_made, limit, tls=True),
+            self.config.host, port, ssl=self.context.tls, reuse_address=True,
+            reuse_port=self.config.reuse_port or None, ssl_handshake_timeout=self.config.data_timeout or None,
+        )  # fmt: skip
+        for listener in self._implicit_server.sockets:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
+
+    @property
+    def implicit_tls_addresses(self) -> list[str]:
+        return _addresses(self._implicit_server.sockets) if self._implicit_server is not None else []
 
     def _prepare_root(self) -> None:
         root = Path(self.config.root)
@@ -209,6 +233,8 @@ class Server:
         timeout = self.config.shutdown_timeout if timeout is None else timeout
         if self._server is not None:
             self._server.close()
+        if self._implicit_server is not None:
+            self._implicit_server.close()
         if self._idle_sweep is not None:
             self._idle_sweep.cancel()
             self._idle_sweep = None
@@ -248,11 +274,7 @@ class Server:
     @property
     def addresses(self) -> list[str]:
         assert self._server is not None
-        out = []
-        for sock in self._server.sockets:
-            host, port = sock.getsockname()[:2]
-            out.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
-        return out
+        return _addresses(self._server.sockets)
 
     # --- connections ----------------------------------------------------------------
     def _new_connection(self) -> ControlConnection:
@@ -335,3 +357,11 @@ class Server:
             for session in self._sessions.values()
             if not session.client_hung_up and (host is None or session.peer_host == host)
         )
+
+
+def _addresses(sockets: tuple[socket.socket, ...] | list[socket.socket]) -> list[str]:
+    out = []
+    for sock in sockets:
+        host, port = sock.getsockname()[:2]
+        out.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    return out

@@ -54,7 +54,7 @@ class Session:
         "account", "storage", "cwd", "ascii_mode", "restart_offset", "rename_from", "mlst_facts",
         "epsv_all", "control_tls", "protection_buffer_set", "protect_data", "_data", "transfer",
         "transfer_progress", "quit_requested", "rate_limiters", "shutting_down", "data_connected",
-        "_last_activity", "_last_reply", "_loop", "_stall_watch",
+        "_last_activity", "_last_reply", "_loop", "_stall_watch", "virtual_host", "hash_algorithm",
     )  # fmt: skip
 
     def __init__(
@@ -83,8 +83,10 @@ class Session:
         self.rename_from: PurePosixPath | None = None
         self.mlst_facts = ALL_FACTS
         self.epsv_all = False  # after EPSV ALL only EPSV may set up data connections
+        self.virtual_host: str | None = None  # HOST (RFC 7151), before the login
+        self.hash_algorithm = "SHA-256"  # HASH's algorithm, chosen with OPTS HASH
         # FTPS (RFC 4217): TLS on the control connection after AUTH, on data after PROT P.
-        self.control_tls = False
+        self.control_tls = control.is_tls  # already TLS on the implicit FTPS port
         self.protection_buffer_set = False
         self.protect_data = False
         self.transfer: asyncio.Task[None] | None = None

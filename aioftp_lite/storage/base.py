@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from ..protocol.listing import FileInfo
 
 DEFAULT_CHUNK_SIZE = 256 * 1024
+SCAN_BATCH = 1024  # entries per batch of `Storage.scan_dir`
 
 # (pipe_fd, count): move exactly `count` bytes from a kernel pipe into the file.
 PipeWriter = Callable[[int, int], Awaitable[None]]
@@ -110,6 +111,20 @@ class Storage(abc.ABC):
 
     @abc.abstractmethod
     async def rename(self, source: PurePosixPath, target: PurePosixPath) -> None: ...
+
+    async def scan_dir(self, path: PurePosixPath, batch: int = SCAN_BATCH) -> AsyncIterator[list[FileInfo]]:
+        """A folder's entries in batches of at most `batch`, in no particular order.
+
+        A backend that can read a folder piece by piece overrides this, so that a
+        pattern over a huge folder (`NLST *.log`) keeps only one batch in memory.
+        """
+        entries = await self.list_dir(path)
+        for start in range(0, len(entries), batch):
+            yield entries[start : start + batch]
+
+    async def free_space(self, path: PurePosixPath) -> int:
+        """Bytes a user may still store in the folder `path` (AVBL)."""
+        raise NotImplementedError
 
     async def set_mtime(self, path: PurePosixPath, mtime: float) -> None:
         """Change a file's modification time (MFMT, so mirrors keep upload times)."""

@@ -237,6 +237,19 @@ class LocalStorage(Storage):
         finally:
             os.close(fd)
 
+    async def free_space(self, path: PurePosixPath) -> int:
+        return await asyncio.to_thread(self._free_space, path)
+
+    def _free_space(self, path: PurePosixPath) -> int:
+        fd = self._jail.open(_names(path), O_PATH)
+        try:
+            if not stat_module.S_ISDIR(os.fstat(fd).st_mode):
+                raise NotADirectoryError(errno.ENOTDIR, "Not a directory")
+            usage = os.fstatvfs(fd)
+        finally:
+            os.close(fd)
+        return usage.f_bavail * usage.f_frsize  # what an unprivileged user may still fill
+
     async def list_dir(self, path: PurePosixPath) -> list[FileInfo]:
         return await asyncio.to_thread(self._list_dir, path)
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import errno
 import itertools
+import os
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from ..protocol.listing import FileInfo
-from .base import DEFAULT_CHUNK_SIZE, BytesReader, FileReader, FileWriter, Storage, WriteMode
+from .base import DEFAULT_CHUNK_SIZE, SCAN_BATCH, BytesReader, FileReader, FileWriter, Storage, WriteMode
 
 _inode_numbers = itertools.count(1)
 
@@ -46,7 +48,8 @@ def _info(name: str, node: _Node) -> FileInfo:
 
 
 class MemoryWriter(FileWriter):
-    def __init__(self, folder: _Folder, name: str, mode: WriteMode, offset: int) -> None:
+    def __init__(self, storage: MemoryStorage, folder: _Folder, name: str, mode: WriteMode, offset: int) -> None:
+        self._storage = storage
         self._folder, self._name, self._mode = folder, name, mode
         existing = folder.children.get(name)
         start = existing.data[:offset] if isinstance(existing, _File) else bytearray()
@@ -57,6 +60,8 @@ class MemoryWriter(FileWriter):
             self._buffer = existing.data
 
     async def write(self, chunk: bytes) -> None:
+        # A replacement is published only at commit: what it holds so far counts as well.
+        self._storage.reserve(len(chunk) + (len(self._buffer) if self._mode is WriteMode.REPLACE else 0))
         self._buffer += chunk
         if self._mode is not WriteMode.REPLACE:
             self._publish()  # APPE and REST keep what arrived, like the local backend
@@ -77,9 +82,34 @@ class MemoryWriter(FileWriter):
 
 
 class MemoryStorage(Storage):
-    def __init__(self, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+    """`capacity`: the bytes of file data it may hold (a full one refuses writes with ENOSPC);
+    None: limited by the machine's memory only."""
+
+    def __init__(self, chunk_size: int = DEFAULT_CHUNK_SIZE, capacity: int | None = None) -> None:
         self._root = _Folder()
         self.chunk_size = chunk_size
+        self.capacity = capacity
+
+    def _used(self) -> int:
+        total, folders = 0, [self._root]
+        while folders:
+            for child in folders.pop().children.values():
+                if isinstance(child, _Folder):
+                    folders.append(child)
+                else:
+                    total += len(child.data)  # type: ignore[attr-defined]
+        return total
+
+    def reserve(self, size: int) -> None:
+        if self.capacity is not None and self._used() + size > self.capacity:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    async def free_space(self, path: PurePosixPath) -> int:
+        if not isinstance(self._node(path), _Folder):
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory")
+        if self.capacity is None:
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return max(0, self.capacity - self._used())
 
     def _node(self, path: PurePosixPath) -> _Node:
         node: _Node = self._root
@@ -108,6 +138,15 @@ class MemoryStorage(Storage):
         if not isinstance(node, _Folder):
             raise NotADirectoryError(errno.ENOTDIR, "Not a directory")
         return [_info(name, child) for name, child in node.children.items()]
+
+    async def scan_dir(self, path: PurePosixPath, batch: int = SCAN_BATCH) -> AsyncIterator[list[FileInfo]]:
+        node = self._node(path)
+        if not isinstance(node, _Folder):
+            raise NotADirectoryError(errno.ENOTDIR, "Not a directory")
+        names = list(node.children)  # a folder changed meanwhile must not break the walk
+        for start in range(0, len(names), batch):
+            chunk = ((name, node.children.get(name)) for name in names[start : start + batch])
+            yield [_info(name, child) for name, child in chunk if child is not None]
 
     async def mkdir(self, path: PurePosixPath) -> None:
         if path == path.parent:
@@ -170,4 +209,4 @@ class MemoryStorage(Storage):
         parent = self._parent(path)
         if isinstance(parent.children.get(path.name), _Folder):
             raise IsADirectoryError(errno.EISDIR, "Is a directory")
-        return MemoryWriter(parent, path.name, mode, offset)
+        return MemoryWriter(self, parent, path.name, mode, offset)

@@ -1,5 +1,21 @@
 """Command handlers, grouped by topic; importing this package fills the command table."""
 
-from . import connection, files, listing, login, navigation, security, site, status, transfers
+from . import (
+    checksums,
+    connection,
+    files,
+    hello,
+    listing,
+    login,
+    metadata,
+    navigation,
+    security,
+    site,
+    status,
+    transfers,
+)
 
-__all__ = ["connection", "files", "listing", "login", "navigation", "security", "site", "status", "transfers"]
+__all__ = [
+    "checksums", "connection", "files", "hello", "listing", "login", "metadata", "navigation", "security",
+    "site", "status", "transfers",
+]  # fmt: skip

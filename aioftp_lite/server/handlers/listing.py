@@ -1,15 +1,25 @@
-"""LIST, NLST, MLSD over the data connection; MLST over the control connection."""
+"""LIST, NLST, MLSD over the data connection; MLST over the control connection.
+
+LIST and NLST take wildcards in the last path component (`NLST *.log`, `LIST logs/n*.txt`),
+as vsftpd does, so that `mget` and `mdelete` in the classic clients work. A name that
+exists as typed wins over the pattern. A pattern listing is filtered while the folder is
+read batch by batch and each batch is sent before the next is read, so a pattern over a
+huge folder streams and holds one batch in memory.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
-from ...errors import FTPError
+from ...errors import FTPError, reply_for_os_error
 from ...protocol.listing import FileInfo, format_facts, format_list_line
 from ...protocol.replies import Code
+from ...protocol.wildcards import compile_pattern, has_wildcard, split_pattern
 from ...storage.local import PARTIAL_SUFFIX
 from ...storage.paths import is_hidden
 from ..dispatch import Arg, command
@@ -19,6 +29,7 @@ if TYPE_CHECKING:
     from ..datachannel import DataConnection
     from ..session import Session
 
+log = logging.getLogger("aioftp_lite.session")
 
 LineMaker = Callable[["Session", list[FileInfo]], list[str]]
 
@@ -50,17 +61,73 @@ def split_list_options(argument: str) -> str:
 
 
 async def _send_listing(session: Session, argument: str, lines_for: LineMaker, verb: str) -> None:
-    path = session.resolve(split_list_options(argument)) if argument.strip() else session.cwd
+    """LIST/NLST/MLSD; a refusal (550 before any 150) gets a log line, as a failed RETR does."""
+    try:
+        await _start_listing(session, argument, lines_for, verb)
+    except (FTPError, OSError) as error:
+        reply = error.reply if isinstance(error, FTPError) else reply_for_os_error(error)
+        log.info("%s %s %s %s: %s", session.peer, _user(session), verb, argument.strip(), reply)
+        raise
+
+
+def _user(session: Session) -> str:
+    return session.account.name if session.account else "-"
+
+
+async def _start_listing(session: Session, argument: str, lines_for: LineMaker, verb: str) -> None:
+    typed = split_list_options(argument) if argument.strip() else ""
+    path = session.resolve(typed) if typed else session.cwd
+    if verb != "MLSD" and has_wildcard(path.name) and not await session.fs.exists(path):
+        await _start_pattern_listing(session, typed, path, lines_for, verb)
+        return
     entries = await visible_entries(session, path)  # 550 here, before any 150
 
     async def work(connection: DataConnection) -> int:
         _reader, writer = await connection.streams()
         return await send_lines(lines_for(session, entries), writer)
 
-    async def nothing_to_clean() -> None:
-        return None
+    session.start_transfer(f"Here comes the listing of {path}", work, _nothing_to_clean, f"{verb} {path}")
 
-    session.start_transfer(f"Here comes the listing of {path}", work, nothing_to_clean, f"{verb} {path}")
+
+async def _nothing_to_clean() -> None:
+    return None
+
+
+async def _start_pattern_listing(
+    session: Session, typed: str, path: PurePosixPath, lines_for: LineMaker, verb: str
+) -> None:
+    """The entries of the pattern's folder whose names match; none is an empty listing (vsftpd)."""
+    folder = path.parent
+    if not (await session.fs.stat(folder)).is_dir:  # 550 here, before any 150
+        raise FTPError(Code.FILE_UNAVAILABLE, f"{folder}: Not a directory")
+    matches = compile_pattern(path.name)
+    show = session.config.show_hidden
+    # NLST names carry the folder as the client typed it, so that `mget logs/*.txt`
+    # can fetch each name it gets back (vsftpd does the same).
+    prefix = split_pattern(typed)[0] if verb == "NLST" else ""
+
+    async def batches() -> AsyncIterator[list[str]]:
+        async for batch in session.fs.scan_dir(folder):
+            chosen = sorted(
+                (e for e in batch if is_listed(e.name, show) and matches(e.name)), key=lambda e: e.name
+            )
+            lines = lines_for(session, chosen)
+            yield [prefix + line for line in lines] if prefix else lines
+
+    async def work(connection: DataConnection) -> int:
+        _reader, writer = await connection.streams()
+        return await send_line_batches(batches(), writer)
+
+    session.start_transfer(f"Here comes the listing of {path}", work, _nothing_to_clean, f"{verb} {path}")
+
+
+async def send_line_batches(batches: AsyncIterator[list[str]], writer: asyncio.StreamWriter) -> int:
+    """Each batch of lines as soon as it is ready, with back-pressure between batches."""
+    total = 0
+    async for lines in batches:
+        if lines:
+            total += await send_lines(lines, writer)
+    return total
 
 
 def _long_lines(session: Session, entries: list[FileInfo]) -> list[str]:

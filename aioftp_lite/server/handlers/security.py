@@ -29,8 +29,11 @@ def tls_offered(config: ServerConfig) -> bool:
 async def auth(session: Session, argument: str) -> None:
     if session.context.tls is None:
         raise FTPError(Code.NOT_IMPLEMENTED, "TLS is not configured on this server")
-    if argument.strip().upper() not in ("TLS", "TLS-C", "SSL"):
+    mechanism = argument.strip().upper()
+    if mechanism not in ("TLS", "TLS-C", "SSL"):
         raise FTPError(Code.PARAMETER_NOT_IMPLEMENTED, "Only AUTH TLS is supported")
+    if mechanism == "SSL":  # the pre-RFC 4217 name some old clients still send
+        log.info("%s AUTH SSL: answered as AUTH TLS", session.peer)
     if session.control_tls:
         raise FTPError(Code.BAD_SEQUENCE, "Already using TLS")
     try:
@@ -53,6 +56,12 @@ async def auth(session: Session, argument: str) -> None:
     # RFC 4217 4: a new security context means a new login.
     session.account = session.storage = None
     session.pending_user = None
+
+
+@command("CCC", login=False, help="clear the control connection (refused: it stays encrypted)")
+async def ccc(session: Session, _argument: str) -> None:
+    # RFC 4217 12.3: a cleared control connection would expose later commands to tampering.
+    raise FTPError(DATA_PROTECTION_REFUSED, "CCC refused: the control connection stays encrypted")
 
 
 @command("PBSZ", argument=Arg.REQUIRED, login=False, syntax="PBSZ 0",

@@ -13,15 +13,16 @@ from ...protocol.listing import format_mdtm, parse_mdtm
 from ...protocol.replies import Code
 from ..dispatch import Arg, command
 from .files import regular_file
+from .metadata import site_utime
 
 if TYPE_CHECKING:
     from ..session import Session
 
-SITE_HELP = "SITE commands: CHMOD <mode> <path>, HELP"
+SITE_HELP = "SITE commands: CHMOD <mode> <path>, UTIME <path> <atime> <mtime> <ctime> UTC, HELP"
 
 
-@command("SITE", argument=Arg.REQUIRED, syntax="SITE CHMOD <mode> <path> | SITE HELP",
-         help="server-specific commands: CHMOD, HELP")  # fmt: skip
+@command("SITE", argument=Arg.REQUIRED, syntax="SITE CHMOD <mode> <path> | SITE UTIME ... | SITE HELP",
+         help="server-specific commands: CHMOD, UTIME, HELP")  # fmt: skip
 async def site(session: Session, argument: str) -> None:
     name, _, rest = argument.strip().partition(" ")
     name = name.upper()
@@ -29,6 +30,8 @@ async def site(session: Session, argument: str) -> None:
         await session.reply(Code.HELP, SITE_HELP)
     elif name == "CHMOD":
         await _chmod(session, rest)
+    elif name == "UTIME":
+        await site_utime(session, rest)
     else:
         raise FTPError(Code.NOT_IMPLEMENTED, f"SITE {name[:16]} not implemented")
 

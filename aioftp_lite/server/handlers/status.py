@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...errors import FTPError
+from ...protocol.hashes import feature_line as hash_feature
 from ...protocol.listing import ALL_FACTS, format_list_line
 from ...protocol.replies import Code
 from ..dispatch import Arg, command, feature_lines, help_text
+from .checksums import choose as choose_hash
 from .listing import visible_entries
 
 if TYPE_CHECKING:
@@ -25,11 +27,14 @@ async def syst(session: Session, _argument: str) -> None:
 
 @command("FEAT", login=False, help="list the protocol extensions (RFC 2389)")
 async def feat(session: Session, _argument: str) -> None:
-    await session.reply(Code.SYSTEM_STATUS, "\n".join(["Features:", *feature_lines(session.config), "End"]))
+    # The HASH line stars the session's algorithm (OPTS HASH may have changed it).
+    lines = [hash_feature(session.hash_algorithm) if line.startswith("HASH ") else line
+             for line in feature_lines(session.config)]  # fmt: skip
+    await session.reply(Code.SYSTEM_STATUS, "\n".join(["Features:", *lines, "End"]))
 
 
 @command("OPTS", argument=Arg.REQUIRED, login=False, syntax="OPTS <command> [options]",
-         help="set options: UTF8 ON, MLST facts", feature="UTF8")  # fmt: skip
+         help="set options: UTF8 ON, MLST facts, HASH algorithm", feature="UTF8")  # fmt: skip
 async def opts(session: Session, argument: str) -> None:
     name, _, value = argument.strip().partition(" ")
     name = name.upper()
@@ -41,6 +46,9 @@ async def opts(session: Session, argument: str) -> None:
         chosen = [f for f in value.strip().lower().split(";") if f in ALL_FACTS]
         session.mlst_facts = tuple(chosen)
         await session.reply(Code.OK, "MLST OPTS " + "".join(f"{f};" for f in chosen))
+    elif name == "HASH":
+        reply = choose_hash(session, value)
+        await session.reply(reply.code, reply.text)
     else:
         raise FTPError(Code.BAD_ARGUMENT, f"Option {name[:16]} not understood")
 
