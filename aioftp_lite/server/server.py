@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import fields, replace
@@ -63,6 +64,8 @@ class ServerContext:
         self.total_rate = RateLimiter(config.max_total_rate) if config.max_total_rate else None
         self.tls = server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
         self._storage_factory = storage_factory
+        # What the sessions' storage can do, known before any login (FEAT asks it).
+        self.storage_type: type[Storage] = LocalStorage
         # Local storages hold no per-session state: one per home folder, made once (its
         # root's realpath is a blocking walk we keep off the login path).
         self._local_storages: dict[Path, LocalStorage] = {}
@@ -114,13 +117,21 @@ class Server:
         self._sessions: dict[asyncio.Task[None], Session] = {}
         self._per_ip: collections.Counter[str] = collections.Counter()
         self._idle_sweep: asyncio.TimerHandle | None = None
+        self._s3_client: Any = None  # the shared client of an S3-backed server
 
     # --- life cycle -----------------------------------------------------------------
     async def start(self) -> None:
+        """Raises OSError if the port cannot be had, StoreError if the bucket cannot be used."""
+        if self._storage_factory is None and self.config.storage_backend == "s3":
+            self._storage_factory = await self._open_bucket()
         if self._storage_factory is None:
             await asyncio.to_thread(self._prepare_root)
         # Built here: hashing the --user passwords is slow on purpose, keep it off __init__.
         self.context = await asyncio.to_thread(ServerContext, self.config, self._storage_factory)
+        if self._s3_client is not None:
+            from ..storage.s3 import S3Storage
+
+            self.context.storage_type = S3Storage
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             self._new_connection,
@@ -146,6 +157,30 @@ class Server:
                 (root / entry.home).mkdir(parents=True, exist_ok=True)
         for stray in LocalStorage(root).remove_partial_uploads():
             log.warning("removed a partial upload left by an earlier run: %s", stray)
+
+    async def _open_bucket(self) -> StorageFactory:
+        """One S3 client for every session, checked now; each home is a folder under the prefix."""
+        from ..storage.s3 import S3Settings, S3Storage, open_s3  # only S3 servers import the client
+
+        config = self.config
+        settings = S3Settings(config.s3_bucket, config.s3_prefix, config.s3_endpoint,
+                              config.s3_region or os.environ.get("AWS_REGION"), config.s3_part_size,
+                              config.s3_timeout)  # fmt: skip
+        client = self._s3_client = await open_s3(settings)
+        storages: dict[Path, S3Storage] = {}
+
+        def storage_for(account: Account) -> Storage:
+            storage = storages.get(account.home)
+            if storage is None:
+                try:
+                    home = account.home.relative_to(config.root).parts
+                except ValueError:
+                    home = account.home.parts[1:]
+                prefix = "/".join(part for part in (config.s3_prefix, *home) if part not in ("", ".", ".."))
+                storage = storages[account.home] = S3Storage(client, prefix, config.chunk_size, config.s3_part_size)
+            return storage
+
+        return storage_for
 
     async def reload(self, config: ServerConfig) -> list[str]:
         """Take accounts and limits from `config` without dropping a session (SIGHUP).
@@ -189,6 +224,9 @@ class Server:
             await self._server.wait_closed()
         if self.context is not None:
             self.context.authenticator.budget.close()
+        if self._s3_client is not None:
+            await self._s3_client.close()
+            self._s3_client = None
 
     async def __aenter__(self) -> Server:
         await self.start()

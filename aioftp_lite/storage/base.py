@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
@@ -84,12 +84,22 @@ class Storage(abc.ABC):
     """Operations over virtual POSIX paths, each confined to the storage's root."""
 
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    # What the backend can do; the server asks these, never the backend's type.
+    can_append: bool = True  # APPE
+    can_resume: bool = True  # REST + STOR
+    can_rename_folders: bool = True
+    can_set_mtime: bool = True  # MFMT
 
     @abc.abstractmethod
     async def stat(self, path: PurePosixPath) -> FileInfo: ...
 
     @abc.abstractmethod
     async def list_dir(self, path: PurePosixPath) -> list[FileInfo]: ...
+
+    async def iter_dir(self, path: PurePosixPath) -> AsyncIterator[list[FileInfo]]:
+        """The folder's entries in pages, for backends whose folders may be too large to
+        hold in one list (object storage); by default one page, `list_dir`."""
+        yield await self.list_dir(path)
 
     @abc.abstractmethod
     async def open_read(self, path: PurePosixPath, offset: int = 0) -> FileReader: ...

@@ -25,7 +25,7 @@ async def syst(session: Session, _argument: str) -> None:
 
 @command("FEAT", login=False, help="list the protocol extensions (RFC 2389)")
 async def feat(session: Session, _argument: str) -> None:
-    await session.reply(Code.SYSTEM_STATUS, "\n".join(["Features:", *feature_lines(session.config), "End"]))
+    await session.reply(Code.SYSTEM_STATUS, "\n".join(["Features:", *feature_lines(session.config, session.context.storage_type), "End"]))
 
 
 @command("OPTS", argument=Arg.REQUIRED, login=False, syntax="OPTS <command> [options]",
