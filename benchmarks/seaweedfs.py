@@ -18,7 +18,6 @@ import subprocess
 import sys
 import sysconfig
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -77,6 +76,7 @@ class SeaweedFS:
         self.buckets = buckets
         self.process: subprocess.Popen[bytes] | None = None
         self.s3_port = 0
+        self.filer_port = 0
         self._command: list[str] = []
 
     @property
@@ -106,6 +106,8 @@ class SeaweedFS:
             port = next(ports)
             if flag == "-s3.port":
                 self.s3_port = port
+            elif flag == "-filer.port":
+                self.filer_port = port
             command.append(f"{flag}={port}")
             if grpc is not None:
                 command.append(f"{grpc}={next(ports)}")
@@ -152,13 +154,16 @@ class SeaweedFS:
         raise TimeoutError(f"weed mini not ready after {timeout:.0f} s: see {self.data_dir}/weed.log")
 
     def _bucket_answers(self, bucket: str) -> bool:
-        request = urllib.request.Request(f"{self.endpoint}/{bucket}", method="HEAD")
+        """The S3 gateway listens and the bucket exists (weed creates it a moment later; the
+        filer, which needs no signature, shows its folder)."""
         try:
-            with urllib.request.urlopen(request, timeout=2):
-                return True
-        except urllib.error.HTTPError as error:
-            return error.code in (200, 403)  # the bucket exists; we sent no signature
-        except OSError:
+            with socket.create_connection(("127.0.0.1", self.s3_port), timeout=2):
+                pass
+            request = urllib.request.Request(f"http://127.0.0.1:{self.filer_port}/buckets/{bucket}/",
+                                             headers={"Accept": "application/json"})  # fmt: skip
+            with urllib.request.urlopen(request, timeout=2) as answer:
+                return bool(answer.status == 200)
+        except OSError:  # refused, or urllib's HTTPError (404: not there yet)
             return False
 
     def stop(self) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
-import os
 import socket
 from collections.abc import Callable
 from dataclasses import fields, replace
@@ -163,9 +162,7 @@ class Server:
         from ..storage.s3 import S3Settings, S3Storage, open_s3  # only S3 servers import the client
 
         config = self.config
-        settings = S3Settings(config.s3_bucket, config.s3_prefix, config.s3_endpoint,
-                              config.s3_region or os.environ.get("AWS_REGION"), config.s3_part_size,
-                              config.s3_timeout)  # fmt: skip
+        settings = S3Settings.from_config(config)
         client = self._s3_client = await open_s3(settings)
         storages: dict[Path, S3Storage] = {}
 

@@ -27,19 +27,22 @@ and its delimiter listing gathers every page in memory; on bulk data the two are
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import hashlib
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..protocol.listing import FileInfo
 from .base import DEFAULT_CHUNK_SIZE, FileReader, FileWriter, Storage, WriteMode
 from .s3_client import S3Client, StoreError, bucket_and_prefix, key_for
 from .s3_upload import S3Writer
+
+if TYPE_CHECKING:
+    from ..config import ServerConfig
 
 __all__ = ["S3Client", "S3Settings", "S3Storage", "StoreError", "bucket_and_prefix", "open_s3"]
 
@@ -57,6 +60,12 @@ class S3Settings:
     region: str | None = None
     part_size: int = DEFAULT_PART_SIZE
     timeout: float = 30.0  # seconds, for each request
+
+    @classmethod
+    def from_config(cls, config: ServerConfig) -> S3Settings:
+        region = config.s3_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        return cls(config.s3_bucket, config.s3_prefix, config.s3_endpoint, region, config.s3_part_size,
+                   config.s3_timeout)  # fmt: skip
 
 
 def _not_found() -> FileNotFoundError:

@@ -76,11 +76,10 @@ class S3Client:
 
     def __init__(self, client: Any, bucket: str, timeout: float, stack: AsyncExitStack) -> None:
         self._client, self.bucket, self.timeout, self._stack = client, bucket, timeout, stack
-        from botocore.exceptions import BotoCoreError, ClientError
-
         # aiohttp's errors are OSErrors or its own ClientError; catching Exception here
         # would hide our bugs, so the set is explicit.
         import aiohttp
+        from botocore.exceptions import BotoCoreError, ClientError
 
         self._failures: tuple[type[BaseException], ...] = (
             ClientError, BotoCoreError, aiohttp.ClientError, OSError, TimeoutError, ValueError
