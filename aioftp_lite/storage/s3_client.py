@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 from contextlib import AsyncExitStack
 from pathlib import PurePosixPath
 from typing import Any
@@ -59,7 +60,7 @@ def store_error(error: BaseException) -> OSError:
         if code in _CREDENTIAL_CODES:
             return StoreError(f"Object store refused the credentials ({code})")
         if code == "NoSuchBucket":
-            return StoreError("Object store: the bucket does not exist")
+            return StoreError(f"bucket {details.get('BucketName', '')!r} does not exist")
         message = details.get("Message") or code or f"HTTP {status}"
         return StoreError(f"Object store error: {message}")
     if type(error).__name__ == "NoCredentialsError":
@@ -99,6 +100,9 @@ class S3Client:
             # Our own data has no use for a CRC of every request: it costs CPU per byte.
             request_checksum_calculation="when_required", response_checksum_validation="when_required",
         )  # fmt: skip
+        # botocore says at INFO where it found the credentials: not news for a server's log.
+        for name in ("aiobotocore.credentials", "botocore.credentials"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         stack = AsyncExitStack()
         client = await stack.enter_async_context(
             get_session().create_client("s3", endpoint_url=endpoint, region_name=region, config=config)
