@@ -185,7 +185,7 @@ class S3Client:
     async def create_upload(self, key: str) -> str:
         return (await self._call("create_multipart_upload", Key=key))["UploadId"]  # type: ignore[no-any-return]
 
-    async def upload_part(self, key: str, upload: str, number: int, data: bytes) -> str:
+    async def upload_part(self, key: str, upload: str, number: int, data: bytes | bytearray) -> str:
         answer = await self._call("upload_part", Key=key, UploadId=upload, PartNumber=number, Body=data)
         return answer["ETag"]  # type: ignore[no-any-return]
 

@@ -2,7 +2,9 @@
 
 Memory per upload is bounded: the part being filled plus at most two parts in flight
 (MAX_IN_FLIGHT), so with 8 MiB parts about 24 MiB whatever the file size; a slow store
-slows `write`, which slows reading from the data connection (TCP back-pressure).
+slows `write`, which slows reading from the data connection (TCP back-pressure). The
+three part buffers are reused, not made per part: fresh 8 MiB buffers, freed and made
+again, fragment the C heap and the process keeps growing.
 
 Nothing is visible under the key until `commit` (PutObject or CompleteMultipartUpload).
 `abort` drops a replacement (AbortMultipartUpload; the old object stays as it was). For
@@ -33,7 +35,9 @@ class S3Writer(FileWriter):
         self._client, self._key, self._part_size = client, key, part_size
         self._keep, self._zeros = keep, zeros
         self._keep_on_abort = keep_on_abort
-        self._buffer = bytearray()
+        self._current = bytearray(part_size)  # the part being filled, `_filled` bytes so far
+        self._filled = 0
+        self._spare: list[bytearray] = []  # part buffers whose upload has finished
         self._started = False  # the kept head and the zeros are in place
         self._upload: str | None = None
         self._parts: list[tuple[int, str]] = []
@@ -50,7 +54,7 @@ class S3Writer(FileWriter):
             self._parts.append((1, etag))
             self._next_part = 2
         elif self._keep:
-            self._buffer += await self._client.get_range(self._key, 0, self._keep - 1)
+            await self._add(await self._client.get_range(self._key, 0, self._keep - 1))
         while self._zeros:
             count = min(self._zeros, self._part_size)
             self._zeros -= count
@@ -62,13 +66,18 @@ class S3Writer(FileWriter):
         await self._add(chunk)
 
     async def _add(self, chunk: bytes) -> None:
-        self._buffer += chunk
-        while len(self._buffer) >= self._part_size:
-            part = bytes(memoryview(self._buffer)[: self._part_size])
-            del self._buffer[: self._part_size]
-            await self._send(part)
+        view = memoryview(chunk)
+        while view:
+            count = min(len(view), self._part_size - self._filled)
+            self._current[self._filled : self._filled + count] = view[:count]
+            self._filled += count
+            view = view[count:]
+            if self._filled == self._part_size:
+                await self._send(self._current)
+                self._current = self._spare.pop() if self._spare else bytearray(self._part_size)
+                self._filled = 0
 
-    async def _send(self, part: bytes) -> None:
+    async def _send(self, part: bytearray | bytes) -> None:
         if self._upload is None:
             self._upload = await self._client.create_upload(self._key)
         while len(self._in_flight) >= MAX_IN_FLIGHT:
@@ -78,26 +87,28 @@ class S3Writer(FileWriter):
         number, self._next_part = self._next_part, self._next_part + 1
         self._in_flight.add(asyncio.create_task(self._upload_part(number, part)))
 
-    async def _upload_part(self, number: int, part: bytes) -> None:
+    async def _upload_part(self, number: int, part: bytearray | bytes) -> None:
         assert self._upload is not None
         etag = await self._client.upload_part(self._key, self._upload, number, part)
         self._parts.append((number, etag))
+        if isinstance(part, bytearray):
+            self._spare.append(part)
 
     async def commit(self) -> None:
         try:
             if not self._started:
                 await self._start()
+            last = bytes(memoryview(self._current)[: self._filled])
             if self._upload is None:
-                await self._client.put(self._key, bytes(self._buffer))
+                await self._client.put(self._key, last)
             else:
-                if self._buffer or not self._parts and not self._in_flight:
-                    await self._send(bytes(self._buffer))
+                if last or not self._parts and not self._in_flight:
+                    await self._send(last)
                 await asyncio.gather(*self._in_flight)
                 self._in_flight.clear()
                 await self._client.complete_upload(self._key, self._upload, sorted(self._parts))
             self._finished = True
         finally:
-            self._buffer = bytearray()
             if not self._finished:
                 await self._drop()
 
@@ -114,7 +125,6 @@ class S3Writer(FileWriter):
 
     async def _drop(self) -> None:
         self._finished = True
-        self._buffer = bytearray()
         for task in self._in_flight:
             task.cancel()
         if self._in_flight:
