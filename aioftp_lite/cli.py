@@ -26,6 +26,7 @@ from .configfile import LOG_LEVELS, ConfigError, load_config_file, parse_port_ra
 from .defender import parse_safelist
 from .passwords import hash_password
 from .server import Server
+from .storage.s3_client import StoreError
 from .workers import Supervisor, die_with_supervisor
 
 
@@ -84,6 +85,16 @@ def share_argument(text: str) -> float:
     return value
 
 
+def storage_argument(text: str) -> tuple[str, str]:
+    """--storage s3://BUCKET/PREFIX -> (BUCKET, PREFIX)."""
+    from .storage.s3_client import bucket_and_prefix  # no S3 library needed to parse it
+
+    try:
+        return bucket_and_prefix(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def port_range_argument(text: str) -> tuple[int, int]:
     try:
         return parse_port_range(text)
@@ -121,6 +132,8 @@ SETTING_FLAGS: list[tuple[str, str, Any, str]] = [
      "addresses never banned, CIDR,... (default 127.0.0.0/8,::1; '' for none)"),
     ("--login-hash-cpu", "login_hash_cpu", share_argument,
      "share of one core that password hashing may use (default 0.25)"),
+    ("--s3-endpoint", "s3_endpoint", str, "S3 endpoint URL for --storage s3://... (default: AWS)"),
+    ("--s3-region", "s3_region", str, "S3 region (default: AWS_REGION)"),
 ]
 # Switches that can only turn a setting on: (flag, field, value, help).
 SWITCHES: list[tuple[str, str, Any, str]] = [
@@ -149,6 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the FTP server")
     serve.add_argument("--root", type=Path, default=None,
                        help=f"folder to serve (default ./{DEFAULT_ROOT}, created if missing)")
+    serve.add_argument("--storage", type=storage_argument, default=None, metavar="s3://BUCKET/PREFIX",
+                       help="serve a bucket instead of --root (credentials: AWS_ACCESS_KEY_ID, "
+                            "AWS_SECRET_ACCESS_KEY; needs pip install 'aioftp_lite[s3]')")
     serve.add_argument("--config", type=Path, default=None, help="TOML config file (flags override it)")
     serve.add_argument("--user", type=user_argument, action="append", default=[], metavar="NAME:PASSWORD",
                        help="a named account with full rights on the root (repeatable)")
@@ -189,6 +205,11 @@ def config_from_arguments(arguments: argparse.Namespace) -> ServerConfig:
         settings["users"] = dict(arguments.user)
     if arguments.root is not None:
         settings["root"] = arguments.root
+    if arguments.storage is not None:
+        settings["storage_backend"] = "s3"
+        settings["s3_bucket"], settings["s3_prefix"] = arguments.storage
+    if settings.get("storage_backend") == "s3" and not settings.get("s3_bucket"):
+        raise UsageError("S3 storage needs a bucket: --storage s3://BUCKET/PREFIX or storage.bucket")
     if "root" in settings and not Path(settings["root"]).is_dir():
         raise UsageError(f"root folder {str(settings['root'])!r} does not exist or is not a folder")
     settings["root"] = Path(settings.get("root", DEFAULT_ROOT)).resolve()  # the default is created on demand
@@ -242,6 +263,9 @@ async def serve(
     server = Server(config)
     try:
         await server.start()
+    except StoreError as error:
+        print(f"aioftp-lite: error: cannot serve {config.storage_location}: {error.strerror}", file=sys.stderr)
+        return 2
     except OSError as error:
         reason = os.strerror(error.errno).lower() if error.errno else str(error)
         print(f"aioftp-lite: error: cannot listen on {config.host}:{config.port}: {reason}", file=sys.stderr)
@@ -264,7 +288,7 @@ async def serve(
         loop.add_signal_handler(signal.SIGHUP, start_reload)
     for address in server.addresses:
         if worker_index is None:
-            print(f"aioftp-lite serving {config.root} on {config.url_scheme}://{address} "
+            print(f"aioftp-lite serving {config.storage_location} on {config.url_scheme}://{address} "
                   f"({config.access_summary()})", flush=True)  # fmt: skip
         else:
             logging.getLogger("aioftp_lite.workers").info("worker %d serving on %s", worker_index, address)
@@ -324,6 +348,11 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, OSError) as error:
         print(f"aioftp-lite: error: {error}", file=sys.stderr)
         return 2
+    if arguments.workers > 1 and config.storage_backend == "s3":
+        problem = asyncio.run(storage_problem(config))  # one line here, not one per worker
+        if problem:
+            print(f"aioftp-lite: error: cannot serve {config.storage_location}: {problem}", file=sys.stderr)
+            return 2
     if arguments.workers > 1:
         worker_argv = strip_options(sys.argv[2:] if argv is None else argv[1:], WORKER_SET_OPTIONS)
         try:
@@ -341,6 +370,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(serve(config, arguments.worker_index, lambda: config_from_arguments(arguments)))
+
+
+async def storage_problem(config: ServerConfig) -> str | None:
+    """What keeps the configured bucket from being served, or None if it can be."""
+    from .storage.s3 import S3Settings, open_s3
+
+    settings = S3Settings.from_config(config)
+    try:
+        client = await open_s3(settings)
+    except StoreError as error:
+        return error.strerror
+    await client.close()
+    return None
 
 
 def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:

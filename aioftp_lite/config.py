@@ -71,6 +71,15 @@ class ServerConfig:
     banner: str = "aioftp_lite ready"
     use_sendfile: bool = True
     reuse_port: bool = False  # set in --workers processes: several listeners share the port
+    # Where files live: "local" (the root folder) or "s3" (a bucket; credentials from the
+    # AWS_* environment variables). Homes of named users are folders under the prefix.
+    storage_backend: str = "local"
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_endpoint: str | None = None  # None: AWS itself (or AWS_ENDPOINT_URL)
+    s3_region: str | None = None  # None: AWS_REGION
+    s3_part_size: int = 8 * 1024 * 1024
+    s3_timeout: float = 30.0  # seconds, for each request to the store
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -83,6 +92,13 @@ class ServerConfig:
         if self.anonymous is not None:
             return self.anonymous
         return "off" if self.users or self.accounts else "write"
+
+    @property
+    def storage_location(self) -> str:
+        """What is served, for the start-up line: the root folder or s3://BUCKET/PREFIX."""
+        if self.storage_backend == "s3":
+            return f"s3://{self.s3_bucket}/{self.s3_prefix}".rstrip("/")
+        return str(self.root)
 
     @property
     def url_scheme(self) -> str:

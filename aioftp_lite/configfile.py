@@ -10,6 +10,9 @@
                 max_session_rate, max_total_rate, shutdown_timeout       (rates in bytes/s),
                 max_hash_size (bytes; HASH refuses larger files)
     [tls]       cert, key, require, session_reuse, implicit_port (implicit FTPS, 990 by convention)
+    [storage]   backend ("local" | "s3"), bucket, prefix, endpoint, region, part_size (bytes,
+                at least 5 MiB), timeout (seconds per request); S3 credentials come from the
+                AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY environment variables
     [[users]]   name, password_hash (from `aioftp-lite hash-password`), home, permissions = [...]
 
 Every mistake raises `ConfigError` naming the key, so the CLI can print one clear line.
@@ -131,6 +134,26 @@ def _host_names(value: Any, key: str, _base: Path) -> tuple[str, ...]:
         raise ConfigError(f"{key}: {error}") from None
 
 
+def _backend(value: Any, key: str, _base: Path) -> str:
+    if value not in ("local", "s3"):
+        raise ConfigError(f"{key}: expected \"local\" or \"s3\", got {value!r}")
+    return str(value)
+
+
+def _prefix(value: Any, key: str, _base: Path) -> str:
+    if not isinstance(value, str) or any(part in (".", "..", "") for part in value.strip("/").split("/")
+                                          if value.strip("/")):  # fmt: skip
+        raise ConfigError(f"{key}: expected a key prefix such as \"ftp/files\", got {value!r}")
+    return value.strip("/")
+
+
+def _part_size(value: Any, key: str, base: Path) -> int:
+    size = _integer(value, key, base)
+    if size < 5 * 1024 * 1024:
+        raise ConfigError(f"{key}: S3 parts are at least 5 MiB (5242880 bytes), got {value!r}")
+    return size
+
+
 # (section, key) -> (ServerConfig field, converter)
 SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("server", "root"): ("root", _path),
@@ -169,6 +192,13 @@ SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("tls", "require"): ("require_tls", _boolean),
     ("tls", "session_reuse"): ("tls_session_reuse", _boolean),
     ("tls", "implicit_port"): ("implicit_tls_port", _port),
+    ("storage", "backend"): ("storage_backend", _backend),
+    ("storage", "bucket"): ("s3_bucket", _text),
+    ("storage", "prefix"): ("s3_prefix", _prefix),
+    ("storage", "endpoint"): ("s3_endpoint", _text),
+    ("storage", "region"): ("s3_region", _text),
+    ("storage", "part_size"): ("s3_part_size", _part_size),
+    ("storage", "timeout"): ("s3_timeout", _seconds),
 }
 SECTIONS = sorted({section for section, _ in SCHEMA})
 

@@ -17,6 +17,8 @@ from aioftp_lite import Server
 
 USER, PASSWORD = "alice", "s3cret pass"
 
+pytest_plugins = ["tests.s3_store"]  # the session's SeaweedFS, for the S3 backend's tests
+
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:

@@ -473,3 +473,46 @@ def test_on_uvloop_too(root: Path, certs: Certificates) -> None:
     assert client.resumed == [True]  # type: ignore[attr-defined]
     assert sha256(received) == sha256(content)
     assert code == 522
+
+
+class ImplicitFTP_TLS(ResumingFTP_TLS):
+    """ftplib on an implicit FTPS port: TLS from the first byte."""
+
+    def connect(self, host: str = "", port: int = 0, timeout: float = -999, source_address: Any = None) -> str:
+        self.host, self.port = host, port
+        self.sock = self.context.wrap_socket(socket.create_connection((host, port), TIMEOUT), server_hostname=host)
+        self.af = self.sock.family
+        self.file = self.sock.makefile("r", encoding=self.encoding)
+        self.welcome = self.getresp()
+        return self.welcome
+
+
+async def test_sessions_on_the_implicit_port_are_held_to_resuming_too(root: Path, certs: Certificates) -> None:
+    secret = os.urandom(300_000)
+    (root / "secret.bin").write_bytes(secret)
+
+    def attack(port: int) -> tuple[bytes, int, bytes]:
+        victim = ImplicitFTP_TLS(context=certs.client_context(), timeout=TIMEOUT)
+        victim.connect("127.0.0.1", port)
+        victim.login(USER, PASSWORD)
+        victim.prot_p()
+        victim.voidcmd("TYPE I")
+        intruder = Intruder(passive_port(victim), certs.client_context())
+        victim.sendcmd("RETR secret.bin")
+        final = code_of(victim.getresp)
+        intruder.join()
+        victim.close()
+        honest = ImplicitFTP_TLS(context=certs.client_context(), timeout=TIMEOUT)
+        honest.connect("127.0.0.1", port)
+        honest.login(USER, PASSWORD)
+        honest.prot_p()
+        received = bytearray()
+        honest.retrbinary("RETR secret.bin", received.extend)  # resumes: served
+        honest.quit()
+        return bytes(intruder.received), final, bytes(received)
+
+    async with tls_server(root, certs, implicit_tls_port=0) as server:
+        implicit_port = int(server.implicit_tls_addresses[0].rsplit(":", 1)[1])
+        stolen, final, received = await in_thread(lambda: attack(implicit_port))
+    assert stolen == b"" and final == 522
+    assert sha256(received) == sha256(secret)

@@ -24,10 +24,12 @@ class LineTooLong(Exception):
 class ControlConnection(asyncio.Protocol):
     __slots__ = (
         "transport", "_on_made", "_limit", "_buffer", "_discarding", "_waiter", "_eof", "_lost",
-        "_reading_paused", "_writing_paused", "_drain_waiter", "_closed", "_tls",
+        "_reading_paused", "_writing_paused", "_drain_waiter", "_closed", "_tls", "awaits_tls",
     )  # fmt: skip
 
-    def __init__(self, on_made: Callable[[ControlConnection], None], limit: int, tls: bool = False) -> None:
+    def __init__(
+        self, on_made: Callable[[ControlConnection], None], limit: int, implicit_tls: bool = False
+    ) -> None:
         self.transport: asyncio.Transport = None  # type: ignore[assignment] # set by connection_made
         self._on_made = on_made
         self._limit = limit
@@ -40,7 +42,9 @@ class ControlConnection(asyncio.Protocol):
         self._writing_paused = False
         self._drain_waiter: asyncio.Future[None] | None = None
         self._closed: asyncio.Future[None] | None = None  # made only when someone waits
-        self._tls = tls  # True on the implicit FTPS port: TLS from the first byte
+        self._tls = False
+        # On the implicit FTPS port: TLS from the first byte, the handshake still to come.
+        self.awaits_tls = implicit_tls
 
     @property
     def is_tls(self) -> bool:
@@ -49,6 +53,11 @@ class ControlConnection(asyncio.Protocol):
     # --- protocol callbacks ---------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if self.awaits_tls:
+            # The client's handshake stays in the kernel for start_tls (which resumes reading);
+            # read here, it would be taken for command lines.
+            self._reading_paused = True
+            transport.pause_reading()  # type: ignore[attr-defined]
         self._on_made(self)
 
     def data_received(self, data: bytes) -> None:
@@ -172,6 +181,7 @@ class ControlConnection(asyncio.Protocol):
             raise ConnectionResetError("the client closed the connection during the TLS handshake")
         self.transport = upgraded
         self._tls = True
+        self.awaits_tls = False
 
     def say_goodbye(self, reply: bytes) -> None:
         """Send a last reply and close, without waiting (idle timeout, shutdown)."""

@@ -46,6 +46,7 @@ class CommandSpec:
     feature: str | None  # a FEAT line, for extensions (RFC 2389)
     during_transfer: bool  # may run while a transfer is going (ABOR, STAT)
     offered: Callable[[ServerConfig], bool] | None  # FEAT lists it only where this holds
+    capability: str | None = None  # ...and where the storage has this (Storage.can_*)
 
 
 COMMANDS: dict[str, CommandSpec] = {}
@@ -67,6 +68,7 @@ def command(
     feature: str | None = None,
     during_transfer: bool = False,
     offered: Callable[[ServerConfig], bool] | None = None,
+    capability: str | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register a handler under `verb` (and aliases such as XPWD for PWD)."""
 
@@ -75,7 +77,7 @@ def command(
             COMMANDS[name] = CommandSpec(
                 name, handler, argument, login, permission,
                 syntax or (f"{name} <arg>" if argument is Arg.REQUIRED else name),
-                help, feature, during_transfer, offered,
+                help, feature, during_transfer, offered, capability,
             )  # fmt: skip
         return handler
 
@@ -121,12 +123,15 @@ async def dispatch(session: Session, cmd: Command) -> None:
         await session.reply(Code.LOCAL_ERROR, "Internal error; the command was not completed")
 
 
-def feature_lines(config: ServerConfig) -> list[str]:
+def feature_lines(config: ServerConfig, storage: object = None) -> list[str]:
+    """FEAT's lines; `storage` (a Storage or its class) drops what the backend cannot do."""
     return sorted(
         {
             spec.feature
             for spec in COMMANDS.values()
-            if spec.feature and (spec.offered is None or spec.offered(config))
+            if spec.feature
+            and (spec.offered is None or spec.offered(config))
+            and (spec.capability is None or getattr(storage, spec.capability, True))
         }
     )
 

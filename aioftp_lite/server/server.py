@@ -60,6 +60,8 @@ class ServerContext:
         self.defender = LoginDefender()
         self._user_entries: dict[str, tuple[str, UserEntry]] = {}  # --user name: (password, entry)
         self._storage_factory = storage_factory
+        # What the sessions' storage can do, known before any login (FEAT asks it).
+        self.storage_type: type[Storage] = LocalStorage
         # Local storages hold no per-session state: one per home folder, each holding its
         # folder open (the jail), made when the account is configured.
         self._local_storages: dict[Path, LocalStorage] = {}
@@ -140,8 +142,13 @@ class Server:
         self._accept_failures: AcceptFailureLog | None = None
         self._implicit_server: asyncio.Server | None = None
 
+        self._s3_client: Any = None  # the shared client of an S3-backed server
+
     # --- life cycle -----------------------------------------------------------------
     async def start(self) -> None:
+        """Raises OSError if the port cannot be had, StoreError if the bucket cannot be used."""
+        if self._storage_factory is None and self.config.storage_backend == "s3":
+            self._storage_factory = await self._open_bucket()
         if self.config.implicit_tls_port is not None and self.config.tls_cert is None:
             raise ValueError("implicit_tls_port needs tls_cert")
         descriptors = raise_open_file_limit()  # for the whole process, as nginx does
@@ -152,6 +159,10 @@ class Server:
             await asyncio.to_thread(self._prepare_root)
         # Built here: hashing the --user passwords is slow on purpose, keep it off __init__.
         self.context = await asyncio.to_thread(ServerContext, self.config, self._storage_factory)
+        if self._s3_client is not None:
+            from ..storage.s3 import S3Storage
+
+            self.context.storage_type = S3Storage
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             self._new_connection,
@@ -185,10 +196,11 @@ class Server:
             return
         assert self.context is not None and self.context.tls is not None
         limit = self.config.max_line_length
+        # Plain TCP here; each session's handshake runs with a TLS context of its own
+        # (see _serve), so its data connections can be held to resuming its session (tls.py).
         self._implicit_server = await asyncio.get_running_loop().create_server(
-            lambda: ControlConnection(self._connection_made, limit, tls=True),
-            self.config.host, port, ssl=self.context.tls, reuse_address=True,
-            reuse_port=self.config.reuse_port or None, ssl_handshake_timeout=self.config.data_timeout or None,
+            lambda: ControlConnection(self._connection_made, limit, implicit_tls=True),
+            self.config.host, port, reuse_address=True, reuse_port=self.config.reuse_port or None,
         )  # fmt: skip
         for listener in self._implicit_server.sockets:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
@@ -202,6 +214,28 @@ class Server:
         root.mkdir(parents=True, exist_ok=True)  # the homes below it: open_local_storages
         for stray in LocalStorage(root).remove_partial_uploads():
             log.warning("removed a partial upload left by an earlier run: %s", stray)
+
+    async def _open_bucket(self) -> StorageFactory:
+        """One S3 client for every session, checked now; each home is a folder under the prefix."""
+        from ..storage.s3 import S3Settings, S3Storage, open_s3  # only S3 servers import the client
+
+        config = self.config
+        settings = S3Settings.from_config(config)
+        client = self._s3_client = await open_s3(settings)
+        storages: dict[Path, S3Storage] = {}
+
+        def storage_for(account: Account) -> Storage:
+            storage = storages.get(account.home)
+            if storage is None:
+                try:
+                    home = account.home.relative_to(config.root).parts
+                except ValueError:
+                    home = account.home.parts[1:]
+                prefix = "/".join(part for part in (config.s3_prefix, *home) if part not in ("", ".", ".."))
+                storage = storages[account.home] = S3Storage(client, prefix, config.chunk_size, config.s3_part_size)
+            return storage
+
+        return storage_for
 
     async def reload(self, config: ServerConfig) -> list[str]:
         """Take accounts and limits from `config` without dropping a session (SIGHUP).
@@ -257,6 +291,9 @@ class Server:
         if self.context is not None:
             self.context.authenticator.budget.close()
             self.context.close_storages()
+        if self._s3_client is not None:
+            await self._s3_client.close()
+            self._s3_client = None
 
     async def __aenter__(self) -> Server:
         await self.start()
@@ -294,6 +331,14 @@ class Server:
             control.transport.abort()
             return
         peer_host = peer[0]
+        if control.awaits_tls:
+            assert self.context.tls is not None
+            try:
+                await control.start_tls(self.context.tls.for_connection(), self.config.data_timeout or None)
+            except OSError as error:  # ssl.SSLError, a timeout, a reset
+                log.info("%s:%s no TLS handshake on the implicit FTPS port: %s", *peer[:2], error or "timed out")
+                control.transport.abort()
+                return
         refusal = self._refusal(peer_host)
         if refusal is not None:
             control.say_goodbye(refusal.encode())

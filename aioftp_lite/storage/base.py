@@ -85,6 +85,14 @@ class Storage(abc.ABC):
     """Operations over virtual POSIX paths, each confined to the storage's root."""
 
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    # What the backend can do; the server asks these, never the backend's type.
+    can_append: bool = True  # APPE
+    can_resume: bool = True  # REST + STOR
+    can_rename_folders: bool = True
+    can_set_mtime: bool = True  # MFMT
+    # scan_dir yields names in order across its batches (object stores list keys in order),
+    # so a listing can be sent batch by batch, sorted, without holding the whole folder.
+    lists_in_order: bool = False
 
     @abc.abstractmethod
     async def stat(self, path: PurePosixPath) -> FileInfo: ...

@@ -41,9 +41,12 @@ def is_listed(name: str, show_hidden: bool) -> bool:
     return show_hidden or not is_hidden(name)
 
 
-async def visible_entries(session: Session, path: PurePosixPath) -> list[FileInfo]:
-    """The entries of a folder (sorted, hidden ones filtered), or the file itself."""
-    info = await session.fs.stat(path)
+async def visible_entries(
+    session: Session, path: PurePosixPath, info: FileInfo | None = None
+) -> list[FileInfo]:
+    """The entries of a folder (sorted, hidden ones filtered), or the file itself (`info`:
+    its stat, if the caller has it)."""
+    info = info or await session.fs.stat(path)
     if not info.is_dir:
         return [info]
     entries = await session.fs.list_dir(path)
@@ -80,7 +83,11 @@ async def _start_listing(session: Session, argument: str, lines_for: LineMaker, 
     if verb != "MLSD" and has_wildcard(path.name) and not await session.fs.exists(path):
         await _start_pattern_listing(session, typed, path, lines_for, verb)
         return
-    entries = await visible_entries(session, path)  # 550 here, before any 150
+    info = await session.fs.stat(path)  # 550 here, before any 150
+    if info.is_dir and session.fs.lists_in_order:
+        await _start_streamed_listing(session, path, lines_for, verb)
+        return
+    entries = await visible_entries(session, path, info)
 
     async def work(connection: DataConnection) -> int:
         _reader, writer = await connection.streams()
@@ -91,6 +98,24 @@ async def _start_listing(session: Session, argument: str, lines_for: LineMaker, 
 
 async def _nothing_to_clean() -> None:
     return None
+
+
+async def _start_streamed_listing(
+    session: Session, folder: PurePosixPath, lines_for: LineMaker, verb: str
+) -> None:
+    """A folder of a backend that lists in order (object storage), sent batch by batch:
+    a folder of any size lists with one batch in memory."""
+    show = session.config.show_hidden
+
+    async def batches() -> AsyncIterator[list[str]]:
+        async for batch in session.fs.scan_dir(folder):
+            yield lines_for(session, [e for e in batch if is_listed(e.name, show)])
+
+    async def work(connection: DataConnection) -> int:
+        _reader, writer = await connection.streams()
+        return await send_line_batches(batches(), writer)
+
+    session.start_transfer(f"Here comes the listing of {folder}", work, _nothing_to_clean, f"{verb} {folder}")
 
 
 async def _start_pattern_listing(

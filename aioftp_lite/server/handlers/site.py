@@ -49,7 +49,7 @@ async def _chmod(session: Session, argument: str) -> None:
 
 
 @command("MFMT", argument=Arg.REQUIRED, permission="write", syntax="MFMT <YYYYMMDDHHMMSS> <path>",
-         help="set a file's modification time (UTC)", feature="MFMT")  # fmt: skip
+         help="set a file's modification time (UTC)", feature="MFMT", capability="can_set_mtime")  # fmt: skip
 async def mfmt(session: Session, argument: str) -> None:
     time_text, _, path_text = argument.strip().partition(" ")
     try:

@@ -29,7 +29,7 @@ async def syst(session: Session, _argument: str) -> None:
 async def feat(session: Session, _argument: str) -> None:
     # The HASH line stars the session's algorithm (OPTS HASH may have changed it).
     lines = [hash_feature(session.hash_algorithm) if line.startswith("HASH ") else line
-             for line in feature_lines(session.config)]  # fmt: skip
+             for line in feature_lines(session.config, session.context.storage_type)]  # fmt: skip
     await session.reply(Code.SYSTEM_STATUS, "\n".join(["Features:", *lines, "End"]))
 
 
