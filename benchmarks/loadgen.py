@@ -78,7 +78,8 @@ def _child(queue: Any, *args: Any) -> None:
     except BaseException as failure:  # noqa: BLE001 - the parent must hear about it
         tally = Tally()
         tally.errors[f"loadgen_{type(failure).__name__}"] += 1
-    queue.put(asdict(tally))
+    # asdict would rebuild the Counter from (kind, count) pairs, counting the pairs themselves.
+    queue.put(asdict(tally) | {"errors": dict(tally.errors)})
 
 
 def run_scenario(name: str, target: Target, params: dict[str, Any], procs: int = 1,

@@ -296,7 +296,9 @@ def write_all(out: Path, meta: dict[str, Any], plan: list[Any], servers: list[st
         try:
             plot(out / "latest.png", plan, servers, summary)
         except ImportError:
-            meta.setdefault("notes", []).append("no plot: matplotlib not installed (pip install '.[bench]')")
+            note = "no plot: matplotlib not installed (pip install '.[bench]')"
+            if note not in meta.setdefault("notes", []):  # written after every scenario: once is enough
+                meta["notes"].append(note)
     if readme:
         update_readme(table)
 

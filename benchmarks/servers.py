@@ -116,14 +116,17 @@ def _vsftpd_named() -> str | None:
     if shutil.which("useradd") is None or shutil.which("chpasswd") is None:
         return "no useradd/chpasswd to make the system user it needs"
     try:
-        pwd.getpwnam(NAMED_USER)
+        home = pwd.getpwnam(NAMED_USER).pw_dir
     except KeyError:
-        # No home folder (vsftpd gets local_root); a shell from /etc/shells, which PAM's
-        # pam_shells asks for; no login is possible without the password set next.
-        made = subprocess.run(["useradd", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/bin/bash",
-                               NAMED_USER], capture_output=True, text=True, check=False, timeout=30)  # fmt: skip
+        # vsftpd enters the home folder before local_root, so it must exist; PAM's
+        # pam_shells wants a shell from /etc/shells.
+        made = subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", NAMED_USER],
+                              capture_output=True, text=True, check=False, timeout=30)  # fmt: skip
         if made.returncode != 0:
             return f"useradd {NAMED_USER} failed: {made.stderr.strip()}"
+        home = pwd.getpwnam(NAMED_USER).pw_dir
+    if not os.path.isdir(home):
+        return f"the system user {NAMED_USER}'s home folder {home} is missing (vsftpd enters it)"
     done = subprocess.run(["chpasswd"], input=f"{NAMED_USER}:{NAMED_PASSWORD}\n", capture_output=True, text=True,
                           check=False, timeout=30)  # fmt: skip
     if done.returncode != 0:
@@ -290,23 +293,35 @@ def start(
     spec: ServerSpec, root: Path, workdir: Path, cpu: int | None, extra: Sequence[str] = ()
 ) -> RunningServer:
     """Start `spec` on a free port, pinned to `cpu` (or to the spec's own CPU list when pinning),
-    with `extra` arguments after its usual command."""
-    port = free_port()
-    log = workdir / f"{spec.name}-{port}.log"
+    with `extra` arguments after its usual command.
+
+    A server that exits at once is started again on another port (up to 3 times): between
+    `free_port` and the server's bind, another program on the machine may take the port.
+    """
     # The launchers are modules of this package: make it importable from the server's folder.
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
-    with open(log, "wb") as output:
-        command = [*spec.command(root, port, workdir), *extra]
-        process = subprocess.Popen(pinned(command, cpus_for(spec, cpu)), stdout=output,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, cwd=workdir, env=env)  # fmt: skip
-    server = RunningServer(spec, process, port, log)
-    try:
-        _wait_ready(process, port, log, spec.listeners)
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    for attempt in range(1, 4):
+        port = free_port()
+        log = workdir / f"{spec.name}-{port}.log"
+        with open(log, "wb") as output:
+            command = [*spec.command(root, port, workdir), *extra]
+            process = subprocess.Popen(pinned(command, cpus_for(spec, cpu)), stdout=output,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       start_new_session=True, cwd=workdir, env=env)  # fmt: skip
+        server = RunningServer(spec, process, port, log)
+        try:
+            _wait_ready(process, port, log, spec.listeners)
+        except ServerStartError:
+            exited = process.poll() is not None  # not a timeout: worth another port
+            server.stop()
+            if not exited or attempt == 3:
+                raise
+            continue
+        except BaseException:
+            server.stop()
+            raise
+        return server
+    raise AssertionError("unreachable")
