@@ -1,4 +1,5 @@
-"""Run aioftp's server for the benchmark: a writable anonymous user, its default settings.
+"""Run aioftp's server for the benchmark: a writable anonymous user and the named user (a
+plain-text password, aioftp's User), its default settings.
 
 python -m benchmarks.launch_aioftp --root DIR --port PORT
 """
@@ -13,10 +14,14 @@ from pathlib import Path
 
 import aioftp
 
+from .scenarios import NAMED_PASSWORD, NAMED_USER
+
 
 async def serve(root: Path, host: str, port: int) -> None:
-    user = aioftp.User(base_path=root, permissions=[aioftp.Permission("/", readable=True, writable=True)])
-    server = aioftp.Server([user])  # login=None: the anonymous user
+    permissions = [aioftp.Permission("/", readable=True, writable=True)]
+    anonymous = aioftp.User(base_path=root, permissions=permissions)  # login=None: the anonymous user
+    named = aioftp.User(NAMED_USER, NAMED_PASSWORD, base_path=root, permissions=permissions)
+    server = aioftp.Server([anonymous, named])
     await server.start(host, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

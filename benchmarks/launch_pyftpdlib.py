@@ -1,4 +1,5 @@
-"""Run pyftpdlib for the benchmark: a writable anonymous user, limits out of the way.
+"""Run pyftpdlib for the benchmark: a writable anonymous user and the named user (its
+plain-text password, pyftpdlib's DummyAuthorizer), limits out of the way.
 
 python -m benchmarks.launch_pyftpdlib --root DIR --port PORT
 """
@@ -12,6 +13,8 @@ from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import FTPServer
 
+from .scenarios import NAMED_PASSWORD, NAMED_USER
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -23,6 +26,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     authorizer = DummyAuthorizer()
     authorizer.add_anonymous(args.root, perm="elradfmwMT")
+    authorizer.add_user(NAMED_USER, NAMED_PASSWORD, args.root, perm="elradfmwMT")
     handler = type("BenchHandler", (FTPHandler,), {"authorizer": authorizer})
     server = FTPServer((args.host, args.port), handler)
     server.max_cons = 0  # defaults to 512; the scenarios hold up to 10,000 sessions

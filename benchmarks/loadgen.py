@@ -78,7 +78,8 @@ def _child(queue: Any, *args: Any) -> None:
     except BaseException as failure:  # noqa: BLE001 - the parent must hear about it
         tally = Tally()
         tally.errors[f"loadgen_{type(failure).__name__}"] += 1
-    queue.put(asdict(tally))
+    # asdict would rebuild the Counter from (kind, count) pairs, counting the pairs themselves.
+    queue.put(asdict(tally) | {"errors": dict(tally.errors)})
 
 
 def run_scenario(name: str, target: Target, params: dict[str, Any], procs: int = 1,
@@ -130,6 +131,11 @@ def report(name: str, params: dict[str, Any], tally: Tally, procs: int, loop_nam
         result["server_cpu_pct"] = round(100 * tally.extra["server_cpu"] / tally.elapsed, 1)
     if "open_seconds_max" in tally.extra:
         result["open_seconds"] = round(tally.extra["open_seconds_max"], 3)
+    if name == "login_flood":  # the flood's answers: 530, 421 after PASS, 421 at connect
+        result["flood"] = {
+            kind: tally.extra.get(f"flood_{kind}_sum", 0) for kind in ("rejected", "busy", "refused")
+        }
+        result["idle_noop_p99_ms"] = round(tally.extra.get("idle_noop_p99_ms_max", float("nan")), 3)
     return result
 
 
@@ -142,12 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--password", default="bench@example.com")
     parser.add_argument("--clients", type=int, default=100, help="concurrent clients (default 100)")
     parser.add_argument("--repeat", type=int, default=20, help="many_small: downloads per client")
+    parser.add_argument("--users", type=int, default=200, help="cold_login: accounts, each logging in once")
+    parser.add_argument(
+        "--idle", type=float, default=5.0, help="login_flood: seconds measured before the flood"
+    )
     parser.add_argument("--size-mib", type=float, default=512, help="retr_big/stor_big: MiB (default 512)")
     parser.add_argument(
         "--duration",
         type=float,
         default=5.0,
-        help="conn_login/mixed: seconds of load; retr/stor_big: time limit of the transfer",
+        help="conn_login/mixed/login_flood: seconds of load; retr/stor_big: time limit of the transfer",
     )
     parser.add_argument("--procs", type=int, default=1, help="load-generator processes (default 1)")
     parser.add_argument("--server-pid", type=int, default=None, help="measure this server's CPU and memory")
@@ -161,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     raise_open_file_limit()
     params = {"clients": args.clients, "repeat": args.repeat, "size": int(args.size_mib * MiB),
-              "duration": args.duration}  # fmt: skip
+              "duration": args.duration, "users": args.users, "idle": args.idle}  # fmt: skip
     target = Target(args.host, args.port, args.user, args.password, args.op_timeout)
     loop_name = event_loop_name(not args.no_uvloop)
     tally = run_scenario(

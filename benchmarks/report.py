@@ -27,8 +27,10 @@ HEADLINES = {
     "stor_big": ["MiB/s"],
     "many_small": ["files/s", "p50 ms", "p99 ms"],
     "conn_login": ["logins/s", "p99 ms"],
+    "cold_login": ["logins/s", "p50 ms", "p99 ms"],
     "idle_conns": ["KiB/conn", "fresh ms"],
     "mixed": ["ops/s", "p99 ms"],
+    "login_flood": ["idle MiB/s", "flood MiB/s", "kept", "NOOP p99 ms", "guesses/s"],
 }
 HERE = Path(__file__).resolve().parent
 # Each README with the markers gets the latest table, and the plot by a path relative to it.
@@ -294,7 +296,9 @@ def write_all(out: Path, meta: dict[str, Any], plan: list[Any], servers: list[st
         try:
             plot(out / "latest.png", plan, servers, summary)
         except ImportError:
-            meta.setdefault("notes", []).append("no plot: matplotlib not installed (pip install '.[bench]')")
+            note = "no plot: matplotlib not installed (pip install '.[bench]')"
+            if note not in meta.setdefault("notes", []):  # written after every scenario: once is enough
+                meta["notes"].append(note)
     if readme:
         update_readme(table)
 
@@ -305,7 +309,9 @@ def rerender(path: Path) -> None:
     from .runner import Variant  # the runner imports this module
 
     document = json.loads(path.read_text())
-    plan = [Variant(p["scenario"], p["label"], p["flags"], p["skip"]) for p in document["plan"]]
+    plan = [Variant(p["scenario"], p["label"], p["flags"], p["skip"],
+                    {name: tuple(args) for name, args in p.get("server_args", {}).items()})
+            for p in document["plan"]]  # fmt: skip
     servers = document["meta"]["servers"]
     meta = document["meta"]
     write_all(path.parent, meta, plan, servers, document["measurements"], document["summary"],

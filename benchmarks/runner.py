@@ -18,6 +18,7 @@ or the load generator failed; never because of timing. 2 for bad arguments.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -34,7 +35,7 @@ from typing import Any
 
 from . import payload, report, servers
 from .loadgen import raise_open_file_limit
-from .scenarios import UPLOAD_DIR, root_files
+from .scenarios import NAMED_PASSWORD, NAMED_USER, UPLOAD_DIR, root_files
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -43,8 +44,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 class Variant:
     scenario: str
     label: str
-    flags: dict[str, float | int] = field(default_factory=dict)
+    flags: dict[str, float | int | str] = field(default_factory=dict)  # the load generator's
     skip: dict[str, str] = field(default_factory=dict)  # server -> why it is not measured
+    server_args: dict[str, tuple[str, ...]] = field(default_factory=dict)  # server -> extra arguments
 
     @property
     def key(self) -> str:
@@ -52,6 +54,15 @@ class Variant:
 
 
 NO_VSFTPD_10K = {"vsftpd": "10,000 sessions would be 20,000 vsftpd processes"}
+NAMED = {"user": NAMED_USER, "password": NAMED_PASSWORD}  # a variant that logs in as the named user
+# cold_login measures the first check of a slow password hash: only ours stores one and
+# remembers what verified. vsftpd checks the system's hash at every login (conn_login named).
+NO_HASH = "plain-text passwords: no hash to check"
+OURS_ONLY_COLD = {"pyftpdlib": NO_HASH, "aioftp": NO_HASH,
+                  "vsftpd": "no cache: every named login is a first one (conn_login named)"}  # fmt: skip
+# The flood comes from 127.0.0.2-250: none may be safelisted; and no bans, so that the CPU
+# budget of the password hash alone protects the bystander (see benchmarks/README.md).
+FLOOD_ARGS = {"aioftp_lite": ("--ban-safelist", "", "--max-login-failures", "0")}
 FULL_PLAN = [
     Variant("retr_big", "512 MiB", {"size-mib": 512, "duration": 120}),
     Variant("stor_big", "512 MiB", {"size-mib": 512, "duration": 120}),
@@ -60,17 +71,42 @@ FULL_PLAN = [
     Variant("many_small", "1000 clients", {"clients": 1000, "repeat": 20}),
     Variant("conn_login", "10 clients", {"clients": 10, "duration": 3}),
     Variant("conn_login", "100 clients", {"clients": 100, "duration": 3}),
+    Variant("conn_login", "named 10 clients", {"clients": 10, "duration": 3, **NAMED}),
+    Variant("conn_login", "named 100 clients", {"clients": 100, "duration": 3, **NAMED}),
+    Variant("cold_login", "200 users", {"users": 200, "clients": 20}, OURS_ONLY_COLD),
+    Variant(
+        "cold_login",
+        "200 users, hash CPU 1.0",
+        {"users": 200, "clients": 20},
+        OURS_ONLY_COLD,
+        {"aioftp_lite": ("--login-hash-cpu", "1.0")},
+    ),
     Variant("idle_conns", "1000", {"clients": 1000}),
     Variant("idle_conns", "10000", {"clients": 10000}, NO_VSFTPD_10K),
     Variant("mixed", "200 clients", {"clients": 200, "duration": 10}),
+    Variant(
+        "login_flood",
+        "24 flooders, no bans",
+        {"clients": 24, "idle": 5, "duration": 10, "procs": 2, **NAMED},
+        server_args=FLOOD_ARGS,
+    ),
 ]
 QUICK_PLAN = [
     Variant("retr_big", "16 MiB", {"size-mib": 16, "duration": 20}),
     Variant("stor_big", "16 MiB", {"size-mib": 16, "duration": 20}),
     Variant("many_small", "50 clients", {"clients": 50, "repeat": 4}),
     Variant("conn_login", "10 clients", {"clients": 10, "duration": 0.5}),
+    Variant("conn_login", "named 10 clients", {"clients": 10, "duration": 0.5, **NAMED}),
+    Variant("cold_login", "5 users", {"users": 5, "clients": 5}, OURS_ONLY_COLD),
     Variant("idle_conns", "200", {"clients": 200}),
     Variant("mixed", "20 clients", {"clients": 20, "duration": 0.5}),
+    # pyftpdlib answers a wrong password after 3 s: a shorter flood would see no answer.
+    Variant(
+        "login_flood",
+        "8 flooders, no bans",
+        {"clients": 8, "idle": 0.5, "duration": 4, "procs": 2, **NAMED},
+        server_args=FLOOD_ARGS,
+    ),
 ]
 FULL_SERVERS = ["aioftp_lite", "aioftp_lite_w2", "pyftpdlib", "aioftp", "vsftpd"]
 QUICK_SERVERS = ["aioftp_lite", "aioftp_lite_w2", "pyftpdlib"]
@@ -188,11 +224,22 @@ def build_parser() -> argparse.ArgumentParser:
 def scaled(variant: Variant, scale: float) -> Variant:
     if scale == 1.0:
         return variant
-    flags = {k: (max(1, round(v * scale)) if k in ("clients", "size-mib") else v * scale if k == "duration"
-                 else v) for k, v in variant.flags.items()}  # fmt: skip
-    label = " ".join(str(flags.get("clients", flags.get("size-mib", ""))) if part.replace(",", "").isdigit()
-                     else part for part in variant.label.split())  # fmt: skip
-    return Variant(variant.scenario, label, flags, variant.skip)
+    flags = {k: (max(1, round(v * scale)) if k in ("clients", "size-mib", "users")
+                 else v * scale if k in ("duration", "idle") else v)
+             for k, v in variant.flags.items()}  # fmt: skip
+    counted = flags.get("users", flags.get("clients", flags.get("size-mib", "")))
+    label = " ".join(
+        str(counted) if part.replace(",", "").isdigit() else part for part in variant.label.split()
+    )
+    return dataclasses.replace(variant, label=label, flags=flags)
+
+
+def without_named(variant: Variant, names: list[str]) -> Variant:
+    """`variant`, skipping the servers where the named user cannot log in (and saying why)."""
+    if "user" not in variant.flags:
+        return variant
+    why = {name: reason for name in names if (reason := servers.SERVERS[name].named())}
+    return dataclasses.replace(variant, skip={**variant.skip, **why}) if why else variant
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     if not pin:
         notes.append("not pinned to cores (needs taskset and 2 cores)")
     pinning = {name: servers.cpus_for(servers.SERVERS[name], server_cpu) for name in available}
+    plan = [without_named(variant, available) for variant in plan]
     raise_open_file_limit()
     big = max(int(v.flags.get("size-mib", 0) * payload.BLOCK_SIZE) for v in plan) if plan else 0
     big = max(big, payload.BLOCK_SIZE)
@@ -240,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     meta["pinning"] = {"servers": pinning, "load generator": loadgen_cpu}
     try:
         roots = prepare_roots(workdir, available, big)
+        cold = [
+            int(v.flags["users"]) for v in plan if v.scenario == "cold_login" and "aioftp_lite" not in v.skip
+        ]
+        servers.write_ours_config(workdir, max(cold, default=0))
         for variant in plan:
             for run in range(runs):
                 order = available[run % len(available) :] + available[: run % len(available)]
@@ -248,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     waited = settle(threshold, 65.0) if threshold else 0.0
                     try:
-                        server = servers.start(servers.SERVERS[name], roots[name], workdir, server_cpu)
+                        server = servers.start(servers.SERVERS[name], roots[name], workdir, server_cpu,
+                                               variant.server_args.get(name, ()))  # fmt: skip
                     except servers.ServerStartError as error:
                         result: dict[str, Any] = {"errors": {"server_start": 1}, "error_count": 1, "corrupt": 0,
                                                   "metrics": {}, "detail": str(error)}  # fmt: skip

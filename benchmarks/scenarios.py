@@ -6,13 +6,19 @@ clients) happens before the measured phase; every process waits at `ctx.sync()` 
 phase starts together. Every operation has a timeout, every loop a count or a deadline.
 
 Files the server's root must hold (the runner makes them, see `ROOT_FILES`):
-`big.bin` (retr_big), `small.bin` (64 KiB), `mid.bin` (1 MiB), `list_NN.txt`, and a
-writable `upload/` folder (vsftpd's anonymous root itself may not be writable).
+`big.bin` (retr_big), `small.bin` (64 KiB), `mid.bin` (1 MiB), `flood.bin` (32 MiB,
+login_flood), `list_NN.txt`, and a writable `upload/` folder (vsftpd's anonymous root
+itself may not be writable).
+
+Accounts every server must have (the runner sets them up, see servers.py): anonymous
+with write access, the named user `NAMED_USER` (password `NAMED_PASSWORD`), and for
+cold_login (ours only) `cold_user(0)`, `cold_user(1)`, ... with the same password.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,6 +31,10 @@ KiB, MiB = 1024, 1024 * 1024
 SMALL_FILE, SMALL_SIZE = "small.bin", 64 * KiB
 MID_FILE, MID_SIZE = "mid.bin", 1 * MiB
 BIG_FILE = "big.bin"
+FLOOD_FILE, FLOOD_SIZE = "flood.bin", 32 * MiB
+NAMED_USER, NAMED_PASSWORD = "bench", "bench"
+# login_flood: the flood comes from 127.0.0.2 ... 127.0.0.250, the bystander from 127.0.0.1.
+FLOOD_ADDRESSES = [f"127.0.0.{n}" for n in range(2, 251)]
 UPLOAD_DIR = "upload"
 LIST_FILLERS = 20
 SETUP_CONCURRENCY = 20  # connects in flight during untimed set-up: vsftpd stalls for seconds at 100
@@ -33,12 +43,21 @@ SETUP_CONCURRENCY = 20  # connects in flight during untimed set-up: vsftpd stall
 HIGHER_IS_BETTER = {
     "MiB/s": True, "files/s": True, "logins/s": True, "ops/s": True,
     "p50 ms": False, "p99 ms": False, "KiB/conn": False, "fresh ms": False,
+    # login_flood: the bystander's download speed unloaded, under the flood, the second over
+    # the first; its NOOP latency under the flood; wrong passwords answered 530 per second
+    # (fewer is better: each is one guess of a brute force).
+    "idle MiB/s": True, "flood MiB/s": True, "kept": True, "NOOP p99 ms": False, "guesses/s": False,
 }  # fmt: skip
+
+
+def cold_user(number: int) -> str:
+    """The name of cold_login's `number`-th account."""
+    return f"cold{number:04d}"
 
 
 def root_files(big_size: int) -> dict[str, int]:
     """File name -> size of the downloadable files (contents from `payload`, salt 0)."""
-    files = {SMALL_FILE: SMALL_SIZE, MID_FILE: MID_SIZE, BIG_FILE: big_size}
+    files = {SMALL_FILE: SMALL_SIZE, MID_FILE: MID_SIZE, FLOOD_FILE: FLOOD_SIZE, BIG_FILE: big_size}
     files.update({f"list_{n:02d}.txt": 100 + n for n in range(LIST_FILLERS)})
     return files
 
@@ -180,6 +199,128 @@ async def conn_login(target: Target, ctx: Context) -> None:
         await asyncio.gather(*(worker(deadline) for _ in range(ctx.share(ctx.params["clients"]))))
 
 
+async def cold_login(target: Target, ctx: Context) -> None:
+    """`users` accounts log in once each (connect + USER/PASS + QUIT), `clients` at a time.
+
+    No password has verified before (a server just started), so each login costs the
+    server a slow hash where it stores them hashed: what a restart costs.
+    """
+    tally = ctx.tally
+    numbers = iter(range(ctx.index, ctx.params["users"], ctx.procs))
+
+    async def worker() -> None:
+        for number in numbers:
+            began = time.monotonic()
+            try:
+                async with asyncio.timeout(target.op_timeout):
+                    await login_cycle(target.host, target.port, cold_user(number), NAMED_PASSWORD)
+            except (OSError, FTPFailure, TimeoutError) as failure:
+                tally.error(failure)
+                continue
+            tally.latencies.append(time.monotonic() - began)
+            tally.ops += 1
+
+    async with measured(ctx):
+        await asyncio.gather(*(worker() for _ in range(ctx.share(ctx.params["clients"]))))
+
+
+async def _bystand(client: FTPClient, deadline: float, phase: str, noops: list[float], tally: Tally,
+                   timeout: float) -> None:  # fmt: skip
+    """Download FLOOD_FILE, then send a NOOP, until `deadline`: bytes and download time in
+    `tally.extra` under `phase`, each NOOP's latency in `noops`."""
+    seconds = 0.0
+    while time.monotonic() < deadline:
+        began = time.monotonic()
+        async with asyncio.timeout(timeout):
+            got, crc = await client.retr(FLOOD_FILE, bulk=True)
+        seconds += time.monotonic() - began
+        check(tally, got, crc, FLOOD_SIZE)
+        tally.bytes += got
+        tally.extra[f"{phase}_bytes_sum"] = tally.extra.get(f"{phase}_bytes_sum", 0) + got
+        tally.ops += 1
+        began = time.monotonic()
+        async with asyncio.timeout(timeout):
+            reply = await client.send("NOOP")
+        if reply.code not in (200, 502):  # aioftp answers 502: still an answer
+            raise FTPFailure(f"reply_{reply.code}", f"NOOP: {reply}")
+        noops.append(time.monotonic() - began)
+    tally.extra[f"{phase}_seconds_sum"] = tally.extra.get(f"{phase}_seconds_sum", 0.0) + seconds
+
+
+async def _flood(target: Target, deadline: float, clients: int, first: int, tally: Tally) -> None:
+    """`clients` connections at a time, each USER NAMED_USER / PASS <a wrong password, never
+    the same twice> and, at the reply, the next connection from the next of FLOOD_ADDRESSES."""
+    attempts = itertools.count(first)
+    counts = tally.extra
+
+    async def flooder() -> None:
+        while time.monotonic() < deadline:
+            number = next(attempts)
+            source = (FLOOD_ADDRESSES[number % len(FLOOD_ADDRESSES)], 0)
+            try:
+                async with asyncio.timeout(target.op_timeout):
+                    await login_cycle(target.host, target.port, NAMED_USER, f"wrong-{number}", source)
+            except FTPFailure as failure:
+                if failure.kind == "reply_530" and failure.after == "PASS":
+                    outcome = "flood_rejected_sum"
+                elif failure.kind == "reply_421":  # after PASS: busy; at the greeting: banned
+                    outcome = "flood_busy_sum" if failure.after == "PASS" else "flood_refused_sum"
+                else:
+                    tally.errors[f"flood_{failure.kind}"] += 1
+                    await asyncio.sleep(0.01)
+                    continue
+                counts[outcome] = counts.get(outcome, 0) + 1
+            except (OSError, TimeoutError) as failure:
+                tally.errors[f"flood_{type(failure).__name__}"] += 1
+                await asyncio.sleep(0.01)  # a refusing server is not hammered in a tight loop
+            else:
+                tally.errors["flood_logged_in"] += 1  # a wrong password let in
+
+    tasks = [asyncio.create_task(flooder()) for _ in range(clients)]
+    await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+    for task in tasks:  # attempts still waiting for their reply are abandoned, not counted
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def login_flood(target: Target, ctx: Context) -> None:
+    """A logged-in bystander downloads FLOOD_FILE and sends NOOP in a loop, `idle` seconds
+    alone, then `duration` seconds while `clients` connections from 249 other addresses send
+    wrong passwords for NAMED_USER as fast as the server answers them.
+
+    With several load-generator processes the first is the bystander and the others flood,
+    so that flooding a server that answers at once cannot slow the bystander's own client.
+    """
+    params, tally = ctx.params, ctx.tally
+    if ctx.procs == 1:
+        flooders = params["clients"]
+    else:
+        others, rank = ctx.procs - 1, ctx.index - 1
+        flooders = 0 if ctx.leader else params["clients"] // others + int(rank < params["clients"] % others)
+    client = None
+    try:
+        if ctx.leader:
+            payload.checksum(FLOOD_SIZE)  # the expected CRC, built before anything is timed
+            client = await login(target)
+            idle_noops: list[float] = []
+            await _bystand(client, time.monotonic() + params["idle"], "idle", idle_noops, tally,
+                           target.op_timeout)  # fmt: skip
+            tally.extra["idle_noop_p99_ms_max"] = _percentile(idle_noops, 0.99) * 1000
+        async with measured(ctx):
+            deadline = time.monotonic() + params["duration"]
+            work = [_flood(target, deadline, flooders, ctx.index * 1_000_000, tally)]
+            if client is not None:
+                work.append(_bystand(client, deadline, "flood", tally.latencies, tally, target.op_timeout))
+            await asyncio.gather(*work)
+    except (OSError, FTPFailure, TimeoutError) as failure:
+        tally.error(failure)
+        if client is not None:
+            client.abort()
+        return
+    if client is not None:
+        await quit_all([client])
+
+
 async def idle_conns(target: Target, ctx: Context) -> None:
     """Hold `clients` logged-in idle sessions: server memory each, and a fresh client's service time."""
     tally = ctx.tally
@@ -272,8 +413,10 @@ SCENARIOS: dict[str, Callable[[Target, Context], Awaitable[None]]] = {
     "stor_big": stor_big,
     "many_small": many_small,
     "conn_login": conn_login,
+    "cold_login": cold_login,
     "idle_conns": idle_conns,
     "mixed": mixed,
+    "login_flood": login_flood,
 }
 
 
@@ -293,7 +436,7 @@ def summarize(name: str, tally: Tally) -> dict[str, float]:
             "p50 ms": _percentile(ms, 0.5),
             "p99 ms": _percentile(ms, 0.99),
         }
-    if name == "conn_login":
+    if name in ("conn_login", "cold_login"):
         return {
             "logins/s": tally.ops / tally.elapsed,
             "p50 ms": _percentile(ms, 0.5),
@@ -307,4 +450,15 @@ def summarize(name: str, tally: Tally) -> dict[str, float]:
         return metrics
     if name == "mixed":
         return {"ops/s": tally.ops / tally.elapsed, "p99 ms": _percentile(ms, 0.99)}
+    if name == "login_flood":
+        extra = tally.extra
+        idle = extra.get("idle_bytes_sum", 0) / MiB / max(extra.get("idle_seconds_sum", 0.0), 1e-9)
+        flood = extra.get("flood_bytes_sum", 0) / MiB / max(extra.get("flood_seconds_sum", 0.0), 1e-9)
+        return {
+            "idle MiB/s": idle,
+            "flood MiB/s": flood,
+            "kept": flood / idle if idle else float("nan"),
+            "NOOP p99 ms": _percentile(ms, 0.99),
+            "guesses/s": extra.get("flood_rejected_sum", 0) / tally.elapsed,
+        }
     raise ValueError(f"unknown scenario {name!r}")

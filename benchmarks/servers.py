@@ -2,13 +2,15 @@
 (a spec may name its own cores: `aioftp_lite --workers 2` needs two).
 
 Every server gets the same root layout (see scenarios.root_files), a writable
-anonymous login and quiet logging (logging every command would be measured too). A
-server is started fresh for each measurement and stopped after it, so no run inherits
-another's memory or sockets. Only processes started here are signalled, by PID.
+anonymous login, the named user `bench` (scenarios.NAMED_USER) in each server's ordinary
+way, and quiet logging (logging every command would be measured too). A server is started
+fresh for each measurement and stopped after it, so no run inherits another's memory or
+sockets. Only processes started here are signalled, by PID.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import importlib.util
 import os
@@ -19,9 +21,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from .scenarios import NAMED_PASSWORD, NAMED_USER, cold_user
 
 REPO = Path(__file__).resolve().parent.parent
 VSFTPD = Path("/usr/sbin/vsftpd")
@@ -54,11 +58,33 @@ def ours_has_flag(flag: str) -> bool:
     return flag in done.stdout
 
 
+OURS_CONFIG = "aioftp_lite.toml"
+
+
+def write_ours_config(workdir: Path, cold_users: int = 0) -> Path:
+    """Ours' config file in `workdir`: anonymous read-write as for every server, and named
+    accounts as an operator writes them, with scrypt hashes (`aioftp-lite hash-password`):
+    NAMED_USER, and `cold_users` more for cold_login (hashed on both cores: 40 ms each)."""
+    from aioftp_lite.passwords import hash_password
+
+    names = [NAMED_USER, *(cold_user(n) for n in range(cold_users))]
+    with concurrent.futures.ProcessPoolExecutor(os.cpu_count() or 1) as pool:
+        hashes = list(pool.map(hash_password, [NAMED_PASSWORD] * len(names), chunksize=16))
+    users = [
+        f'\n[[users]]\nname = "{name}"\npassword_hash = "{hashed}"\n' for name, hashed in zip(names, hashes)
+    ]
+    path = workdir / OURS_CONFIG
+    path.write_text('[server]\nanonymous = "write"\n' + "".join(users))
+    return path
+
+
 def _ours(root: Path, port: int, workdir: Path) -> list[str]:
     command = [sys.executable, "-m", "aioftp_lite", "serve", "--root", str(root), "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "WARNING"]  # fmt: skip
     if ours_has_flag("--max-connections"):
         command += ["--max-connections", str(MAX_SESSIONS)]
+    if (workdir / OURS_CONFIG).exists():
+        command += ["--config", str(workdir / OURS_CONFIG)]
     return command
 
 
@@ -83,13 +109,39 @@ def _python_launcher(module: str) -> Callable[[Path, int, Path], list[str]]:
     return command
 
 
+@functools.cache
+def _vsftpd_named() -> str | None:
+    """Why vsftpd cannot log NAMED_USER in, or None: it needs a system account (it asks PAM,
+    which checks /etc/shadow), made here if missing."""
+    if shutil.which("useradd") is None or shutil.which("chpasswd") is None:
+        return "no useradd/chpasswd to make the system user it needs"
+    try:
+        home = pwd.getpwnam(NAMED_USER).pw_dir
+    except KeyError:
+        # vsftpd enters the home folder before local_root, so it must exist; PAM's
+        # pam_shells wants a shell from /etc/shells.
+        made = subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", NAMED_USER],
+                              capture_output=True, text=True, check=False, timeout=30)  # fmt: skip
+        if made.returncode != 0:
+            return f"useradd {NAMED_USER} failed: {made.stderr.strip()}"
+        home = pwd.getpwnam(NAMED_USER).pw_dir
+    if not os.path.isdir(home):
+        return f"the system user {NAMED_USER}'s home folder {home} is missing (vsftpd enters it)"
+    done = subprocess.run(["chpasswd"], input=f"{NAMED_USER}:{NAMED_PASSWORD}\n", capture_output=True, text=True,
+                          check=False, timeout=30)  # fmt: skip
+    if done.returncode != 0:
+        return f"chpasswd {NAMED_USER} failed: {done.stderr.strip()}"
+    return None
+
+
 def _vsftpd(root: Path, port: int, workdir: Path) -> list[str]:
     empty = workdir / "vsftpd-empty"
     empty.mkdir(exist_ok=True)
     config = workdir / f"vsftpd-{port}.conf"
     settings = {
         "listen": "YES", "listen_ipv6": "NO", "listen_address": "127.0.0.1", "listen_port": str(port),
-        "background": "NO", "anonymous_enable": "YES", "local_enable": "NO", "no_anon_password": "YES",
+        "background": "NO", "anonymous_enable": "YES", "local_enable": "YES", "local_root": str(root),
+        "pam_service_name": "vsftpd", "local_umask": "022", "no_anon_password": "YES",
         "anon_root": str(root), "write_enable": "YES", "anon_upload_enable": "YES",
         "anon_mkdir_write_enable": "YES", "anon_other_write_enable": "YES", "anon_umask": "022",
         "max_clients": str(MAX_SESSIONS), "max_per_ip": "0", "xferlog_enable": "NO",
@@ -129,6 +181,7 @@ class ServerSpec:
     missing: Callable[[], str | None] = lambda: None
     prepare: Callable[[Path], None] = lambda root: None
     note: Callable[[], str] = lambda: ""
+    named: Callable[[], str | None] = lambda: None  # why NAMED_USER cannot log in, or None
     title: str = ""  # how tables show it (default: the name)
     cpus: str | None = None  # taskset CPU list instead of the runner's single server core
     scenarios: frozenset[str] | None = None  # measured only in these (None: in all)
@@ -152,7 +205,7 @@ SERVERS: dict[str, ServerSpec] = {
     "pyftpdlib": ServerSpec("pyftpdlib", _python_launcher("launch_pyftpdlib"), _module_missing("pyftpdlib")),
     "aioftp": ServerSpec("aioftp", _python_launcher("launch_aioftp"), _module_missing("aioftp")),
     "vsftpd": ServerSpec("vsftpd", _vsftpd, _vsftpd_missing, _vsftpd_prepare,
-                         lambda: "forks a process per session"),
+                         lambda: "forks a process per session", named=_vsftpd_named),
 }  # fmt: skip
 
 
@@ -236,23 +289,39 @@ def cpus_for(spec: ServerSpec, cpu: int | None) -> int | str | None:
     return spec.cpus or cpu
 
 
-def start(spec: ServerSpec, root: Path, workdir: Path, cpu: int | None) -> RunningServer:
-    """Start `spec` on a free port, pinned to `cpu` (or to the spec's own CPU list when pinning)."""
-    port = free_port()
-    log = workdir / f"{spec.name}-{port}.log"
+def start(
+    spec: ServerSpec, root: Path, workdir: Path, cpu: int | None, extra: Sequence[str] = ()
+) -> RunningServer:
+    """Start `spec` on a free port, pinned to `cpu` (or to the spec's own CPU list when pinning),
+    with `extra` arguments after its usual command.
+
+    A server that exits at once is started again on another port (up to 3 times): between
+    `free_port` and the server's bind, another program on the machine may take the port.
+    """
     # The launchers are modules of this package: make it importable from the server's folder.
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
     }
-    with open(log, "wb") as output:
-        process = subprocess.Popen(pinned(spec.command(root, port, workdir), cpus_for(spec, cpu)), stdout=output,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, cwd=workdir, env=env)  # fmt: skip
-    server = RunningServer(spec, process, port, log)
-    try:
-        _wait_ready(process, port, log, spec.listeners)
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    for attempt in range(1, 4):
+        port = free_port()
+        log = workdir / f"{spec.name}-{port}.log"
+        with open(log, "wb") as output:
+            command = [*spec.command(root, port, workdir), *extra]
+            process = subprocess.Popen(pinned(command, cpus_for(spec, cpu)), stdout=output,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       start_new_session=True, cwd=workdir, env=env)  # fmt: skip
+        server = RunningServer(spec, process, port, log)
+        try:
+            _wait_ready(process, port, log, spec.listeners)
+        except ServerStartError:
+            exited = process.poll() is not None  # not a timeout: worth another port
+            server.stop()
+            if not exited or attempt == 3:
+                raise
+            continue
+        except BaseException:
+            server.stop()
+            raise
+        return server
+    raise AssertionError("unreachable")

@@ -38,11 +38,13 @@ _BULK_LOW_WATER = 1 << 20
 
 
 class FTPFailure(Exception):
-    """An exchange that went wrong; `kind` is a short name used to count errors."""
+    """An exchange that went wrong; `kind` is a short name used to count errors, `after`
+    what the unwelcome reply answered ("greeting", "USER", "PASS", ...) when known."""
 
-    def __init__(self, kind: str, detail: str = "") -> None:
+    def __init__(self, kind: str, detail: str = "", after: str = "") -> None:
         super().__init__(f"{kind}: {detail}" if detail else kind)
         self.kind = kind
+        self.after = after
 
 
 def _wake(waiter: asyncio.Future[None] | None, failure: Exception | None = None) -> None:
@@ -219,7 +221,7 @@ class _LoginCycle(_ReplyReceiver):
             _wake(self.done)
         elif step < 4:
             what = ("greeting", "USER", "PASS", "QUIT")[step]
-            self._fail(FTPFailure(f"reply_{code}", f"{what}: {reply}"))
+            self._fail(FTPFailure(f"reply_{code}", f"{what}: {reply}", after=what))
 
     def _send(self, step: int, line: bytes) -> None:
         assert self.transport is not None
@@ -234,10 +236,15 @@ class _LoginCycle(_ReplyReceiver):
                 self.transport.abort()
 
 
-async def login_cycle(host: str, port: int, user: str, password: str) -> None:
-    """Connect, log in and quit (closing after 221, as real clients do); FTPFailure if not."""
+async def login_cycle(
+    host: str, port: int, user: str, password: str, local_addr: tuple[str, int] | None = None
+) -> None:
+    """Connect (from `local_addr` if given), log in and quit (closing after 221, as real
+    clients do); FTPFailure if not, with `after` saying which step was refused."""
     loop = asyncio.get_running_loop()
-    transport, cycle = await loop.create_connection(lambda: _LoginCycle(loop, user, password), host, port)
+    transport, cycle = await loop.create_connection(
+        lambda: _LoginCycle(loop, user, password), host, port, local_addr=local_addr
+    )
     try:
         await cycle.done
     except BaseException:
