@@ -50,6 +50,7 @@ class Authenticator:
     budget: SlowHashBudget = field(default_factory=SlowHashBudget)
     _accounts: dict[str, Account] = field(default_factory=dict)  # made once per user
     _checks: dict[bytes, asyncio.Future[bool]] = field(default_factory=dict)  # slow checks running
+    _waiting: dict[bytes, int] = field(default_factory=dict)  # logins waiting for each
 
     def add_user(self, name: str, password: str, home: Path | None = None) -> None:
         self.users[name] = UserEntry(hash_password(password), home)
@@ -98,8 +99,18 @@ class Authenticator:
                 self.budget.run(address, verify_password, password, encoded, capped=not safelisted)
             )
             self._checks[key] = check
+            self._waiting[key] = 0
             check.add_done_callback(lambda done: self._check_done(key, done))
-        valid = await asyncio.shield(check)
+        self._waiting[key] += 1
+        try:
+            valid = await asyncio.shield(check)
+        finally:
+            if key in self._waiting:
+                self._waiting[key] -= 1
+                if not self._waiting[key]:
+                    # Every login that asked has gone (hung up while queued): a queued check
+                    # is dropped, one already hashing finishes on its own.
+                    check.cancel()
         # A reload while the hash ran may have changed or removed the account: the password
         # was checked against what is no longer its hash.
         current = self.users.get(name)
@@ -110,6 +121,7 @@ class Authenticator:
 
     def _check_done(self, key: bytes, check: asyncio.Future[bool]) -> None:
         self._checks.pop(key, None)
+        self._waiting.pop(key, None)
         if not check.cancelled():
             check.exception()  # retrieved here too: every login waiting for it may have gone
 

@@ -21,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 # A user name that does not exist is checked against this, so that both cases cost the same
@@ -199,14 +199,23 @@ class SlowHashBudget:
             else:
                 del self._waiting[address]
         try:
-            loop = asyncio.get_running_loop()
-            self.checks += 1
-            result, cpu_seconds = await loop.run_in_executor(self._pool, _timed, function, *arguments)
+            job = asyncio.get_running_loop().run_in_executor(self._pool, _timed, function, *arguments)
+        except BaseException:
+            self._slots.release()
+            raise
+        self.checks += 1
+        # A thread cannot be stopped: if the login goes away meanwhile, the check still
+        # finishes, and only then is its CPU time charged and its slot freed.
+        job.add_done_callback(self._settle)
+        result, _cpu_seconds = await asyncio.shield(job)
+        return result
+
+    def _settle(self, job: asyncio.Future[tuple[Any, float]]) -> None:
+        self._slots.release()
+        if not job.cancelled() and job.exception() is None:
+            cpu_seconds = job.result()[1]
             self._credit -= cpu_seconds
             self.cpu_seconds += cpu_seconds
-            return result
-        finally:
-            self._slots.release()
 
     async def _wait_for_credit(self) -> None:
         while True:

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from aioftp_lite import Server
-from aioftp_lite.auth import UserEntry
+from aioftp_lite.auth import Authenticator, UserEntry
 from aioftp_lite.config import DEFAULT_MAX_CONNECTIONS_PER_IP
-from aioftp_lite.passwords import HASH_THREAD_NICENESS, hash_password
+from aioftp_lite.passwords import HASH_THREAD_NICENESS, SlowHashBudget, hash_password
 
 from .async_control import Clients
 from .ftp_tools import in_thread
@@ -250,3 +250,22 @@ async def test_password_checks_run_at_a_lower_priority_than_the_event_loop(root:
         niceness = [os.getpriority(os.PRIO_PROCESS, int(task.name)) for task in Path("/proc/self/task").iterdir()]
         assert HASH_THREAD_NICENESS in niceness, niceness
         assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < HASH_THREAD_NICENESS
+
+
+async def test_a_check_whose_logins_all_left_while_queued_is_never_run(root: Path) -> None:
+    """A client that sends PASS and hangs up must not cost a slow hash once it is gone."""
+    budget = SlowHashBudget(cpu_share=0.05, burst=0.001)  # in debt after the first check
+    authenticator = Authenticator(root=root, budget=budget)
+    authenticator.add_user(USER, PASSWORD)
+    assert await authenticator.authenticate(USER, "first guess", "127.0.0.2") is None
+    assert budget.checks == 1
+    # The next check must wait for the bucket (about a second): both logins leave meanwhile.
+    waiting = [asyncio.create_task(authenticator.authenticate(USER, "second", "127.0.0.2")) for _ in range(2)]
+    await asyncio.sleep(0.1)
+    assert budget.waiting == 1  # one shared check for both
+    for login in waiting:
+        login.cancel()
+    await asyncio.gather(*waiting, return_exceptions=True)
+    await asyncio.sleep(0)
+    assert budget.waiting == 0 and budget.checks == 1
+    budget.close()
