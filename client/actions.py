@@ -5,7 +5,6 @@ Transfers (get, put, mget, mput) live in `transfers.py`.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import fnmatch
 import os
@@ -13,9 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aioftp_lite import FTPReplyError
-
-from . import remote_paths
+from . import globbing, remote_paths
 from .commands import Arg, Call, ShellError, format_help, format_menu, verb
 from .progress import format_size
 from .target import parse_target
@@ -36,9 +33,9 @@ if TYPE_CHECKING:
       """)  # fmt: skip
 async def open_(shell: Shell, call: Call) -> None:
     if not call.args:
-        if shell.target is None:
+        target = shell.reconnect_target()
+        if target is None:
             raise ShellError("no server to reconnect to: open HOST or open ftp://user@host")
-        target = dataclasses.replace(shell.target, path=shell.remote_cwd)  # back where we were
     else:
         target = parse_target(call.args[0])
         if len(call.args) == 2:
@@ -116,14 +113,27 @@ async def pwd(shell: Shell, call: Call) -> None:
 
 @verb("rm", usage="rm PATH...", group="Remote files", args=(Arg.REMOTE,), repeat_last=True, required=1,
       aliases=("delete",), summary="delete remote files",
-      details="Delete one or more remote files (use rmdir for folders).")  # fmt: skip
+      details="""
+      Delete one or more remote files (use rmdir for folders). Globs are expanded, in folder
+      parts too: `rm *.tmp`, `rm "logs/*/old-*"`.
+      """)  # fmt: skip
 async def rm(shell: Shell, call: Call) -> None:
     client = shell.require_client()
-    for path in call.args:
+    for path in await globbing.expand_all(shell, call.args):
         try:
             await client.delete(path)
         finally:
             shell.changed(path)
+
+
+@verb("mrm", usage="mrm PATTERN...", group="Remote files", args=(Arg.REMOTE,), repeat_last=True, required=1,
+      aliases=("mdelete",), summary="delete every remote file matching patterns",
+      details="""
+      Delete the remote files matching each pattern (`mrm *.bak "old logs/*.gz"`); folders are
+      left alone. Stops at the first failure.
+      """)  # fmt: skip
+async def mrm(shell: Shell, call: Call) -> None:
+    await rm(shell, call)
 
 
 @verb("mkdir", usage="mkdir FOLDER...", group="Remote files", args=(Arg.REMOTE_FOLDER,), repeat_last=True,
@@ -150,21 +160,10 @@ async def rmdir(shell: Shell, call: Call) -> None:
 async def mv(shell: Shell, call: Call) -> None:
     client = shell.require_client()
     source, target = call.args
-    if target.endswith("/") or await _is_remote_folder(shell, target):
+    if target.endswith("/") or await shell.is_remote_folder(target):
         target = target.rstrip("/") + "/" + remote_paths.basename(source)
     await client.rename(source, target)
     shell.changed(source, target)
-
-
-async def _is_remote_folder(shell: Shell, path: str) -> bool:
-    """Whether `path` names a remote folder: try to enter it (and come back)."""
-    client = shell.require_client()
-    try:
-        await client.cwd(path)
-    except FTPReplyError:
-        return False
-    await client.cwd(shell.remote_cwd)
-    return True
 
 
 # --- local folders ----------------------------------------------------------------

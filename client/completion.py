@@ -49,9 +49,16 @@ def classify(text_before_cursor: str, verbs: Mapping[str, Verb]) -> Suggestion:
     declared = verbs.get(words[0].value.lower())
     if declared is None:
         return Suggestion(Arg.TEXT, current, replace)
-    if current in declared.options or (current.startswith("-") and not current.strip("-")):
+    typed = [word.value for word in words[1:]]
+    if (
+        not declared.raw
+        and current.startswith("-")
+        and (declared.takes_value(current) is not None or not current.strip("-"))
+    ):
         return Suggestion(Arg.TEXT, current, replace)  # a flag being typed
-    position = sum(1 for word in words[1:] if word.value not in declared.options)
+    if not declared.raw and typed and declared.takes_value(typed[-1]):
+        return Suggestion(Arg.TEXT, current, replace)  # the value of `-n N`
+    position = declared.positional_count(typed)
     return Suggestion(declared.arg_kind(position), current, replace)
 
 

@@ -8,6 +8,7 @@ turns every failure into one line: the server's reply, or what went wrong locall
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import ssl
 from collections.abc import Awaitable, Callable
@@ -15,11 +16,12 @@ from pathlib import Path
 from typing import TextIO
 
 from aioftp_lite import FTPClient, FTPConnectionLost, FTPReplyError
+from aioftp_lite.ftpclient import FTPTLSError
 
 from . import remote_paths
 from .cache import ListingCache
 from .commands import ShellError, lookup, table
-from .target import Target, TargetError
+from .target import DEFAULT_PORT, Target, TargetError
 from .words import WordError, split_commands
 
 PasswordPrompt = Callable[[str], Awaitable[str]]
@@ -38,7 +40,8 @@ class Shell:
         self.passive = passive
         self.tls_context = tls_context  # for ftpes:// targets; None: verify against the system CAs
         self.client: FTPClient | None = None
-        self.target: Target | None = None  # the last server opened: a bare `open` goes back to it
+        self.target: Target | None = None  # the last server tried: a bare `open` goes back to it
+        self.target_reached = False  # whether that try got us logged in
         self.remote_cwd = "/"
         self.cache = ListingCache()
         self.verbs = table()
@@ -156,9 +159,14 @@ class Shell:
 
     # --- connecting ----------------------------------------------------------------
     async def open(self, target: Target) -> None:
-        """Connect, log in and enter the target's folder; the old connection, if any, is closed."""
+        """Connect, log in and enter the target's folder; the old connection, if any, is closed.
+
+        The target is remembered even when this fails, so a bare `open` tries it again (asking
+        again for a password the server refused), never an older server or password.
+        """
         await self.disconnect()
         password = target.password
+        self.target, self.target_reached = target, False
         if target.needs_password:
             if self.ask_password is None:
                 raise ShellError(f"a password is needed for {target.display()} (put it in the URL)")
@@ -167,16 +175,27 @@ class Shell:
         client = FTPClient(target.host, target.port, timeout=self.timeout, passive=self.passive, tls=tls)
         try:
             await client.connect()
+        except FTPConnectionLost as error:
+            await client.close()
+            self.target = dataclasses.replace(target, password=password)
+            hint = _port_hint(target)
+            if not hint or isinstance(error, FTPTLSError) or error.reply is not None:
+                raise
+            raise FTPConnectionLost(f"{error}{hint}") from None
+        try:
             anonymous = target.user in (None, "anonymous", "ftp")
             await client.login(
                 user=target.login_user, password=password or ("anonymous@" if anonymous else "")
             )
             home = await client.pwd()
-        except BaseException:
+        except BaseException as error:
             await client.close()
+            refused = isinstance(error, FTPReplyError) and error.code == 530
+            self.target = dataclasses.replace(target, password=None if refused else password)
             raise
         self.client, self.remote_cwd = client, home
         self.target = Target(target.host, target.port, target.user, password, home, target.secure)
+        self.target_reached = True
         if self.prefetch:
             self.cache.attach(client)
         try:
@@ -187,6 +206,12 @@ class Shell:
             self.cache.request(self.remote_cwd)  # so the first Tab has names to offer
         if self.chatty:
             self.print(f"connected to {target.display()} as {target.login_user}, in {self.remote_cwd}")
+
+    def reconnect_target(self) -> Target | None:
+        """What a bare `open` opens: the last server tried, back in the folder we were in."""
+        if self.target is None or not self.target_reached:
+            return self.target
+        return dataclasses.replace(self.target, path=self.remote_cwd)
 
     async def disconnect(self) -> None:
         client, self.client = self.client, None
@@ -205,6 +230,16 @@ class Shell:
         await self.disconnect()
         await self.cache.close()
 
+    async def is_remote_folder(self, path: str) -> bool:
+        """Whether `path` names a remote folder: try to enter it (and come back)."""
+        client = self.require_client()
+        try:
+            await client.cwd(path)
+        except FTPReplyError:
+            return False
+        await client.cwd(self.remote_cwd)
+        return True
+
     def changed(self, *paths: str) -> None:
         """Our own command changed these remote paths: their folders' listings are out of date."""
         for path in paths:
@@ -217,3 +252,10 @@ def describe_os_error(error: OSError) -> str:
     if error.filename:
         return f"{reason}: {error.filename}"
     return reason
+
+
+def _port_hint(target: Target) -> str:
+    """Nothing on port 21 is often a server on another port, such as our own on 2121."""
+    if target.port != DEFAULT_PORT:
+        return ""
+    return " (`aioftp-lite serve` listens on 2121 by default: add -p 2121, or HOST:2121)"

@@ -6,6 +6,7 @@ the login folder (`ftp://host/docs`), and `%2F` makes it absolute (`ftp://host/%
 
 from __future__ import annotations
 
+import ipaddress
 import urllib.parse
 from dataclasses import dataclass, replace
 
@@ -61,6 +62,7 @@ def parse_target(text: str) -> Target:
         raise TargetError("no server given")
     if "://" not in text:
         text = "ftp://" + text
+    text = _bracket_bare_ipv6(text)
     parts = urllib.parse.urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme not in ("ftp", "ftpes"):
@@ -77,3 +79,17 @@ def parse_target(text: str) -> Target:
     password = urllib.parse.unquote(parts.password) if parts.password is not None else None
     path = urllib.parse.unquote(parts.path[1:]) if parts.path.startswith("/") else ""
     return Target(host, port or DEFAULT_PORT, user or None, password if user else None, path, scheme == "ftpes")
+
+
+def _bracket_bare_ipv6(url: str) -> str:
+    """`ftp://::1/x` -> `ftp://[::1]/x`: a bare IPv6 address has no port (the colons are its own)."""
+    scheme, _, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, host = netloc.rpartition("@")
+    if host.count(":") < 2 or host.startswith("["):
+        return url
+    try:
+        ipaddress.IPv6Address(host.partition("%")[0])
+    except ValueError:
+        return url
+    return f"{scheme}://{userinfo}{at}[{host}]{slash}{path}"

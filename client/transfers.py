@@ -8,9 +8,9 @@ it got: a partial download stays on disk for `get -c` to resume.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import functools
 import glob
+import shlex
 import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING
 
 from aioftp_lite import FTPClient, FTPReplyError
 
-from . import remote_paths
+from . import globbing, remote_paths
 from .commands import Arg, Call, ShellError, verb
 from .progress import Progress, format_duration, format_rate, format_size
 
@@ -94,14 +94,15 @@ def _local_target(shell: Shell, remote: str, local: str | None) -> Path:
     return path / name if path.is_dir() or local.endswith("/") else path
 
 
-async def download(shell: Shell, remote: str, target: Path, *, resume: bool) -> int:
-    """Fetch one file; returns the bytes received."""
+async def download(shell: Shell, remote: str, target: Path, *, resume: bool, again: str = "") -> int:
+    """Fetch one file; returns the bytes received. `again`: the command that resumes it, when
+    it is one of several (`mget -c *.txt`): an interruption then names the file and that command."""
     client = shell.require_client()
     existing = await asyncio.to_thread(_local_size, target)
     if existing is None:
         raise ShellError(f"a local folder is in the way: {target}")
     total = await _remote_size(client, remote)
-    offset = existing if resume else 0
+    offset = max(existing, 0) if resume else 0  # nothing there yet: a resume starts at 0
     label = remote_paths.basename(remote)
     if resume and total is not None and offset >= total:
         shell.print(f"{label}: already complete ({format_size(offset)})")
@@ -113,7 +114,7 @@ async def download(shell: Shell, remote: str, target: Path, *, resume: bool) -> 
         received = await client.download(remote, sink, offset=offset, progress=progress.update)  # type: ignore[arg-type]
     except BaseException as error:
         progress.clear()
-        _report_interruption(shell, "get", label, sink.position, total, error)
+        _report_interruption(shell, "get", label, sink.position, total, error, again)
         raise
     finally:
         sink.close()
@@ -126,7 +127,7 @@ async def download(shell: Shell, remote: str, target: Path, *, resume: bool) -> 
     return received
 
 
-async def upload(shell: Shell, source: Path, remote: str, *, resume: bool) -> int:
+async def upload(shell: Shell, source: Path, remote: str, *, resume: bool, again: str = "") -> int:
     """Send one file; returns the bytes sent."""
     client = shell.require_client()
     total = await asyncio.to_thread(_local_size, source)
@@ -148,7 +149,7 @@ async def upload(shell: Shell, source: Path, remote: str, *, resume: bool) -> in
         sent = await client.upload(local_file, remote, offset=offset, progress=progress.update)
     except BaseException as error:
         progress.clear()
-        _report_interruption(shell, "put", label, progress.done, total, error)
+        _report_interruption(shell, "put", label, progress.done, total, error, again)
         raise
     finally:
         local_file.close()
@@ -161,14 +162,18 @@ async def upload(shell: Shell, source: Path, remote: str, *, resume: bool) -> in
 
 
 def _report_interruption(shell: Shell, verb_name: str, label: str, done: int, total: int | None,
-                         error: BaseException) -> None:  # fmt: skip
+                         error: BaseException, again: str = "") -> None:  # fmt: skip
     """Say how far an interrupted transfer got; the shell prints it (Ctrl-C) or its own error.
 
     For a download, `done` is what is on disk, not what arrived: that is what `get -c` resumes from.
+    One of several transfers (`again` set) names its file and the command that resumes them all.
     """
     where = f"at {format_size(done)}" + (f" of {format_size(total)}" if total else "")
     if isinstance(error, asyncio.CancelledError):
         shell.transfer_state = f"{verb_name} {label} interrupted {where}"
+        if again:
+            shell.interruption = f"{label} interrupted {where} (transfer aborted); `{again}` resumes"
+            return
         hint = "; `get -c` resumes" if verb_name == "get" and done else ""
         shell.interruption = f"interrupted {where} (transfer aborted){hint}"
     else:
@@ -201,8 +206,8 @@ async def get(shell: Shell, call: Call) -> None:
 async def put(shell: Shell, call: Call) -> None:
     source = shell.local(call.args[0])
     remote = call.args[1] if len(call.args) > 1 else source.name
-    if remote.endswith("/"):
-        remote += source.name
+    if remote.endswith("/") or (len(call.args) > 1 and await shell.is_remote_folder(remote)):
+        remote = remote.rstrip("/") + "/" + source.name  # a folder receives the file, as for get and mv
     await upload(shell, source, remote, resume="-c" in call.flags)
 
 
@@ -213,23 +218,11 @@ async def put(shell: Shell, call: Call) -> None:
       folder. Patterns use *, ? and [abc]; folders are skipped. Stops at the first failure.
       """)  # fmt: skip
 async def mget(shell: Shell, call: Call) -> None:
-    client = shell.require_client()
-    remotes: list[str] = []
-    for pattern in call.args:
-        if not remote_paths.has_glob(remote_paths.basename(pattern)):
-            remotes.append(pattern)
-            continue
-        folder, name_pattern = remote_paths.split_partial(pattern)
-        entries = await client.list(folder)
-        shell.cache.store(shell.remote(folder or "."), entries)
-        found = sorted(entry.name for entry in entries
-                       if not entry.is_dir and fnmatch.fnmatchcase(entry.name, name_pattern))  # fmt: skip
-        if not found:
-            raise ShellError(f"no remote file matches {pattern!r}")
-        remotes += [folder + name for name in found]
+    remotes = await globbing.expand_all(shell, call.args)
     resume = "-c" in call.flags
+    again = shlex.join(["mget", "-c", *call.args])
     await _many(shell, "got", [functools.partial(download, shell, remote, _local_target(shell, remote, None),
-                                                 resume=resume) for remote in remotes])  # fmt: skip
+                                                 resume=resume, again=again) for remote in remotes])  # fmt: skip
 
 
 @verb("mput", usage="mput [-c] PATTERN...", group="Transfers", args=(Arg.LOCAL,), repeat_last=True,
