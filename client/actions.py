@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import globbing, remote_paths
+from . import bookmarks, globbing, remote_paths
 from .commands import Arg, Call, ShellError, format_help, format_menu, verb
 from .progress import format_size
 from .target import parse_target
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
       needs_connection=False, summary="connect and log in",
       details="""
       Connect to an FTP server: `open ftp://alice@example.org:2121/docs`, `open alice@host`,
-      `open host 2121`. Without a user the login is anonymous; with a user and no password you
-      are asked for it. A bare `open` reconnects to the last server, in the last remote folder.
+      `open host 2121`, or a bookmark: `open work` (see bookmark). Without a user the login is
+      anonymous; with a user and no password, ~/.netrc gives it or you are asked for it. A bare `open` reconnects to the last server, in the last remote folder.
       """)  # fmt: skip
 async def open_(shell: Shell, call: Call) -> None:
     if not call.args:
@@ -37,7 +37,7 @@ async def open_(shell: Shell, call: Call) -> None:
         if target is None:
             raise ShellError("no server to reconnect to: open HOST or open ftp://user@host")
     else:
-        target = parse_target(call.args[0])
+        target = bookmarks.lookup(call.args[0]) or parse_target(call.args[0])
         if len(call.args) == 2:
             if not call.args[1].isdigit() or not 0 < int(call.args[1]) < 65536:
                 raise ShellError(f"bad port {call.args[1]!r}")

@@ -5,7 +5,8 @@
     aioftp-lite-client ftp://host -c "cd docs; get a.txt"    # batch: exit status 1 on failure
     aioftp-lite-client ftp://host < commands.txt             # batch from standard input
 
-Without a user the login is anonymous and nothing is asked.
+Without a user the login is anonymous and nothing is asked. A password missing from the
+URL comes from --password-file, $AIOFTP_LITE_PASSWORD or ~/.netrc, or is asked for.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 
 from aioftp_lite.tls import client_context
 
+from .accounts import PASSWORD_VARIABLE, from_netrc, read_password_file
 from .batch import FAILED, run_batch
 from .commands import ShellError
 from .shell import Shell
@@ -45,7 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
         "server", nargs="?", metavar="URL", help="ftp://[user[:password]@]host[:port][/folder], or just host"
     )
     parser.add_argument("-p", "--port", type=port_number, help="port (default 21, or the URL's)")
-    parser.add_argument("-u", "--user", help="log in as USER (the password is asked for); default anonymous")
+    parser.add_argument("-u", "--user", help="log in as USER; default anonymous (or ~/.netrc's login for the host)")
+    parser.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="read the password from FILE's first line (- for standard input, with -c); else "
+        f"${PASSWORD_VARIABLE}, ~/.netrc, or it is asked for on the terminal",
+    )
     parser.add_argument(
         "-c",
         "--commands",
@@ -84,6 +93,18 @@ def ask_on_tty(message: str) -> str:
 async def ask_password_on_terminal(message: str) -> str:
     """Batch mode: ask on the controlling terminal, never on stdin (it carries the commands)."""
     return await asyncio.to_thread(ask_on_tty, message)
+
+
+def password_for(target: Target, arguments: argparse.Namespace) -> Target:
+    """The URL's password, else --password-file, else $AIOFTP_LITE_PASSWORD, else ~/.netrc's."""
+    if arguments.password_file is not None:
+        if arguments.password_file == "-" and arguments.commands is None:
+            raise ShellError("--password-file -: standard input carries the commands; use -c, or a file")
+        password = read_password_file(arguments.password_file, sys.stdin)
+        return target if target.password is not None else target.with_overrides(password=password)
+    if target.password is None and target.user is not None and os.environ.get(PASSWORD_VARIABLE):
+        return target.with_overrides(password=os.environ[PASSWORD_VARIABLE])
+    return from_netrc(target)
 
 
 async def run_interactive(shell: Shell, target: Target | None) -> int:
@@ -130,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     try:
+        if target is not None:
+            target = password_for(target, arguments)
         if target is not None and target.needs_password:  # asked before anything else starts
             target = target.with_overrides(password=ask_on_tty(f"Password for {target.display()}: "))
         return asyncio.run(amain(arguments, target))

@@ -187,7 +187,7 @@ def verb(
 
 def table() -> dict[str, Verb]:
     """The full table (importing the handler modules registers every verb)."""
-    from . import actions, transfers  # noqa: F401 - imported for their @verb declarations
+    from . import actions, bookmarks, transfers  # noqa: F401 - imported for their @verb declarations
 
     return VERBS
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import signal
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.styles import Style
 
+from .bookmarks import data_dir
 from .commands import ShellError
 from .completion import ShellCompleter
 from .shell import Shell
@@ -42,8 +42,7 @@ _URL_PASSWORD = re.compile(r"((?:^|\s)(?:ftp://)?[^\s/:@]+):[^\s@/]*@", re.IGNOR
 
 def history_path() -> Path:
     """$XDG_DATA_HOME/aioftp-lite/history, by default ~/.local/share/aioftp-lite/history."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "aioftp-lite" / "history"
+    return data_dir() / "history"
 
 
 def redact(line: str) -> str:

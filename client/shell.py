@@ -19,6 +19,7 @@ from aioftp_lite import FTPClient, FTPConnectionLost, FTPReplyError
 from aioftp_lite.ftpclient import FTPTLSError
 
 from . import remote_paths
+from .accounts import from_netrc
 from .cache import ListingCache
 from .commands import ShellError, lookup, table
 from .target import DEFAULT_PORT, Target, TargetError
@@ -165,6 +166,7 @@ class Shell:
         again for a password the server refused), never an older server or password.
         """
         await self.disconnect()
+        target = from_netrc(target)
         password = target.password
         self.target, self.target_reached = target, False
         if target.needs_password:

@@ -42,6 +42,19 @@ class Target:
         scheme = "ftpes://" if self.secure else ""
         return f"{scheme}{user}{host}{port}"
 
+    def url(self, *, with_password: bool = False) -> str:
+        """The target as a URL that `parse_target` reads back (the password only if asked)."""
+        scheme = "ftpes" if self.secure else "ftp"
+        user = urllib.parse.quote(self.user, safe="") if self.user else ""
+        if user and with_password and self.password is not None:
+            user += ":" + urllib.parse.quote(self.password, safe="")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        port = "" if self.port == DEFAULT_PORT else f":{self.port}"
+        path = urllib.parse.quote(self.path, safe="/")
+        if path.startswith("/"):  # absolute: %2F, since a URL's path is relative to the login folder
+            path = "%2F" + path[1:]
+        return f"{scheme}://{user}{'@' if user else ''}{host}{port}/{path}"
+
     def with_overrides(self, *, port: int | None = None, user: str | None = None,
                        password: str | None = None, secure: bool = False) -> Target:  # fmt: skip
         """Flags given beside the URL win over what the URL says (`--tls` only turns TLS on)."""
