@@ -76,6 +76,13 @@ class Verb:
     aliases: tuple[str, ...] = ()
     needs_connection: bool = True
     raw: bool = False  # the words are taken as they are, options included (`!CMD`, `quote`)
+    swap_flag: str = ""  # this flag swaps the kinds of the first two arguments (`mirror -R`)
+
+    def kind_at(self, position: int, words: list[str]) -> Arg:
+        """The kind of the argument at `position`, given the words typed before it."""
+        if self.swap_flag and self.swap_flag in words and position < 2 and len(self.args) >= 2:
+            return self.args[1 - position]
+        return self.arg_kind(position)
 
     def takes_value(self, word: str) -> bool | None:
         """None: `word` is no option of this verb; else whether it takes a value."""
@@ -170,13 +177,14 @@ def verb(
     aliases: tuple[str, ...] = (),
     needs_connection: bool = True,
     raw: bool = False,
+    swap_flag: str = "",
 ) -> Callable[[Handler], Handler]:
     """Declare a REPL verb; the decorated coroutine runs it."""
     assert group in GROUPS, group
 
     def register(handler: Handler) -> Handler:
         declared = Verb(name, handler, usage, summary, textwrap.dedent(details).strip(), group, args,
-                        repeat_last, required, dict(options or {}), aliases, needs_connection, raw)  # fmt: skip
+                        repeat_last, required, dict(options or {}), aliases, needs_connection, raw, swap_flag)  # fmt: skip
         for key in (name, *aliases):
             assert key not in VERBS, f"verb {key!r} declared twice"
             VERBS[key] = declared
@@ -187,7 +195,7 @@ def verb(
 
 def table() -> dict[str, Verb]:
     """The full table (importing the handler modules registers every verb)."""
-    from . import actions, bookmarks, transfers  # noqa: F401 - imported for their @verb declarations
+    from . import actions, bookmarks, mirror, transfers  # noqa: F401 - imported for their @verb declarations
 
     return VERBS
 

@@ -59,7 +59,7 @@ def classify(text_before_cursor: str, verbs: Mapping[str, Verb]) -> Suggestion:
     if not declared.raw and typed and declared.takes_value(typed[-1]):
         return Suggestion(Arg.TEXT, current, replace)  # the value of `-n N`
     position = declared.positional_count(typed)
-    return Suggestion(declared.arg_kind(position), current, replace)
+    return Suggestion(declared.kind_at(position, typed), current, replace)
 
 
 def remote_completions(word: str, replace: int, cwd: str, cache: ListingCache,

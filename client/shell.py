@@ -173,8 +173,7 @@ class Shell:
             if self.ask_password is None:
                 raise ShellError(f"a password is needed for {target.display()} (put it in the URL)")
             password = await self.ask_password(f"Password for {target.display()}: ")
-        tls: bool | ssl.SSLContext = (self.tls_context or True) if target.secure else False
-        client = FTPClient(target.host, target.port, timeout=self.timeout, passive=self.passive, tls=tls)
+        client = self._new_client(target)
         try:
             await client.connect()
         except FTPConnectionLost as error:
@@ -185,10 +184,7 @@ class Shell:
                 raise
             raise FTPConnectionLost(f"{error}{hint}") from None
         try:
-            anonymous = target.user in (None, "anonymous", "ftp")
-            await client.login(
-                user=target.login_user, password=password or ("anonymous@" if anonymous else "")
-            )
+            await self._login(client, target, password)
             home = await client.pwd()
         except BaseException as error:
             await client.close()
@@ -208,6 +204,30 @@ class Shell:
             self.cache.request(self.remote_cwd)  # so the first Tab has names to offer
         if self.chatty:
             self.print(f"connected to {target.display()} as {target.login_user}, in {self.remote_cwd}")
+
+    def _new_client(self, target: Target) -> FTPClient:
+        tls: bool | ssl.SSLContext = (self.tls_context or True) if target.secure else False
+        return FTPClient(target.host, target.port, timeout=self.timeout, passive=self.passive, tls=tls)
+
+    @staticmethod
+    async def _login(client: FTPClient, target: Target, password: str | None) -> None:
+        anonymous = target.user in (None, "anonymous", "ftp")
+        await client.login(user=target.login_user, password=password or ("anonymous@" if anonymous else ""))
+
+    async def connect_again(self) -> FTPClient:
+        """One more connection to the server we are logged in to, in the same remote folder
+        (for parallel transfers); the caller closes it."""
+        self.require_client()
+        assert self.target is not None
+        client = self._new_client(self.target)
+        try:
+            await client.connect()
+            await self._login(client, self.target, self.target.password)
+            await client.cwd(self.remote_cwd)
+        except BaseException:
+            await client.close()
+            raise
+        return client
 
     def reconnect_target(self) -> Target | None:
         """What a bare `open` opens: the last server tried, back in the folder we were in."""

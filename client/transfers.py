@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING
 
 from aioftp_lite import FTPClient, FTPReplyError
 
-from . import globbing, remote_paths
+from . import globbing, mirror, remote_paths
 from .commands import Arg, Call, ShellError, verb
 from .progress import Progress, format_duration, format_rate, format_size
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .shell import Shell
 
 RESUME = {"-c": "continue: resume a partial transfer from where it stopped"}
+RECURSIVE = {"-r": "recursive: the whole folder, as `mirror` copies it (identical files are skipped)"}
 
 
 class LocalSink:
@@ -183,27 +184,35 @@ def _report_interruption(shell: Shell, verb_name: str, label: str, done: int, to
 # --- the verbs ---------------------------------------------------------------------
 
 
-@verb("get", usage="get [-c] REMOTE [LOCAL]", group="Transfers", args=(Arg.REMOTE, Arg.LOCAL), required=1,
-      options=RESUME, summary="download a file",
+@verb("get", usage="get [-c | -r] REMOTE [LOCAL]", group="Transfers", args=(Arg.REMOTE, Arg.LOCAL), required=1,
+      options=RESUME | RECURSIVE, summary="download a file (or a folder with -r)",
       details="""
       Download REMOTE into the local folder (see lcd), or to LOCAL: a file name, or a folder
       to put it in. With -c, a partial local file is completed from where it stops.
-      Ctrl-C aborts the transfer and keeps what arrived.
+      Ctrl-C aborts the transfer and keeps what arrived. With -r, REMOTE is a folder, copied
+      with all it holds into LOCAL (by default a folder of the same name).
       """)  # fmt: skip
 async def get(shell: Shell, call: Call) -> None:
+    if "-r" in call.flags:
+        await mirror.copy_tree(shell, call, up=False)
+        return
     remote = call.args[0]
     target = _local_target(shell, remote, call.args[1] if len(call.args) > 1 else None)
     await download(shell, remote, target, resume="-c" in call.flags)
 
 
-@verb("put", usage="put [-c] LOCAL [REMOTE]", group="Transfers", args=(Arg.LOCAL, Arg.REMOTE), required=1,
-      options=RESUME, summary="upload a file",
+@verb("put", usage="put [-c | -r] LOCAL [REMOTE]", group="Transfers", args=(Arg.LOCAL, Arg.REMOTE), required=1,
+      options=RESUME | RECURSIVE, summary="upload a file (or a folder with -r)",
       details="""
-      Upload LOCAL into the remote folder under its own name, or as REMOTE (a REMOTE ending
-      in / is a folder to put it in). With -c, a partial remote file is completed from where
-      it stops. The server replaces files atomically: an interrupted upload leaves the old file.
+      Upload LOCAL into the remote folder under its own name, or as REMOTE (an existing remote
+      folder, or a REMOTE ending in /, receives it under its own name). With -c, a partial
+      remote file is completed from where it stops. With -r, LOCAL is a folder, copied with all
+      it holds into REMOTE (by default a folder of the same name).
       """)  # fmt: skip
 async def put(shell: Shell, call: Call) -> None:
+    if "-r" in call.flags:
+        await mirror.copy_tree(shell, call, up=True)
+        return
     source = shell.local(call.args[0])
     remote = call.args[1] if len(call.args) > 1 else source.name
     if remote.endswith("/") or (len(call.args) > 1 and await shell.is_remote_folder(remote)):

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import BinaryIO, Self, TypeVar
 
-from ..protocol.listing import parse_mdtm
+from ..protocol.listing import format_mdtm, parse_mdtm
 from ..protocol.replies import Code, Reply
 from .data import DataConnection, DataModes, PendingData, prepare_active, prepare_passive
 from .errors import FTPConnectionLost, FTPReplyError, FTPTLSError
@@ -261,6 +261,11 @@ class FTPClient:
         """Modification time (MDTM, UTC) as seconds since the epoch."""
         reply = await self._execute("MDTM", path)
         return _number_in(reply, parse_mdtm)
+
+    async def set_mtime(self, path: str, mtime: float) -> None:
+        """Set a file's modification time (MFMT, draft-somers-ftp-mfxx; whole seconds, UTC).
+        FTPReplyError if the server has no MFMT (see `"MFMT" in client.features`)."""
+        await self._execute("MFMT", f"{format_mdtm(mtime)} {path}")
 
     async def _binary(self, control: ControlConnection) -> None:
         if self._type != "I":
