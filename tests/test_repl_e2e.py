@@ -215,7 +215,7 @@ async def test_errors_are_one_line_and_the_repl_stays_up(server: Server, tree: P
         f"put missing.bin: no such local file: {local / 'missing.bin'}",
     ]
     out = repl.out.getvalue()
-    assert "usage: get [-c] REMOTE [LOCAL]" in out and "-c    continue" in out
+    assert "usage: get [-c | -r] REMOTE [LOCAL]" in out and "-c    continue" in out
     assert "Transfers:" in out and re.search(
         r"^  mput \[-c\] PATTERN\.\.\.\s+upload every", out, re.MULTILINE
     )
