@@ -5,12 +5,15 @@ Transfers (get, put, mget, mput) live in `transfers.py`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import fnmatch
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from aioftp_lite import FTPReplyError
 
 from . import bookmarks, globbing, remote_paths
 from .commands import Arg, Call, ShellError, format_help, format_menu, verb
@@ -71,36 +74,106 @@ def _format_time(mtime: Any) -> str:
     return mtime.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-@verb("ls", usage="ls [PATH | PATTERN]", group="Remote files", args=(Arg.REMOTE,), aliases=("dir",),
-      options={"-l": "long listing: the only kind there is (accepted out of habit)"},
-      summary="list a remote folder",
+LS_OPTIONS = {
+    "-l": "long listing: type and permissions, owner, group, exact size, date",
+    "-a": "all: names starting with . too",
+    "-R": "recursive: each folder below, one after another",
+}
+
+
+@verb("ls", usage="ls [-l] [-a] [-R] [PATH | PATTERN]", group="Remote files", args=(Arg.REMOTE,),
+      aliases=("dir",), options=LS_OPTIONS, summary="list a remote folder",
       details="""
       List the remote folder (the current one by default) with sizes and dates; folders end in
-      `/`. A pattern such as `ls *.txt` or `ls docs/*.csv` lists the matching names only.
+      `/`. A pattern such as `ls *.txt` or `ls docs/*.csv` lists the matching names only. Names
+      starting with . are left out unless -a is given (or the pattern starts with .).
       """)  # fmt: skip
 async def ls(shell: Shell, call: Call) -> None:
-    client = shell.require_client()
+    shell.require_client()
     path = call.args[0] if call.args else ""
     pattern = ""
     if remote_paths.has_glob(remote_paths.basename(path)):
         path, pattern = remote_paths.split_partial(path)
-    entries = await client.list(path)
-    folder = shell.remote(path or ".")
-    shell.cache.store(folder, entries)
-    shown = sorted(entries, key=lambda entry: entry.name)
+    long, hidden = "-l" in call.flags, "-a" in call.flags or pattern.startswith(".")
+    entries = await _listing(shell, path, long)
+    shown = _visible(entries, hidden)
     if pattern:
         shown = [entry for entry in shown if fnmatch.fnmatchcase(entry.name, pattern)]
         if not shown:
             raise ShellError(f"no remote name matches {pattern!r}")
-    for line in format_entries(shown):
+    for line in format_long(shown) if long else format_entries(shown):
         shell.print(line)
+    if "-R" in call.flags:
+        folders = [entry.name for entry in shown if entry.is_dir]
+        await _list_below(shell, path.rstrip("/") or ".", folders, long=long, hidden=hidden)
 
 
-@verb("cd", usage="cd FOLDER", group="Remote files", args=(Arg.REMOTE_FOLDER,), required=1,
-      summary="change the remote folder", details="`cd ..` goes up, `cd /` to the top.")  # fmt: skip
+async def _listing(shell: Shell, path: str, long: bool) -> list[Any]:
+    """A folder's entries; for `ls -l`, with the modes and owners of a LIST where MLSD had none."""
+    client = shell.require_client()
+    entries = await client.list(path)
+    shell.cache.store(shell.remote(path or "."), entries)
+    if not long or any("unix.mode" in entry.facts for entry in entries):
+        return entries
+    try:
+        lines = {entry.name: entry.facts for entry in await client.list(path, mlsd=False)}
+    except FTPReplyError:
+        return entries
+    return [dataclasses.replace(entry, facts={**lines.get(entry.name, {}), **entry.facts}) for entry in entries]
+
+
+def _visible(entries: Iterable[Any], hidden: bool) -> list[Any]:
+    return sorted((entry for entry in entries if hidden or not entry.name.startswith(".")),
+                  key=lambda entry: entry.name)  # fmt: skip
+
+
+async def _list_below(shell: Shell, parent: str, folders: list[str], *, long: bool, hidden: bool) -> None:
+    """`ls -R`: each folder's listing under a `path:` heading, depth first as ls does."""
+    for name in folders:
+        folder = f"{parent}/{name}" if parent != "." else name
+        shown = _visible(await _listing(shell, folder, long), hidden)
+        shell.print()
+        shell.print(f"{folder}:")
+        for line in format_long(shown) if long else format_entries(shown):
+            shell.print(line)
+        await _list_below(shell, folder, [entry.name for entry in shown if entry.is_dir], long=long, hidden=hidden)
+
+
+def format_long(entries: Iterable[Any]) -> list[str]:
+    """`ls -l` lines: `drwxr-xr-x alice    staff        4096 2024-01-05 10:30  name`."""
+    lines = []
+    for entry in entries:
+        facts = entry.facts
+        kind = "l" if entry.is_link else "d" if entry.is_dir else "-"
+        mode = _mode_text(facts.get("unix.mode", ""))
+        owner = facts.get("unix.owner") or facts.get("unix.uid") or "-"
+        group = facts.get("unix.group") or facts.get("unix.gid") or "-"
+        size = "-" if entry.size is None else str(entry.size)
+        name = entry.name + ("/" if entry.is_dir else "")
+        if facts.get("link"):
+            name += f" -> {facts['link']}"
+        lines.append(f"{kind}{mode} {owner:<8} {group:<8} {size:>12}  {_format_time(entry.mtime)}  {name}")
+    return lines
+
+
+def _mode_text(mode: str) -> str:
+    """`0644` (MLSD's unix.mode) or `rw-r--r--` (a LIST line's) as `rw-r--r--`."""
+    if len(mode) == 9 and set(mode) <= set("rwxsStT-"):
+        return mode
+    mode = mode.removeprefix("0o")  # pyftpdlib writes 0o644
+    if mode.isdigit() and set(mode) <= set("01234567"):
+        bits = int(mode, 8)
+        return "".join(letter if bits & (1 << (8 - index)) else "-" for index, letter in enumerate("rwxrwxrwx"))
+    return "?" * 9
+
+
+@verb("cd", usage="cd [FOLDER]", group="Remote files", args=(Arg.REMOTE_FOLDER,),
+      summary="change the remote folder",
+      details="`cd ..` goes up, `cd /` to the top, `cd` alone to the login folder.")  # fmt: skip
 async def cd(shell: Shell, call: Call) -> None:
     client = shell.require_client()
-    await client.cwd(call.args[0])
+    home = shell.target.path if shell.target is not None and shell.target.path else "/"
+    await client.cwd(call.args[0] if call.args else home)
     shell.remote_cwd = await client.pwd()
     shell.cache.invalidate(shell.remote_cwd)  # fresh names in the folder we just entered
 

@@ -93,8 +93,9 @@ def plan(source: Tree, target: Tree, *, only_newer: bool = False, delete: bool =
 # --- reading the trees --------------------------------------------------------------
 
 
-async def remote_tree(client: FTPClient, root: str) -> Tree:
-    """Every file and folder under the remote folder `root` (links are taken as files)."""
+async def remote_tree(client: FTPClient, root: str, *, exact_times: bool = True) -> Tree:
+    """Every file and folder under the remote folder `root` (links are taken as files).
+    With `exact_times`, a file listed by LIST gets its time from MDTM."""
     tree: Tree = {}
     pending = [""]
     while pending:
@@ -104,8 +105,8 @@ async def remote_tree(client: FTPClient, root: str) -> Tree:
             if entry.is_dir:
                 tree[path] = None
                 pending.append(path)
-            elif "modify" in entry.facts:
-                tree[path] = FileInfo(entry.size or 0, entry.mtime)
+            elif "modify" in entry.facts or not exact_times:
+                tree[path] = FileInfo(entry.size or 0, entry.mtime, precise="modify" in entry.facts)
             else:  # a LIST line: ask MDTM for the time to the second
                 tree[path] = await _exact(client, _join(root, path), entry.size or 0, entry.mtime)
     return tree

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import difflib
 import os
 import ssl
 from collections.abc import Awaitable, Callable
@@ -87,6 +88,9 @@ class Shell:
     # --- running lines -------------------------------------------------------------
     async def execute(self, line: str) -> bool:
         """Run a line of `;`-separated commands; stop at the first failure. True if all succeeded."""
+        if line.lstrip().startswith("!"):  # a local shell command: the whole line, `;` and quotes too
+            command = line.lstrip()[1:].strip()
+            return await self.guarded(line.strip(), self._dispatch(["!", command] if command else ["!"]))
         try:
             commands = split_commands(line)
         except WordError as error:
@@ -106,7 +110,9 @@ class Shell:
     async def _dispatch(self, words: list[str]) -> None:
         declared = lookup(words[0])
         if declared is None:
-            raise ShellError(f"unknown command {words[0]!r} (type `help` for the list)")
+            close = difflib.get_close_matches(words[0].lower(), self.verbs, n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            raise ShellError(f"unknown command {words[0]!r} ({hint}type `help` for the list)")
         call = declared.parse(words[0], words[1:])
         if declared.needs_connection:
             self.require_client()

@@ -199,7 +199,7 @@ async def test_errors_are_one_line_and_the_repl_stays_up(server: Server, tree: P
     async with running_repl(server.port, local) as repl:
         await repl.line("get nope.txt")
         await repl.line("frobnicate")
-        await repl.line("cd")
+        await repl.line("mv one")  # (`cd` alone goes to the login folder: no longer a usage error)
         await repl.line('get "unclosed')
         await repl.line("lcd /no/such/folder")
         await repl.line("put missing.bin")
@@ -209,7 +209,7 @@ async def test_errors_are_one_line_and_the_repl_stays_up(server: Server, tree: P
     assert repl.err.getvalue().splitlines() == [
         "get nope.txt: 550 No such file or directory",
         "frobnicate: unknown command 'frobnicate' (type `help` for the list)",
-        "cd: usage: cd FOLDER",
+        "mv one: usage: mv SOURCE TARGET",
         'get "unclosed: unclosed quote "',
         "lcd /no/such/folder: no such local folder: /no/such/folder",
         f"put missing.bin: no such local file: {local / 'missing.bin'}",
