@@ -87,7 +87,7 @@ def _local_size(path: Path) -> int | None:
     return None if stat.S_ISDIR(info.st_mode) else info.st_size
 
 
-def _local_target(shell: Shell, remote: str, local: str | None) -> Path:
+def local_target(shell: Shell, remote: str, local: str | None) -> Path:
     name = remote_paths.basename(remote)
     if local is None:
         return shell.local_dir / name
@@ -197,7 +197,7 @@ async def get(shell: Shell, call: Call) -> None:
         await mirror.copy_tree(shell, call, up=False)
         return
     remote = call.args[0]
-    target = _local_target(shell, remote, call.args[1] if len(call.args) > 1 else None)
+    target = local_target(shell, remote, call.args[1] if len(call.args) > 1 else None)
     await download(shell, remote, target, resume="-c" in call.flags)
 
 
@@ -230,7 +230,7 @@ async def mget(shell: Shell, call: Call) -> None:
     remotes = await globbing.expand_all(shell, call.args)
     resume = "-c" in call.flags
     again = shlex.join(["mget", "-c", *call.args])
-    await _many(shell, "got", [functools.partial(download, shell, remote, _local_target(shell, remote, None),
+    await _many(shell, "got", [functools.partial(download, shell, remote, local_target(shell, remote, None),
                                                  resume=resume, again=again) for remote in remotes])  # fmt: skip
 
 
