@@ -48,7 +48,7 @@ async def open_(shell: Shell, call: Call) -> None:
     await shell.open(target)
 
 
-@verb("close", usage="close", group="Connection", summary="log out and disconnect",
+@verb("close", usage="close", group="Connection", summary="log out and disconnect", needs_connection=False,
       details="Say goodbye to the server (QUIT). `open` alone connects again.")  # fmt: skip
 async def close(shell: Shell, call: Call) -> None:
     await shell.disconnect()

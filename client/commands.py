@@ -77,6 +77,9 @@ class Verb:
     needs_connection: bool = True
     raw: bool = False  # the words are taken as they are, options included (`!CMD`, `quote`)
     swap_flag: str = ""  # this flag swaps the kinds of the first two arguments (`mirror -R`)
+    # After a lost connection: None gives up; else reconnect and run again with this flag added
+    # ("-c" for get) or as it was ("" for pget and mirror, which pick up where they stopped).
+    retry: str | None = None
 
     def kind_at(self, position: int, words: list[str]) -> Arg:
         """The kind of the argument at `position`, given the words typed before it."""
@@ -178,13 +181,14 @@ def verb(
     needs_connection: bool = True,
     raw: bool = False,
     swap_flag: str = "",
+    retry: str | None = None,
 ) -> Callable[[Handler], Handler]:
     """Declare a REPL verb; the decorated coroutine runs it."""
     assert group in GROUPS, group
 
     def register(handler: Handler) -> Handler:
         declared = Verb(name, handler, usage, summary, textwrap.dedent(details).strip(), group, args,
-                        repeat_last, required, dict(options or {}), aliases, needs_connection, raw, swap_flag)  # fmt: skip
+                        repeat_last, required, dict(options or {}), aliases, needs_connection, raw, swap_flag, retry)  # fmt: skip
         for key in (name, *aliases):
             assert key not in VERBS, f"verb {key!r} declared twice"
             VERBS[key] = declared

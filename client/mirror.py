@@ -322,7 +322,7 @@ MIRROR_OPTIONS = {
 
 
 @verb("mirror", usage="mirror [-R] [--parallel N] [--only-newer] [--delete] SOURCE [TARGET]", group="Transfers",
-      args=(Arg.REMOTE, Arg.LOCAL), required=1, options=MIRROR_OPTIONS, swap_flag="-R",
+      args=(Arg.REMOTE, Arg.LOCAL), required=1, options=MIRROR_OPTIONS, swap_flag="-R", retry="",
       summary="copy a folder tree, down (or up with -R)",
       details="""
       Make TARGET a copy of SOURCE, folders and all. Down by default: SOURCE is a remote folder

@@ -143,7 +143,7 @@ def _digest(path: Path, algorithm: str) -> str:
 
 
 @verb("pget", usage="pget [-n N] REMOTE [LOCAL]", group="Transfers", args=(Arg.REMOTE, Arg.LOCAL), required=1,
-      options={"-n N": "how many connections (default 4)"},
+      options={"-n N": "how many connections (default 4)"}, retry="",
       summary="download one file over several connections",
       details="""
       Fetch REMOTE in N pieces at once, each on its own connection (REST at its start), written

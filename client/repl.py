@@ -36,6 +36,8 @@ STYLE = Style.from_dict(
     }
 )
 
+KEEPALIVE = 60.0  # seconds; under the idle timeouts servers commonly have (vsftpd: 300)
+
 # `ftp://user:password@host` or `user:password@host` (as `open` takes it), anywhere in a line
 _URL_PASSWORD = re.compile(r"((?:^|\s)(?:ftp://)?[^\s/:@]+):[^\s@/]*@", re.IGNORECASE)
 
@@ -69,8 +71,9 @@ def open_history(path: Path | None = None) -> History:
 
 def toolbar(shell: Shell) -> StyleAndTextTuples:
     """Server, user, remote folder and transfer state, in one line at the bottom."""
-    if shell.client is not None and not shell.client.connected:
-        return [("class:bottom-toolbar.busy", " connection lost: type `open` to reconnect")]
+    if shell.broken and shell.target is not None:
+        where = shell.target.display()
+        return [("class:bottom-toolbar.busy", f" disconnected from {where}: the next command reconnects")]
     if shell.client is None or shell.target is None:
         return [
             ("class:bottom-toolbar.dim", " not connected: open HOST, or open ftp://user@host:port  │  help")
@@ -103,8 +106,10 @@ def ctrl_c_cancels(task: asyncio.Task[Any]) -> Iterator[None]:
 
 
 class Repl:
-    def __init__(self, shell: Shell, *, history: History | None = None, **session_options: Any) -> None:
+    def __init__(self, shell: Shell, *, history: History | None = None, keepalive: float = KEEPALIVE,
+                 **session_options: Any) -> None:  # fmt: skip
         self.shell = shell
+        self.keepalive = keepalive  # seconds between NOOPs while idle
         self.completer = ShellCompleter(
             shell.verbs,
             shell.cache,
@@ -141,6 +146,7 @@ class Repl:
     async def run(self) -> None:
         """Prompt and run lines until `quit` or Ctrl-D."""
         shell = self.shell
+        keep_alive = asyncio.get_running_loop().create_task(shell.keep_alive(self.keepalive))
         try:
             while not shell.finished:
                 try:
@@ -152,6 +158,7 @@ class Repl:
                 if line.strip():
                     await self.run_line(line)
         finally:
+            keep_alive.cancel()
             shell.cache.on_update.remove(self._listing_arrived)
             await shell.close()
 

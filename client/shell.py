@@ -27,6 +27,7 @@ from .target import DEFAULT_PORT, Target, TargetError
 from .words import WordError, split_commands
 
 PasswordPrompt = Callable[[str], Awaitable[str]]
+RECONNECT_DELAYS = (0.5, 1.0, None)  # seconds between tries: three tries in all
 
 
 class Shell:
@@ -44,6 +45,8 @@ class Shell:
         self.client: FTPClient | None = None
         self.target: Target | None = None  # the last server tried: a bare `open` goes back to it
         self.target_reached = False  # whether that try got us logged in
+        self.dropped = False  # the connection broke without `close`: the next command reconnects
+        self.auto_reconnect = True
         self.remote_cwd = "/"
         self.cache = ListingCache()
         self.verbs = table()
@@ -115,8 +118,90 @@ class Shell:
             raise ShellError(f"unknown command {words[0]!r} ({hint}type `help` for the list)")
         call = declared.parse(words[0], words[1:])
         if declared.needs_connection:
+            if self.auto_reconnect and self.broken:
+                await self._reconnect_before()
             self.require_client()
-        await declared.handler(self, call)
+        try:
+            await declared.handler(self, call)
+        except (FTPConnectionLost, FTPReplyError) as error:
+            if declared.retry is None or not self.auto_reconnect or not await self._cut_off(error):
+                raise
+            # A transfer cut by a lost connection: reconnect, then go on (get -c, pget, mirror).
+            self.report(" ".join(words), f"{error}: reconnecting to resume")
+            self.forget_connection()
+            self.dropped = True
+            await self.reconnect()
+            flags = call.flags | {declared.retry} if declared.retry else call.flags
+            await declared.handler(self, dataclasses.replace(call, flags=frozenset(flags)))
+
+    async def _cut_off(self, error: Exception) -> bool:
+        """Whether `error` means the connection went away (a 421, or a 426 with the control
+        connection gone too, as when a server shuts down mid-transfer)."""
+        if not self.target_reached:
+            return False
+        if isinstance(error, FTPConnectionLost):
+            return True
+        if not isinstance(error, FTPReplyError) or error.code not in (421, 426):
+            return False
+        client = self.client
+        if error.code == 421 or client is None or not client.connected:
+            return True
+        try:
+            await client.command("NOOP")
+        except FTPConnectionLost:
+            return True
+        except FTPReplyError:
+            return False
+        return False
+
+    @property
+    def broken(self) -> bool:
+        """The connection broke (we did not close it): the next command reconnects."""
+        if self.client is not None:
+            return not self.client.connected
+        return self.dropped
+
+    async def _reconnect_before(self) -> None:
+        """Reconnect before a command; if that fails, say what was lost first."""
+        client = self.client
+        where = f"{client.host}:{client.port}" if client is not None else self.target and self.target.display()
+        lost = self.cache.lost or f"Connection to {where} lost"
+        try:
+            await self.reconnect()
+        except FTPConnectionLost as error:
+            raise FTPConnectionLost(f"{lost}; could not reconnect: {error}") from None
+
+    async def reconnect(self) -> None:
+        """Back to the last server, in the folder we were in; a few tries, as a server restarts."""
+        target = self.reconnect_target()
+        if target is None:
+            raise ShellError("no server to reconnect to: open HOST or open ftp://user@host")
+        if self.chatty:
+            self.print(f"reconnecting to {target.display()}…")
+        for delay in RECONNECT_DELAYS:
+            try:
+                await self.open(target)
+                return
+            except FTPConnectionLost:
+                self.dropped = True
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
+
+    async def keep_alive(self, interval: float) -> None:
+        """While idle, a NOOP every `interval` seconds notices a dropped connection (the toolbar
+        then says so) and keeps servers and firewalls from closing an idle one."""
+        while True:
+            await asyncio.sleep(interval)
+            client = self.client
+            if client is None or not client.connected or client.busy or not self.cache.idle.is_set():
+                continue
+            try:
+                await client.command("NOOP")
+            except FTPConnectionLost:
+                self.dropped = True
+            except (FTPReplyError, OSError, TimeoutError):
+                pass
 
     async def guarded(self, shown: str, work: Awaitable[None]) -> bool:
         """Run `work`, turning any failure into one line on `err`; True if it succeeded."""
@@ -152,7 +237,8 @@ class Shell:
 
     def connection_lost(self, command: str, error: BaseException) -> None:
         was_connected = self.client is not None
-        hint = " (type `open` to reconnect)" if was_connected and self.chatty else ""
+        self.dropped = self.dropped or (was_connected and self.target_reached)
+        hint = " (type `open` to reconnect)" if (was_connected or self.dropped) and self.chatty else ""
         self.report(command, f"{error}{hint}")
         self.forget_connection()
 
@@ -199,7 +285,7 @@ class Shell:
             raise
         self.client, self.remote_cwd = client, home
         self.target = Target(target.host, target.port, target.user, password, home, target.secure)
-        self.target_reached = True
+        self.target_reached, self.dropped = True, False
         if self.prefetch:
             self.cache.attach(client)
         try:
@@ -243,6 +329,7 @@ class Shell:
 
     async def disconnect(self) -> None:
         client, self.client = self.client, None
+        self.dropped = False
         self.cache.detach()
         if client is None:
             return

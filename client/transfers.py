@@ -185,7 +185,7 @@ def _report_interruption(shell: Shell, verb_name: str, label: str, done: int, to
 
 
 @verb("get", usage="get [-c | -r] REMOTE [LOCAL]", group="Transfers", args=(Arg.REMOTE, Arg.LOCAL), required=1,
-      options=RESUME | RECURSIVE, summary="download a file (or a folder with -r)",
+      options=RESUME | RECURSIVE, retry="-c", summary="download a file (or a folder with -r)",
       details="""
       Download REMOTE into the local folder (see lcd), or to LOCAL: a file name, or a folder
       to put it in. With -c, a partial local file is completed from where it stops.
@@ -221,7 +221,7 @@ async def put(shell: Shell, call: Call) -> None:
 
 
 @verb("mget", usage="mget [-c] PATTERN...", group="Transfers", args=(Arg.REMOTE,), repeat_last=True,
-      required=1, options=RESUME, summary="download every file matching patterns",
+      required=1, options=RESUME, retry="-c", summary="download every file matching patterns",
       details="""
       Download the remote files matching each pattern (`mget *.txt docs/*.csv`) into the local
       folder. Patterns use *, ? and [abc]; folders are skipped. Stops at the first failure.
