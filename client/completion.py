@@ -62,6 +62,49 @@ def classify(text_before_cursor: str, verbs: Mapping[str, Verb]) -> Suggestion:
     return Suggestion(declared.kind_at(position, typed), current, replace)
 
 
+Rank = tuple[int, int, int, str]
+
+
+def fuzzy_rank(name: str, typed: str) -> Rank | None:
+    """How well `name` matches what was typed, smaller first, as pgcli ranks: names that start
+    with it (alphabetically), then names holding its letters in order, the tightest and
+    earliest such run first. Case is ignored. None: no match at all.
+
+    >>> sorted(["mkdir", "rmdir", "md5sum"], key=lambda name: fuzzy_rank(name, "md"))
+    ['md5sum', 'rmdir', 'mkdir']
+    """
+    lowered, wanted = name.lower(), typed.lower()
+    if lowered.startswith(wanted):
+        return (0, 0, 0, lowered)
+    if len(wanted) < 2:  # one letter anywhere matches too much to help
+        return None
+    best: tuple[int, int] | None = None
+    for start, char in enumerate(lowered):
+        if char != wanted[0]:
+            continue
+        position = start
+        for letter in wanted[1:]:
+            position = lowered.find(letter, position + 1)
+            if position < 0:
+                break
+        else:
+            window = (position - start + 1, start)
+            best = window if best is None or window < best else best
+    return None if best is None else (1, best[0], best[1], lowered)
+
+
+def best_matches(ranked: list[tuple[Rank, Completion]]) -> list[Completion]:
+    """The prefix matches if there are any, else the fuzzy ones; best first.
+
+    Fuzzy matches are offered only when nothing starts with the typed text, so that Tab
+    still completes a unique prefix at once (and inserts the common part of several), as
+    in a shell; a mistyped or half-remembered name still finds its match.
+    """
+    ranked.sort(key=lambda pair: pair[0])
+    prefixed = [completion for rank, completion in ranked if rank[0] == 0]
+    return prefixed or [completion for _, completion in ranked]
+
+
 def remote_completions(word: str, replace: int, cwd: str, cache: ListingCache,
                        *, folders_only: bool) -> tuple[list[Completion], str | None]:  # fmt: skip
     """Completions for a half-typed remote path, and the folder to wait for if not cached."""
@@ -71,18 +114,19 @@ def remote_completions(word: str, replace: int, cwd: str, cache: ListingCache,
     if entries is None:
         return [], folder
     show_hidden = prefix.startswith(".")
-    completions = []
+    ranked = []
     for entry in entries:
         name = entry.name
-        if name in (".", "..") or not name.startswith(prefix) or "/" in name:
+        rank = fuzzy_rank(name, prefix)
+        if name in (".", "..") or rank is None or "/" in name:
             continue
         if name.startswith(".") and not show_hidden:
             continue
         if folders_only and not (entry.is_dir or getattr(entry, "is_link", False)):  # a link may be a folder
             continue
         shown = name + "/" if entry.is_dir else name
-        completions.append(Completion(quote_word(typed_folder + shown), -replace, display=shown))
-    return completions, None
+        ranked.append((rank, Completion(quote_word(typed_folder + shown), -replace, display=shown)))
+    return best_matches(ranked), None
 
 
 def local_completions(word: str, replace: int, base: Path, *, folders_only: bool) -> list[Completion]:
@@ -114,6 +158,7 @@ class ShellCompleter(Completer):
         self._connected = connected
         # (folder, text before the cursor) of a Tab that found the folder not cached yet
         self.waiting: tuple[str, str] | None = None
+        self.last_folder = ""  # the remote folder the last completions came from
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
         suggestion = classify(document.text_before_cursor, self.verbs)
@@ -128,12 +173,14 @@ class ShellCompleter(Completer):
             )
             if missing is not None:
                 self.waiting = (missing, document.text_before_cursor)
+            typed_folder = remote_paths.split_partial(word)[0]
+            self.last_folder = remote_paths.absolute(self._remote_cwd(), typed_folder or ".")
             yield from found
         elif suggestion.kind in (Arg.LOCAL, Arg.LOCAL_FOLDER):
             folders_only = suggestion.kind is Arg.LOCAL_FOLDER
             yield from local_completions(word, replace, self._local_dir(), folders_only=folders_only)
 
     def _commands(self, word: str, replace: int) -> Iterable[Completion]:
-        names = sorted(name for name in self.verbs if name.startswith(word.lower()))
-        for name in names:
-            yield Completion(name, -replace, display_meta=self.verbs[name].summary)
+        ranked = [(rank, Completion(name, -replace, display_meta=self.verbs[name].summary))
+                  for name in self.verbs if (rank := fuzzy_rank(name, word)) is not None]  # fmt: skip
+        yield from best_matches(ranked)

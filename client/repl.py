@@ -18,8 +18,11 @@ from typing import Any
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.buffer import Buffer
+from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.styles import Style
 
 from .bookmarks import data_dir
@@ -123,6 +126,7 @@ class Repl:
             completer=self.completer,
             complete_while_typing=False,  # Tab-driven, as in a shell
             bottom_toolbar=lambda: toolbar(shell),
+            key_bindings=self._key_bindings(),
             style=STYLE,
             refresh_interval=0.5,  # the toolbar shows background listings as they come and go
             **session_options,
@@ -169,6 +173,31 @@ class Repl:
         self.lines_done += 1
         return not task.cancelled() and task.result()
 
+    # --- Tab ------------------------------------------------------------------------
+    def _key_bindings(self) -> KeyBindings:
+        bindings = KeyBindings()
+
+        @bindings.add("tab")
+        def _(event: KeyPressEvent) -> None:
+            buffer = event.current_buffer
+            if buffer.complete_state is not None:
+                buffer.complete_next()
+            else:
+                self._complete(buffer)
+
+        return bindings
+
+    def _complete(self, buffer: Buffer) -> None:
+        """A single match is applied at once (menu closed), fuzzy or not; else the menu opens
+        (with the common part of prefix matches inserted). The completer only reads the
+        cache, so asking it here never waits."""
+        event = CompleteEvent(completion_requested=True)
+        found = list(self.completer.get_completions(buffer.document, event))
+        if len(found) == 1:
+            buffer.apply_completion(found[0])
+        elif found:
+            buffer.start_completion(insert_common_part=True)
+
     # --- completion that waited for a listing ------------------------------------
     def _listing_arrived(self, folder: str) -> None:
         """A Tab found nothing because the folder was not cached: complete now that it is."""
@@ -180,5 +209,9 @@ class Repl:
         if waited is not None and waited == (folder, buffer.document.text_before_cursor):
             self.completer.waiting = None
             if buffer.complete_state is None:
-                buffer.start_completion(insert_common_part=True)
+                self._complete(buffer)
+        elif buffer.complete_state is not None and self.completer.last_folder == folder:
+            # A refresh of the folder on show (someone else may have changed it): its names now.
+            buffer.cancel_completion()  # (a menu already open is never recomputed otherwise)
+            buffer.start_completion(insert_common_part=False)
         app.invalidate()

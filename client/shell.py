@@ -27,6 +27,9 @@ from .target import DEFAULT_PORT, Target, TargetError
 from .words import WordError, split_commands
 
 PasswordPrompt = Callable[[str], Awaitable[str]]
+# A listing older than this is refreshed in the background when completion reads it, so
+# names someone else added or removed show up (the stale copy answers meanwhile).
+REFRESH_AFTER = 5.0
 RECONNECT_DELAYS = (0.5, 1.0, None)  # seconds between tries: three tries in all
 
 
@@ -48,7 +51,7 @@ class Shell:
         self.dropped = False  # the connection broke without `close`: the next command reconnects
         self.auto_reconnect = True
         self.remote_cwd = "/"
-        self.cache = ListingCache()
+        self.cache = ListingCache(max_age=REFRESH_AFTER)
         self.verbs = table()
         self.transfer_state = "idle"  # for the toolbar: idle, the running transfer, the last one
         self.finished = False  # `quit` was typed
