@@ -296,5 +296,21 @@ async def help_(shell: Shell, call: Call) -> None:
 @verb("quit", usage="quit", group="Session", needs_connection=False, aliases=("exit", "bye"),
       summary="disconnect and leave", details="Ctrl-D at the prompt does the same.")  # fmt: skip
 async def quit_(shell: Shell, call: Call) -> None:
+    if not await leave_jobs(shell):
+        return
     await shell.disconnect()
     shell.finished = True
+
+
+async def leave_jobs(shell: Shell) -> bool:
+    """Jobs running: the REPL asks whether to stop them; batch mode waits for them."""
+    running = shell.jobs.running()
+    if not running:
+        return True
+    if shell.confirm is None:
+        await shell.jobs.wait_all()
+        return True
+    if not await shell.confirm(f"{len(running)} job(s) running: stop them and quit? [y/N] "):
+        return False
+    await shell.jobs.stop_all()
+    return True

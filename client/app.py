@@ -26,6 +26,7 @@ from .shell import Shell
 from .target import Target, TargetError, parse_target
 
 PROG = "aioftp-lite-client"
+KEEPALIVE = 60.0  # seconds; under the idle timeouts servers commonly have (vsftpd: 300)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -68,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds to wait for the server (default 30)"
     )
+    parser.add_argument("--keepalive", type=float, default=KEEPALIVE, metavar="SECONDS",
+                        help=f"at the prompt, a NOOP after this many idle seconds (default {KEEPALIVE:g})")  # fmt: skip
     return parser  # fmt: skip
 
 
@@ -107,10 +110,10 @@ def password_for(target: Target, arguments: argparse.Namespace) -> Target:
     return from_netrc(target)
 
 
-async def run_interactive(shell: Shell, target: Target | None) -> int:
+async def run_interactive(shell: Shell, target: Target | None, keepalive: float) -> int:
     from .repl import Repl  # prompt_toolkit's full import is only paid for by the REPL
 
-    repl = Repl(shell)
+    repl = Repl(shell, keepalive=keepalive)
     if target is not None:
         await shell.guarded(f"open {target.display()}", shell.open(target))
     await repl.run()
@@ -139,7 +142,7 @@ async def amain(arguments: argparse.Namespace, target: Target | None) -> int:
     shell = Shell(out=sys.stdout, err=sys.stderr, show_progress=interactive and sys.stdout.isatty(),
                   timeout=arguments.timeout, passive=not arguments.active, tls_context=tls_context)  # fmt: skip
     if interactive:
-        return await run_interactive(shell, target)
+        return await run_interactive(shell, target, arguments.keepalive)
     return await run_script(shell, target, arguments.commands)
 
 

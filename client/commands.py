@@ -199,7 +199,7 @@ def verb(
 
 def table() -> dict[str, Verb]:
     """The full table (importing the handler modules registers every verb)."""
-    from . import actions, bookmarks, everyday, mirror, pget, transfers  # noqa: F401 - imported for their @verb declarations
+    from . import actions, bookmarks, everyday, jobs, mirror, pget, transfers  # noqa: F401 - imported for their @verb declarations
 
     return VERBS
 

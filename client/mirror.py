@@ -180,7 +180,7 @@ class Mirror:
         await self._make_folders(client, todo.folders)
         total = sum(info.size for path in todo.copy if (info := source[path]) is not None)
         label = f"mirror {remote_paths.basename(direction.remote_root or '.')}"
-        self.progress = Progress(label, total, shell.out, show_bar=shell.show_progress)
+        self.progress = shell.progress = Progress(label, total, shell.out, show_bar=shell.show_progress)
         shell.transfer_state = f"{label}: {len(todo.copy)} files"
         try:
             await self._copy_all(client, todo.copy, source)

@@ -14,9 +14,10 @@ import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application import run_in_terminal
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.buffer import Buffer
 from prompt_toolkit.completion import CompleteEvent
@@ -25,9 +26,11 @@ from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.styles import Style
 
+from .actions import leave_jobs
 from .bookmarks import data_dir
 from .commands import ShellError
 from .completion import ShellCompleter
+from .progress import format_rate
 from .shell import Shell
 
 STYLE = Style.from_dict(
@@ -38,8 +41,6 @@ STYLE = Style.from_dict(
         "bottom-toolbar.busy": "#e5c890",
     }
 )
-
-KEEPALIVE = 60.0  # seconds; under the idle timeouts servers commonly have (vsftpd: 300)
 
 # `ftp://user:password@host` or `user:password@host` (as `open` takes it), anywhere in a line
 _URL_PASSWORD = re.compile(r"((?:^|\s)(?:ftp://)?[^\s/:@]+):[^\s@/]*@", re.IGNORECASE)
@@ -88,6 +89,11 @@ def toolbar(shell: Shell) -> StyleAndTextTuples:
     ]
     if shell.cache.listing_now:
         parts.append(("class:bottom-toolbar.dim", f"  │ listing {shell.cache.listing_now}…"))
+    if running := shell.jobs.running():
+        rate = format_rate(shell.jobs.total_rate())
+        parts.append(
+            ("class:bottom-toolbar.busy", f"  │ {len(running)} job{'s' if len(running) > 1 else ''} {rate}")
+        )
     return parts
 
 
@@ -109,7 +115,7 @@ def ctrl_c_cancels(task: asyncio.Task[Any]) -> Iterator[None]:
 
 
 class Repl:
-    def __init__(self, shell: Shell, *, history: History | None = None, keepalive: float = KEEPALIVE,
+    def __init__(self, shell: Shell, *, history: History | None = None, keepalive: float = 60.0,
                  **session_options: Any) -> None:  # fmt: skip
         self.shell = shell
         self.keepalive = keepalive  # seconds between NOOPs while idle
@@ -138,7 +144,11 @@ class Repl:
         )
         shell.cache.on_update.append(self._listing_arrived)
         shell.ask_password = self.ask_password
+        shell.confirm = self.confirm
+        shell.notify = self.notify
+        shell.notify_error = lambda text: self.notify(text, stream=shell.err)
         self.lines_done = 0  # lines run so far (tests wait on it)
+        self._running_command = False  # no prompt on the screen meanwhile
 
     async def ask_password(self, message: str) -> str:
         """A separate session: no echo, and nothing of it goes into the history."""
@@ -146,6 +156,27 @@ class Repl:
             return await self.password_session.prompt_async(message)
         except (KeyboardInterrupt, EOFError):
             raise ShellError("no password given") from None
+
+    async def confirm(self, message: str) -> bool:
+        try:
+            answer = await self.password_session.prompt_async(message, is_password=False)
+        except (KeyboardInterrupt, EOFError):
+            return False
+        return answer.strip().lower() in ("y", "yes")
+
+    def notify(self, text: str, stream: TextIO | None = None) -> None:
+        """A background job's line: above the prompt when it is up, so the typing stays intact."""
+        stream = stream or self.shell.out
+
+        def write() -> None:
+            stream.write(text + "\n")
+            stream.flush()
+
+        app = self.session.app
+        if app.is_running and not self._running_command:
+            run_in_terminal(write, in_executor=False)
+        else:
+            write()
 
     async def run(self) -> None:
         """Prompt and run lines until `quit` or Ctrl-D."""
@@ -158,7 +189,9 @@ class Repl:
                 except KeyboardInterrupt:
                     continue
                 except EOFError:
-                    break
+                    if await leave_jobs(shell):
+                        break
+                    continue
                 if line.strip():
                     await self.run_line(line)
         finally:
@@ -168,8 +201,12 @@ class Repl:
 
     async def run_line(self, line: str) -> bool:
         task = asyncio.get_running_loop().create_task(self.shell.execute(line))
-        with ctrl_c_cancels(task):
-            await asyncio.wait([task])
+        self._running_command = True
+        try:
+            with ctrl_c_cancels(task):
+                await asyncio.wait([task])
+        finally:
+            self._running_command = False
         self.lines_done += 1
         return not task.cancelled() and task.result()
 

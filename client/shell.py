@@ -23,6 +23,8 @@ from . import remote_paths
 from .accounts import from_netrc
 from .cache import ListingCache
 from .commands import ShellError, lookup, table
+from .jobs import Jobs
+from .progress import Progress
 from .target import DEFAULT_PORT, Target, TargetError
 from .words import WordError, split_commands
 
@@ -60,6 +62,11 @@ class Shell:
         self.chatty = True  # say "connected to ..." (batch mode keeps stdout for results)
         self.prefetch = True  # keep listings fresh for completion (batch mode has no use for them)
         self._closing: set[asyncio.Task[None]] = set()
+        self.jobs = Jobs(self)
+        self.progress: Progress | None = None  # the running transfer's, for `jobs` and the toolbar
+        self.parent: Shell | None = None  # a background job's shell: the shell that started it
+        # Asked before leaving with jobs running (the REPL); None: wait for them (batch mode).
+        self.confirm: Callable[[str], Awaitable[bool]] | None = None
 
     # --- state ---------------------------------------------------------------------
     @property
@@ -85,6 +92,15 @@ class Shell:
     def print(self, text: str = "") -> None:
         self.out.write(text + "\n")
         self.out.flush()
+
+    def notify(self, text: str) -> None:
+        """A line that comes while the prompt may be up (a background job's); the REPL
+        replaces this to print it above the prompt."""
+        self.print(text)
+
+    def notify_error(self, text: str) -> None:
+        self.err.write(text + "\n")
+        self.err.flush()
 
     def prompt_text(self) -> str:
         if self.client is None or self.target is None:
@@ -114,6 +130,10 @@ class Shell:
         return await self.guarded(" ".join(words), self._dispatch(words))
 
     async def _dispatch(self, words: list[str]) -> None:
+        if len(words) > 1 and words[-1] == "&":
+            self.require_client()
+            await self.jobs.start(words[:-1])
+            return
         declared = lookup(words[0])
         if declared is None:
             close = difflib.get_close_matches(words[0].lower(), self.verbs, n=3, cutoff=0.6)
@@ -345,6 +365,7 @@ class Shell:
             await client.close()
 
     async def close(self) -> None:
+        await self.jobs.stop_all()
         await self.disconnect()
         await self.cache.close()
 
@@ -360,6 +381,8 @@ class Shell:
 
     def changed(self, *paths: str) -> None:
         """Our own command changed these remote paths: their folders' listings are out of date."""
+        if self.parent is not None:  # a job's changes matter to the shell at the prompt
+            self.parent.changed(*(self.remote(path) for path in paths))
         for path in paths:
             self.cache.invalidate(remote_paths.absolute(self.remote(path), ".."))
 

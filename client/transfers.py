@@ -108,7 +108,7 @@ async def download(shell: Shell, remote: str, target: Path, *, resume: bool, aga
     if resume and total is not None and offset >= total:
         shell.print(f"{label}: already complete ({format_size(offset)})")
         return 0
-    progress = Progress(label, total, shell.out, start_at=offset, show_bar=shell.show_progress)
+    progress = shell.progress = Progress(label, total, shell.out, start_at=offset, show_bar=shell.show_progress)
     sink = LocalSink(target, offset)
     shell.transfer_state = f"getting {label}"
     try:
@@ -143,7 +143,7 @@ async def upload(shell: Shell, source: Path, remote: str, *, resume: bool, again
     if resume and offset == total:
         shell.print(f"{label}: already complete ({format_size(offset)})")
         return 0
-    progress = Progress(label, total, shell.out, start_at=offset, show_bar=shell.show_progress)
+    progress = shell.progress = Progress(label, total, shell.out, start_at=offset, show_bar=shell.show_progress)
     shell.transfer_state = f"sending {label}"
     local_file = await asyncio.to_thread(open, source, "rb")
     try:
