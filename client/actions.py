@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aioftp_lite import FTPReplyError
 
-from . import bookmarks, globbing, remote_paths
+from . import globbing, remote_paths
 from .commands import Arg, Call, ShellError, format_help, format_menu, verb
 from .progress import format_size
 from .target import parse_target
@@ -40,7 +40,9 @@ async def open_(shell: Shell, call: Call) -> None:
         if target is None:
             raise ShellError("no server to reconnect to: open HOST or open ftp://user@host")
     else:
-        target = bookmarks.lookup(call.args[0]) or parse_target(call.args[0])
+        from .bookmarks import lookup  # (imported here: `help` lists bookmark after open)
+
+        target = lookup(call.args[0]) or parse_target(call.args[0])
         if len(call.args) == 2:
             if not call.args[1].isdigit() or not 0 < int(call.args[1]) < 65536:
                 raise ShellError(f"bad port {call.args[1]!r}")

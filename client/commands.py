@@ -199,7 +199,8 @@ def verb(
 
 def table() -> dict[str, Verb]:
     """The full table (importing the handler modules registers every verb)."""
-    from . import actions, bookmarks, everyday, jobs, mirror, pget, transfers  # noqa: F401 - imported for their @verb declarations
+    # Imported for their @verb declarations, in the order `help` lists them.
+    from . import actions, bookmarks, everyday, transfers, mirror, pget, jobs  # noqa: F401, I001
 
     return VERBS
 

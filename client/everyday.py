@@ -23,7 +23,6 @@ from aioftp_lite.protocol.replies import Reply
 
 from . import globbing, remote_paths
 from .commands import Arg, Call, ShellError, verb
-from .mirror import remote_tree
 from .progress import format_size
 
 if TYPE_CHECKING:
@@ -152,6 +151,8 @@ async def site(shell: Shell, call: Call) -> None:
       summary="disk usage of a remote folder tree",
       details="The size of each folder under PATH (and PATH itself, last), in KiB unless -h.")  # fmt: skip
 async def du(shell: Shell, call: Call) -> None:
+    from .mirror import remote_tree  # (imported here: `help` lists mirror with the transfers)
+
     root = call.args[0] if call.args else "."
     tree = await remote_tree(shell.require_client(), root, exact_times=False)
     totals: dict[str, int] = {"": 0}
@@ -179,6 +180,8 @@ async def du(shell: Shell, call: Call) -> None:
       summary="list a remote tree, one path a line",
       details="Every file and folder under PATH (the current folder by default); folders end in /.")  # fmt: skip
 async def find(shell: Shell, call: Call) -> None:
+    from .mirror import remote_tree
+
     root = call.args[0] if call.args else "."
     tree = await remote_tree(shell.require_client(), root, exact_times=False)
     shell.print(root.rstrip("/") + "/")

@@ -23,7 +23,6 @@ from . import remote_paths
 from .accounts import from_netrc
 from .cache import ListingCache
 from .commands import ShellError, lookup, table
-from .jobs import Jobs
 from .progress import Progress
 from .target import DEFAULT_PORT, Target, TargetError
 from .words import WordError, split_commands
@@ -62,6 +61,8 @@ class Shell:
         self.chatty = True  # say "connected to ..." (batch mode keeps stdout for results)
         self.prefetch = True  # keep listings fresh for completion (batch mode has no use for them)
         self._closing: set[asyncio.Task[None]] = set()
+        from .jobs import Jobs  # (imported here: `help` lists the job verbs after the transfers)
+
         self.jobs = Jobs(self)
         self.progress: Progress | None = None  # the running transfer's, for `jobs` and the toolbar
         self.parent: Shell | None = None  # a background job's shell: the shell that started it

@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING
 
 from aioftp_lite import FTPClient, FTPReplyError
 
-from . import globbing, mirror, remote_paths
+from . import globbing, remote_paths
 from .commands import Arg, Call, ShellError, verb
 from .progress import Progress, format_duration, format_rate, format_size
 
@@ -194,7 +194,9 @@ def _report_interruption(shell: Shell, verb_name: str, label: str, done: int, to
       """)  # fmt: skip
 async def get(shell: Shell, call: Call) -> None:
     if "-r" in call.flags:
-        await mirror.copy_tree(shell, call, up=False)
+        from .mirror import copy_tree  # (imported here: `help` lists mirror after get and put)
+
+        await copy_tree(shell, call, up=False)
         return
     remote = call.args[0]
     target = local_target(shell, remote, call.args[1] if len(call.args) > 1 else None)
@@ -211,7 +213,9 @@ async def get(shell: Shell, call: Call) -> None:
       """)  # fmt: skip
 async def put(shell: Shell, call: Call) -> None:
     if "-r" in call.flags:
-        await mirror.copy_tree(shell, call, up=True)
+        from .mirror import copy_tree
+
+        await copy_tree(shell, call, up=True)
         return
     source = shell.local(call.args[0])
     remote = call.args[1] if len(call.args) > 1 else source.name
