@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aioftp_lite import FTPReplyError
 
-from . import remote_paths
+from . import globbing, remote_paths
 from .commands import Arg, Call, ShellError, format_help, format_menu, verb
 from .progress import format_size
 from .target import parse_target
@@ -31,16 +31,18 @@ if TYPE_CHECKING:
       needs_connection=False, summary="connect and log in",
       details="""
       Connect to an FTP server: `open ftp://alice@example.org:2121/docs`, `open alice@host`,
-      `open host 2121`. Without a user the login is anonymous; with a user and no password you
-      are asked for it. A bare `open` reconnects to the last server, in the last remote folder.
+      `open host 2121`, or a bookmark: `open work` (see bookmark). Without a user the login is
+      anonymous; with a user and no password, ~/.netrc gives it or you are asked for it. A bare `open` reconnects to the last server, in the last remote folder.
       """)  # fmt: skip
 async def open_(shell: Shell, call: Call) -> None:
     if not call.args:
-        if shell.target is None:
+        target = shell.reconnect_target()
+        if target is None:
             raise ShellError("no server to reconnect to: open HOST or open ftp://user@host")
-        target = dataclasses.replace(shell.target, path=shell.remote_cwd)  # back where we were
     else:
-        target = parse_target(call.args[0])
+        from .bookmarks import lookup  # (imported here: `help` lists bookmark after open)
+
+        target = lookup(call.args[0]) or parse_target(call.args[0])
         if len(call.args) == 2:
             if not call.args[1].isdigit() or not 0 < int(call.args[1]) < 65536:
                 raise ShellError(f"bad port {call.args[1]!r}")
@@ -48,7 +50,7 @@ async def open_(shell: Shell, call: Call) -> None:
     await shell.open(target)
 
 
-@verb("close", usage="close", group="Connection", summary="log out and disconnect",
+@verb("close", usage="close", group="Connection", summary="log out and disconnect", needs_connection=False,
       details="Say goodbye to the server (QUIT). `open` alone connects again.")  # fmt: skip
 async def close(shell: Shell, call: Call) -> None:
     await shell.disconnect()
@@ -74,36 +76,106 @@ def _format_time(mtime: Any) -> str:
     return mtime.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-@verb("ls", usage="ls [PATH | PATTERN]", group="Remote files", args=(Arg.REMOTE,), aliases=("dir",),
-      options={"-l": "long listing: the only kind there is (accepted out of habit)"},
-      summary="list a remote folder",
+LS_OPTIONS = {
+    "-l": "long listing: type and permissions, owner, group, exact size, date",
+    "-a": "all: names starting with . too",
+    "-R": "recursive: each folder below, one after another",
+}
+
+
+@verb("ls", usage="ls [-l] [-a] [-R] [PATH | PATTERN]", group="Remote files", args=(Arg.REMOTE,),
+      aliases=("dir",), options=LS_OPTIONS, summary="list a remote folder",
       details="""
       List the remote folder (the current one by default) with sizes and dates; folders end in
-      `/`. A pattern such as `ls *.txt` or `ls docs/*.csv` lists the matching names only.
+      `/`. A pattern such as `ls *.txt` or `ls docs/*.csv` lists the matching names only. Names
+      starting with . are left out unless -a is given (or the pattern starts with .).
       """)  # fmt: skip
 async def ls(shell: Shell, call: Call) -> None:
-    client = shell.require_client()
+    shell.require_client()
     path = call.args[0] if call.args else ""
     pattern = ""
     if remote_paths.has_glob(remote_paths.basename(path)):
         path, pattern = remote_paths.split_partial(path)
-    entries = await client.list(path)
-    folder = shell.remote(path or ".")
-    shell.cache.store(folder, entries)
-    shown = sorted(entries, key=lambda entry: entry.name)
+    long, hidden = "-l" in call.flags, "-a" in call.flags or pattern.startswith(".")
+    entries = await _listing(shell, path, long)
+    shown = _visible(entries, hidden)
     if pattern:
         shown = [entry for entry in shown if fnmatch.fnmatchcase(entry.name, pattern)]
         if not shown:
             raise ShellError(f"no remote name matches {pattern!r}")
-    for line in format_entries(shown):
+    for line in format_long(shown) if long else format_entries(shown):
         shell.print(line)
+    if "-R" in call.flags:
+        folders = [entry.name for entry in shown if entry.is_dir]
+        await _list_below(shell, path.rstrip("/") or ".", folders, long=long, hidden=hidden)
 
 
-@verb("cd", usage="cd FOLDER", group="Remote files", args=(Arg.REMOTE_FOLDER,), required=1,
-      summary="change the remote folder", details="`cd ..` goes up, `cd /` to the top.")  # fmt: skip
+async def _listing(shell: Shell, path: str, long: bool) -> list[Any]:
+    """A folder's entries; for `ls -l`, with the modes and owners of a LIST where MLSD had none."""
+    client = shell.require_client()
+    entries = await client.list(path)
+    shell.cache.store(shell.remote(path or "."), entries)
+    if not long or any("unix.mode" in entry.facts for entry in entries):
+        return entries
+    try:
+        lines = {entry.name: entry.facts for entry in await client.list(path, mlsd=False)}
+    except FTPReplyError:
+        return entries
+    return [dataclasses.replace(entry, facts={**lines.get(entry.name, {}), **entry.facts}) for entry in entries]
+
+
+def _visible(entries: Iterable[Any], hidden: bool) -> list[Any]:
+    return sorted((entry for entry in entries if hidden or not entry.name.startswith(".")),
+                  key=lambda entry: entry.name)  # fmt: skip
+
+
+async def _list_below(shell: Shell, parent: str, folders: list[str], *, long: bool, hidden: bool) -> None:
+    """`ls -R`: each folder's listing under a `path:` heading, depth first as ls does."""
+    for name in folders:
+        folder = f"{parent}/{name}" if parent != "." else name
+        shown = _visible(await _listing(shell, folder, long), hidden)
+        shell.print()
+        shell.print(f"{folder}:")
+        for line in format_long(shown) if long else format_entries(shown):
+            shell.print(line)
+        await _list_below(shell, folder, [entry.name for entry in shown if entry.is_dir], long=long, hidden=hidden)
+
+
+def format_long(entries: Iterable[Any]) -> list[str]:
+    """`ls -l` lines: `drwxr-xr-x alice    staff        4096 2024-01-05 10:30  name`."""
+    lines = []
+    for entry in entries:
+        facts = entry.facts
+        kind = "l" if entry.is_link else "d" if entry.is_dir else "-"
+        mode = _mode_text(facts.get("unix.mode", ""))
+        owner = facts.get("unix.owner") or facts.get("unix.uid") or "-"
+        group = facts.get("unix.group") or facts.get("unix.gid") or "-"
+        size = "-" if entry.size is None else str(entry.size)
+        name = entry.name + ("/" if entry.is_dir else "")
+        if facts.get("link"):
+            name += f" -> {facts['link']}"
+        lines.append(f"{kind}{mode} {owner:<8} {group:<8} {size:>12}  {_format_time(entry.mtime)}  {name}")
+    return lines
+
+
+def _mode_text(mode: str) -> str:
+    """`0644` (MLSD's unix.mode) or `rw-r--r--` (a LIST line's) as `rw-r--r--`."""
+    if len(mode) == 9 and set(mode) <= set("rwxsStT-"):
+        return mode
+    mode = mode.removeprefix("0o")  # pyftpdlib writes 0o644
+    if mode.isdigit() and set(mode) <= set("01234567"):
+        bits = int(mode, 8)
+        return "".join(letter if bits & (1 << (8 - index)) else "-" for index, letter in enumerate("rwxrwxrwx"))
+    return "?" * 9
+
+
+@verb("cd", usage="cd [FOLDER]", group="Remote files", args=(Arg.REMOTE_FOLDER,),
+      summary="change the remote folder",
+      details="`cd ..` goes up, `cd /` to the top, `cd` alone to the login folder.")  # fmt: skip
 async def cd(shell: Shell, call: Call) -> None:
     client = shell.require_client()
-    await client.cwd(call.args[0])
+    home = shell.target.path if shell.target is not None and shell.target.path else "/"
+    await client.cwd(call.args[0] if call.args else home)
     shell.remote_cwd = await client.pwd()
     shell.cache.invalidate(shell.remote_cwd)  # fresh names in the folder we just entered
 
@@ -116,14 +188,27 @@ async def pwd(shell: Shell, call: Call) -> None:
 
 @verb("rm", usage="rm PATH...", group="Remote files", args=(Arg.REMOTE,), repeat_last=True, required=1,
       aliases=("delete",), summary="delete remote files",
-      details="Delete one or more remote files (use rmdir for folders).")  # fmt: skip
+      details="""
+      Delete one or more remote files (use rmdir for folders). Globs are expanded, in folder
+      parts too: `rm *.tmp`, `rm "logs/*/old-*"`.
+      """)  # fmt: skip
 async def rm(shell: Shell, call: Call) -> None:
     client = shell.require_client()
-    for path in call.args:
+    for path in await globbing.expand_all(shell, call.args):
         try:
             await client.delete(path)
         finally:
             shell.changed(path)
+
+
+@verb("mrm", usage="mrm PATTERN...", group="Remote files", args=(Arg.REMOTE,), repeat_last=True, required=1,
+      aliases=("mdelete",), summary="delete every remote file matching patterns",
+      details="""
+      Delete the remote files matching each pattern (`mrm *.bak "old logs/*.gz"`); folders are
+      left alone. Stops at the first failure.
+      """)  # fmt: skip
+async def mrm(shell: Shell, call: Call) -> None:
+    await rm(shell, call)
 
 
 @verb("mkdir", usage="mkdir FOLDER...", group="Remote files", args=(Arg.REMOTE_FOLDER,), repeat_last=True,
@@ -150,21 +235,10 @@ async def rmdir(shell: Shell, call: Call) -> None:
 async def mv(shell: Shell, call: Call) -> None:
     client = shell.require_client()
     source, target = call.args
-    if target.endswith("/") or await _is_remote_folder(shell, target):
+    if target.endswith("/") or await shell.is_remote_folder(target):
         target = target.rstrip("/") + "/" + remote_paths.basename(source)
     await client.rename(source, target)
     shell.changed(source, target)
-
-
-async def _is_remote_folder(shell: Shell, path: str) -> bool:
-    """Whether `path` names a remote folder: try to enter it (and come back)."""
-    client = shell.require_client()
-    try:
-        await client.cwd(path)
-    except FTPReplyError:
-        return False
-    await client.cwd(shell.remote_cwd)
-    return True
 
 
 # --- local folders ----------------------------------------------------------------
@@ -224,5 +298,21 @@ async def help_(shell: Shell, call: Call) -> None:
 @verb("quit", usage="quit", group="Session", needs_connection=False, aliases=("exit", "bye"),
       summary="disconnect and leave", details="Ctrl-D at the prompt does the same.")  # fmt: skip
 async def quit_(shell: Shell, call: Call) -> None:
+    if not await leave_jobs(shell):
+        return
     await shell.disconnect()
     shell.finished = True
+
+
+async def leave_jobs(shell: Shell) -> bool:
+    """Jobs running: the REPL asks whether to stop them; batch mode waits for them."""
+    running = shell.jobs.running()
+    if not running:
+        return True
+    if shell.confirm is None:
+        await shell.jobs.wait_all()
+        return True
+    if not await shell.confirm(f"{len(running)} job(s) running: stop them and quit? [y/N] "):
+        return False
+    await shell.jobs.stop_all()
+    return True

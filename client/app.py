@@ -5,7 +5,8 @@
     aioftp-lite-client ftp://host -c "cd docs; get a.txt"    # batch: exit status 1 on failure
     aioftp-lite-client ftp://host < commands.txt             # batch from standard input
 
-Without a user the login is anonymous and nothing is asked.
+Without a user the login is anonymous and nothing is asked. A password missing from the
+URL comes from --password-file, $AIOFTP_LITE_PASSWORD or ~/.netrc, or is asked for.
 """
 
 from __future__ import annotations
@@ -13,16 +14,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 
 from aioftp_lite.tls import client_context
 
+from .accounts import PASSWORD_VARIABLE, from_netrc, read_password_file
 from .batch import FAILED, run_batch
 from .commands import ShellError
 from .shell import Shell
 from .target import Target, TargetError, parse_target
 
 PROG = "aioftp-lite-client"
+KEEPALIVE = 60.0  # seconds; under the idle timeouts servers commonly have (vsftpd: 300)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -45,7 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
         "server", nargs="?", metavar="URL", help="ftp://[user[:password]@]host[:port][/folder], or just host"
     )
     parser.add_argument("-p", "--port", type=port_number, help="port (default 21, or the URL's)")
-    parser.add_argument("-u", "--user", help="log in as USER (the password is asked for); default anonymous")
+    parser.add_argument("-u", "--user", help="log in as USER; default anonymous (or ~/.netrc's login for the host)")
+    parser.add_argument(
+        "--password-file",
+        metavar="FILE",
+        help="read the password from FILE's first line (- for standard input, with -c); else "
+        f"${PASSWORD_VARIABLE}, ~/.netrc, or it is asked for on the terminal",
+    )
     parser.add_argument(
         "-c",
         "--commands",
@@ -59,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--timeout", type=float, default=30.0, help="seconds to wait for the server (default 30)"
     )
+    parser.add_argument("--keepalive", type=float, default=KEEPALIVE, metavar="SECONDS",
+                        help=f"at the prompt, a NOOP after this many idle seconds (default {KEEPALIVE:g})")  # fmt: skip
     return parser  # fmt: skip
 
 
@@ -86,10 +98,22 @@ async def ask_password_on_terminal(message: str) -> str:
     return await asyncio.to_thread(ask_on_tty, message)
 
 
-async def run_interactive(shell: Shell, target: Target | None) -> int:
+def password_for(target: Target, arguments: argparse.Namespace) -> Target:
+    """The URL's password, else --password-file, else $AIOFTP_LITE_PASSWORD, else ~/.netrc's."""
+    if arguments.password_file is not None:
+        if arguments.password_file == "-" and arguments.commands is None:
+            raise ShellError("--password-file -: standard input carries the commands; use -c, or a file")
+        password = read_password_file(arguments.password_file, sys.stdin)
+        return target if target.password is not None else target.with_overrides(password=password)
+    if target.password is None and target.user is not None and os.environ.get(PASSWORD_VARIABLE):
+        return target.with_overrides(password=os.environ[PASSWORD_VARIABLE])
+    return from_netrc(target)
+
+
+async def run_interactive(shell: Shell, target: Target | None, keepalive: float) -> int:
     from .repl import Repl  # prompt_toolkit's full import is only paid for by the REPL
 
-    repl = Repl(shell)
+    repl = Repl(shell, keepalive=keepalive)
     if target is not None:
         await shell.guarded(f"open {target.display()}", shell.open(target))
     await repl.run()
@@ -118,7 +142,7 @@ async def amain(arguments: argparse.Namespace, target: Target | None) -> int:
     shell = Shell(out=sys.stdout, err=sys.stderr, show_progress=interactive and sys.stdout.isatty(),
                   timeout=arguments.timeout, passive=not arguments.active, tls_context=tls_context)  # fmt: skip
     if interactive:
-        return await run_interactive(shell, target)
+        return await run_interactive(shell, target, arguments.keepalive)
     return await run_script(shell, target, arguments.commands)
 
 
@@ -130,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
     try:
+        if target is not None:
+            target = password_for(target, arguments)
         if target is not None and target.needs_password:  # asked before anything else starts
             target = target.with_overrides(password=ask_on_tty(f"Password for {target.display()}: "))
         return asyncio.run(amain(arguments, target))

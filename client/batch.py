@@ -40,6 +40,6 @@ async def run_batch(shell: Shell, commands: str | None, stdin: TextIO | None = N
                 return FAILED
             if shell.finished:
                 break
-        return 0
+        return 0 if await shell.jobs.wait_all() else FAILED
     finally:
         await shell.close()

@@ -43,6 +43,16 @@ class Call:
     name: str  # the name as typed (an alias stays an alias)
     args: tuple[str, ...]
     flags: frozenset[str] = frozenset()
+    values: Mapping[str, str] = field(default_factory=dict)  # options with a value: {"-n": "4"}
+
+    def value(self, option: str, default: int, *, least: int = 1, most: int = 64) -> int:
+        """An option's whole-number value, checked against its bounds."""
+        text = self.values.get(option)
+        if text is None:
+            return default
+        if not text.isdigit() or not least <= int(text) <= most:
+            raise UsageError(f"{option} wants a number from {least} to {most}, not {text!r}")
+        return int(text)
 
 
 Handler = Callable[["Shell", Call], Awaitable[None]]
@@ -61,9 +71,45 @@ class Verb:
     args: tuple[Arg, ...] = ()  # kinds of the positional arguments, in order
     repeat_last: bool = False  # the last kind repeats (`mget *.txt *.csv`)
     required: int = 0  # how many positional arguments must be given
-    options: Mapping[str, str] = field(default_factory=dict)  # flag -> what it does
+    # flag -> what it does; a key with a second word takes a value ("-n N", "--parallel N")
+    options: Mapping[str, str] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
     needs_connection: bool = True
+    raw: bool = False  # the words are taken as they are, options included (`!CMD`, `quote`)
+    swap_flag: str = ""  # this flag swaps the kinds of the first two arguments (`mirror -R`)
+    # After a lost connection: None gives up; else reconnect and run again with this flag added
+    # ("-c" for get) or as it was ("" for pget and mirror, which pick up where they stopped).
+    retry: str | None = None
+
+    def kind_at(self, position: int, words: list[str]) -> Arg:
+        """The kind of the argument at `position`, given the words typed before it."""
+        if self.swap_flag and self.swap_flag in words and position < 2 and len(self.args) >= 2:
+            return self.args[1 - position]
+        return self.arg_kind(position)
+
+    def takes_value(self, word: str) -> bool | None:
+        """None: `word` is no option of this verb; else whether it takes a value."""
+        for key in self.options:
+            flag, *value = key.split()
+            if flag == word:
+                return bool(value)
+        return None
+
+    def positional_count(self, words: list[str]) -> int:
+        """How many positional arguments `words` hold (options and their values left out)."""
+        if self.raw:
+            return len(words)
+        count, skip, only_args = 0, False, False
+        for word in words:
+            if skip:
+                skip = False
+            elif only_args or not word.startswith("-") or word == "-":
+                count += 1
+            elif word == "--":
+                only_args = True
+            else:
+                skip = bool(self.takes_value(word))
+        return count
 
     def arg_kind(self, position: int) -> Arg:
         """The kind of the positional argument at `position` (0-based), TEXT past the end."""
@@ -74,13 +120,47 @@ class Verb:
         return Arg.TEXT
 
     def parse(self, name: str, words: list[str]) -> Call:
-        """Sort `words` (after the verb) into flags and arguments, checking the counts."""
-        flags = {word for word in words if word in self.options}
-        args = tuple(word for word in words if word not in self.options)
+        """Sort `words` (after the verb) into flags, valued options and arguments, checking counts.
+
+        An unknown option is refused by name rather than taken for a file name; `--` ends the
+        options (`rm -- -odd-name`), and single-letter flags combine (`ls -la`).
+        """
+        flags: set[str] = set()
+        values: dict[str, str] = {}
+        args: list[str] = []
+        rest = iter(words)
+        only_args = self.raw
+        for word in rest:
+            if only_args or not word.startswith("-") or word == "-":
+                args.append(word)
+                continue
+            if word == "--":
+                only_args = True
+                continue
+            flag, equals, value = word.partition("=")
+            wants_value = self.takes_value(flag)
+            if wants_value:
+                if not equals:
+                    value = next(rest, "")
+                if not value:
+                    raise UsageError(f"option {flag} needs a value (usage: {self.usage})")
+                values[flag] = value
+            elif wants_value is False and not equals:
+                flags.add(flag)
+            elif self._combined(word):
+                flags.update(f"-{letter}" for letter in word[1:])
+            else:
+                raise UsageError(f"unknown option {word} (usage: {self.usage})")
         most = None if self.repeat_last else len(self.args)
         if len(args) < self.required or (most is not None and len(args) > most):
             raise UsageError(f"usage: {self.usage}")
-        return Call(name, args, frozenset(flags))
+        return Call(name, tuple(args), frozenset(flags), values)
+
+    def _combined(self, word: str) -> bool:
+        """`-la`: single-letter flags of this verb written together."""
+        letters = word[1:]
+        return (not word.startswith("--") and len(letters) > 1
+                and all(self.takes_value(f"-{letter}") is False for letter in letters))  # fmt: skip
 
 
 VERBS: dict[str, Verb] = {}  # every name and alias -> its verb
@@ -99,13 +179,16 @@ def verb(
     options: Mapping[str, str] | None = None,
     aliases: tuple[str, ...] = (),
     needs_connection: bool = True,
+    raw: bool = False,
+    swap_flag: str = "",
+    retry: str | None = None,
 ) -> Callable[[Handler], Handler]:
     """Declare a REPL verb; the decorated coroutine runs it."""
     assert group in GROUPS, group
 
     def register(handler: Handler) -> Handler:
         declared = Verb(name, handler, usage, summary, textwrap.dedent(details).strip(), group, args,
-                        repeat_last, required, dict(options or {}), aliases, needs_connection)  # fmt: skip
+                        repeat_last, required, dict(options or {}), aliases, needs_connection, raw, swap_flag, retry)  # fmt: skip
         for key in (name, *aliases):
             assert key not in VERBS, f"verb {key!r} declared twice"
             VERBS[key] = declared
@@ -116,7 +199,8 @@ def verb(
 
 def table() -> dict[str, Verb]:
     """The full table (importing the handler modules registers every verb)."""
-    from . import actions, transfers  # noqa: F401 - imported for their @verb declarations
+    # Imported for their @verb declarations, in the order `help` lists them.
+    from . import actions, bookmarks, everyday, transfers, mirror, pget, jobs  # noqa: F401, I001
 
     return VERBS
 
@@ -176,7 +260,8 @@ def format_help(name: str, width: int = 80) -> str:
         lines.pop()
     if declared.options:
         lines += ["", "options:"]
-        lines += [f"  {flag:<6}{meaning}" for flag, meaning in declared.options.items()]
+        column = max(6, *(len(flag) + 2 for flag in declared.options))
+        lines += [f"  {flag:<{column}}{meaning}" for flag, meaning in declared.options.items()]
     if declared.aliases:
         lines += ["", f"also called: {', '.join(declared.aliases)}"]
     return "\n".join(lines)

@@ -13,9 +13,11 @@ when needed (`"my docs/"`), so nested paths and names with spaces complete alike
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
@@ -49,10 +51,76 @@ def classify(text_before_cursor: str, verbs: Mapping[str, Verb]) -> Suggestion:
     declared = verbs.get(words[0].value.lower())
     if declared is None:
         return Suggestion(Arg.TEXT, current, replace)
-    if current in declared.options or (current.startswith("-") and not current.strip("-")):
+    typed = [word.value for word in words[1:]]
+    if (
+        not declared.raw
+        and current.startswith("-")
+        and (declared.takes_value(current) is not None or not current.strip("-"))
+    ):
         return Suggestion(Arg.TEXT, current, replace)  # a flag being typed
-    position = sum(1 for word in words[1:] if word.value not in declared.options)
-    return Suggestion(declared.arg_kind(position), current, replace)
+    if not declared.raw and typed and declared.takes_value(typed[-1]):
+        return Suggestion(Arg.TEXT, current, replace)  # the value of `-n N`
+    position = declared.positional_count(typed)
+    return Suggestion(declared.kind_at(position, typed), current, replace)
+
+
+Rank = tuple[int, int, int, str]
+Item = TypeVar("Item")
+
+
+def fuzzy_rank(name: str, typed: str) -> Rank | None:
+    """How well `name` matches what was typed, smaller first, as pgcli ranks: names that start
+    with it (alphabetically), then names holding its letters in order, the tightest and
+    earliest such run first. Case is ignored. None: no match at all.
+
+    >>> sorted(["mkdir", "rmdir", "md5sum"], key=lambda name: fuzzy_rank(name, "md"))
+    ['md5sum', 'rmdir', 'mkdir']
+    """
+    lowered, wanted = name.lower(), typed.lower()
+    if lowered.startswith(wanted):
+        return (0, 0, 0, lowered)
+    if len(wanted) < 2:  # one letter anywhere matches too much to help
+        return None
+    best: tuple[int, int] | None = None
+    for start, char in enumerate(lowered):
+        if char != wanted[0]:
+            continue
+        position = start
+        for letter in wanted[1:]:
+            position = lowered.find(letter, position + 1)
+            if position < 0:
+                break
+        else:
+            window = (position - start + 1, start)
+            best = window if best is None or window < best else best
+    return None if best is None else (1, best[0], best[1], lowered)
+
+
+def best_matches(candidates: Iterable[tuple[str, Item]], typed: str) -> list[Item]:
+    """The items whose names start with `typed` (case ignored) if there are any, else the
+    fuzzy matches; best first.
+
+    Fuzzy matches are offered only when nothing starts with the typed text, so that Tab
+    still completes a unique prefix at once (and inserts the common part of several), as
+    in a shell; a mistyped or half-remembered name still finds its match. The prefix test
+    comes first because it is cheap: a folder of 10,000 names answers at once.
+    """
+    candidates = list(candidates)
+    wanted = typed.lower()
+    prefixed = [
+        (name.lower(), index) for index, (name, _) in enumerate(candidates) if name.lower().startswith(wanted)
+    ]
+    if prefixed:
+        return [candidates[index][1] for _, index in sorted(prefixed)]
+    if len(wanted) < 2:
+        return []
+    holds = re.compile(".*?".join(map(re.escape, wanted)))  # a quick filter, in C, before ranking
+    fuzzy = [
+        (rank, index)
+        for index, (name, _) in enumerate(candidates)
+        if holds.search(name.lower()) and (rank := fuzzy_rank(name, typed))
+    ]
+    return [candidates[index][1] for _, index in sorted(fuzzy)]
 
 
 def remote_completions(word: str, replace: int, cwd: str, cache: ListingCache,
@@ -64,16 +132,17 @@ def remote_completions(word: str, replace: int, cwd: str, cache: ListingCache,
     if entries is None:
         return [], folder
     show_hidden = prefix.startswith(".")
-    completions = []
+    eligible = []
     for entry in entries:
         name = entry.name
-        if name in (".", "..") or not name.startswith(prefix) or "/" in name:
-            continue
-        if name.startswith(".") and not show_hidden:
+        if name in (".", "..") or "/" in name or (name.startswith(".") and not show_hidden):
             continue
         if folders_only and not (entry.is_dir or getattr(entry, "is_link", False)):  # a link may be a folder
             continue
-        shown = name + "/" if entry.is_dir else name
+        eligible.append((name, entry))
+    completions = []
+    for entry in best_matches(eligible, prefix):
+        shown = entry.name + "/" if entry.is_dir else entry.name
         completions.append(Completion(quote_word(typed_folder + shown), -replace, display=shown))
     return completions, None
 
@@ -107,6 +176,7 @@ class ShellCompleter(Completer):
         self._connected = connected
         # (folder, text before the cursor) of a Tab that found the folder not cached yet
         self.waiting: tuple[str, str] | None = None
+        self.last_folder = ""  # the remote folder the last completions came from
 
     def get_completions(self, document: Document, complete_event: CompleteEvent) -> Iterable[Completion]:
         suggestion = classify(document.text_before_cursor, self.verbs)
@@ -121,12 +191,13 @@ class ShellCompleter(Completer):
             )
             if missing is not None:
                 self.waiting = (missing, document.text_before_cursor)
+            typed_folder = remote_paths.split_partial(word)[0]
+            self.last_folder = remote_paths.absolute(self._remote_cwd(), typed_folder or ".")
             yield from found
         elif suggestion.kind in (Arg.LOCAL, Arg.LOCAL_FOLDER):
             folders_only = suggestion.kind is Arg.LOCAL_FOLDER
             yield from local_completions(word, replace, self._local_dir(), folders_only=folders_only)
 
     def _commands(self, word: str, replace: int) -> Iterable[Completion]:
-        names = sorted(name for name in self.verbs if name.startswith(word.lower()))
-        for name in names:
+        for name in best_matches(((name, name) for name in self.verbs), word):
             yield Completion(name, -replace, display_meta=self.verbs[name].summary)

@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application import run_in_terminal
 from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.buffer import Buffer
+from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.styles import Style
 
+from .actions import leave_jobs
+from .bookmarks import data_dir
 from .commands import ShellError
 from .completion import ShellCompleter
+from .progress import format_rate
 from .shell import Shell
 
 STYLE = Style.from_dict(
@@ -42,8 +48,7 @@ _URL_PASSWORD = re.compile(r"((?:^|\s)(?:ftp://)?[^\s/:@]+):[^\s@/]*@", re.IGNOR
 
 def history_path() -> Path:
     """$XDG_DATA_HOME/aioftp-lite/history, by default ~/.local/share/aioftp-lite/history."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "aioftp-lite" / "history"
+    return data_dir() / "history"
 
 
 def redact(line: str) -> str:
@@ -70,8 +75,9 @@ def open_history(path: Path | None = None) -> History:
 
 def toolbar(shell: Shell) -> StyleAndTextTuples:
     """Server, user, remote folder and transfer state, in one line at the bottom."""
-    if shell.client is not None and not shell.client.connected:
-        return [("class:bottom-toolbar.busy", " connection lost: type `open` to reconnect")]
+    if shell.broken and shell.target is not None:
+        where = shell.target.display()
+        return [("class:bottom-toolbar.busy", f" disconnected from {where}: the next command reconnects")]
     if shell.client is None or shell.target is None:
         return [
             ("class:bottom-toolbar.dim", " not connected: open HOST, or open ftp://user@host:port  │  help")
@@ -83,6 +89,11 @@ def toolbar(shell: Shell) -> StyleAndTextTuples:
     ]
     if shell.cache.listing_now:
         parts.append(("class:bottom-toolbar.dim", f"  │ listing {shell.cache.listing_now}…"))
+    if running := shell.jobs.running():
+        rate = format_rate(shell.jobs.total_rate())
+        parts.append(
+            ("class:bottom-toolbar.busy", f"  │ {len(running)} job{'s' if len(running) > 1 else ''} {rate}")
+        )
     return parts
 
 
@@ -104,8 +115,10 @@ def ctrl_c_cancels(task: asyncio.Task[Any]) -> Iterator[None]:
 
 
 class Repl:
-    def __init__(self, shell: Shell, *, history: History | None = None, **session_options: Any) -> None:
+    def __init__(self, shell: Shell, *, history: History | None = None, keepalive: float = 60.0,
+                 **session_options: Any) -> None:  # fmt: skip
         self.shell = shell
+        self.keepalive = keepalive  # seconds between NOOPs while idle
         self.completer = ShellCompleter(
             shell.verbs,
             shell.cache,
@@ -119,6 +132,7 @@ class Repl:
             completer=self.completer,
             complete_while_typing=False,  # Tab-driven, as in a shell
             bottom_toolbar=lambda: toolbar(shell),
+            key_bindings=self._key_bindings(),
             style=STYLE,
             refresh_interval=0.5,  # the toolbar shows background listings as they come and go
             **session_options,
@@ -130,7 +144,11 @@ class Repl:
         )
         shell.cache.on_update.append(self._listing_arrived)
         shell.ask_password = self.ask_password
+        shell.confirm = self.confirm
+        shell.notify = self.notify
+        shell.notify_error = lambda text: self.notify(text, stream=shell.err)
         self.lines_done = 0  # lines run so far (tests wait on it)
+        self._running_command = False  # no prompt on the screen meanwhile
 
     async def ask_password(self, message: str) -> str:
         """A separate session: no echo, and nothing of it goes into the history."""
@@ -139,9 +157,31 @@ class Repl:
         except (KeyboardInterrupt, EOFError):
             raise ShellError("no password given") from None
 
+    async def confirm(self, message: str) -> bool:
+        try:
+            answer = await self.password_session.prompt_async(message, is_password=False)
+        except (KeyboardInterrupt, EOFError):
+            return False
+        return answer.strip().lower() in ("y", "yes")
+
+    def notify(self, text: str, stream: TextIO | None = None) -> None:
+        """A background job's line: above the prompt when it is up, so the typing stays intact."""
+        stream = stream or self.shell.out
+
+        def write() -> None:
+            stream.write(text + "\n")
+            stream.flush()
+
+        app = self.session.app
+        if app.is_running and not self._running_command:
+            run_in_terminal(write, in_executor=False)
+        else:
+            write()
+
     async def run(self) -> None:
         """Prompt and run lines until `quit` or Ctrl-D."""
         shell = self.shell
+        keep_alive = asyncio.get_running_loop().create_task(shell.keep_alive(self.keepalive))
         try:
             while not shell.finished:
                 try:
@@ -149,19 +189,51 @@ class Repl:
                 except KeyboardInterrupt:
                     continue
                 except EOFError:
-                    break
+                    if await leave_jobs(shell):
+                        break
+                    continue
                 if line.strip():
                     await self.run_line(line)
         finally:
+            keep_alive.cancel()
             shell.cache.on_update.remove(self._listing_arrived)
             await shell.close()
 
     async def run_line(self, line: str) -> bool:
         task = asyncio.get_running_loop().create_task(self.shell.execute(line))
-        with ctrl_c_cancels(task):
-            await asyncio.wait([task])
+        self._running_command = True
+        try:
+            with ctrl_c_cancels(task):
+                await asyncio.wait([task])
+        finally:
+            self._running_command = False
         self.lines_done += 1
         return not task.cancelled() and task.result()
+
+    # --- Tab ------------------------------------------------------------------------
+    def _key_bindings(self) -> KeyBindings:
+        bindings = KeyBindings()
+
+        @bindings.add("tab")
+        def _(event: KeyPressEvent) -> None:
+            buffer = event.current_buffer
+            if buffer.complete_state is not None:
+                buffer.complete_next()
+            else:
+                self._complete(buffer)
+
+        return bindings
+
+    def _complete(self, buffer: Buffer) -> None:
+        """A single match is applied at once (menu closed), fuzzy or not; else the menu opens
+        (with the common part of prefix matches inserted). The completer only reads the
+        cache, so asking it here never waits."""
+        event = CompleteEvent(completion_requested=True)
+        found = list(self.completer.get_completions(buffer.document, event))
+        if len(found) == 1:
+            buffer.apply_completion(found[0])
+        elif found:
+            buffer.start_completion(insert_common_part=True)
 
     # --- completion that waited for a listing ------------------------------------
     def _listing_arrived(self, folder: str) -> None:
@@ -174,5 +246,9 @@ class Repl:
         if waited is not None and waited == (folder, buffer.document.text_before_cursor):
             self.completer.waiting = None
             if buffer.complete_state is None:
-                buffer.start_completion(insert_common_part=True)
+                self._complete(buffer)
+        elif buffer.complete_state is not None and self.completer.last_folder == folder:
+            # A refresh of the folder on show (someone else may have changed it): its names now.
+            buffer.cancel_completion()  # (a menu already open is never recomputed otherwise)
+            buffer.start_completion(insert_common_part=False)
         app.invalidate()

@@ -8,6 +8,8 @@ turns every failure into one line: the server's reply, or what went wrong locall
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import difflib
 import os
 import ssl
 from collections.abc import Awaitable, Callable
@@ -15,14 +17,21 @@ from pathlib import Path
 from typing import TextIO
 
 from aioftp_lite import FTPClient, FTPConnectionLost, FTPReplyError
+from aioftp_lite.ftpclient import FTPTLSError
 
 from . import remote_paths
+from .accounts import from_netrc
 from .cache import ListingCache
 from .commands import ShellError, lookup, table
-from .target import Target, TargetError
+from .progress import Progress
+from .target import DEFAULT_PORT, Target, TargetError
 from .words import WordError, split_commands
 
 PasswordPrompt = Callable[[str], Awaitable[str]]
+# A listing older than this is refreshed in the background when completion reads it, so
+# names someone else added or removed show up (the stale copy answers meanwhile).
+REFRESH_AFTER = 5.0
+RECONNECT_DELAYS = (0.5, 1.0, None)  # seconds between tries: three tries in all
 
 
 class Shell:
@@ -38,9 +47,12 @@ class Shell:
         self.passive = passive
         self.tls_context = tls_context  # for ftpes:// targets; None: verify against the system CAs
         self.client: FTPClient | None = None
-        self.target: Target | None = None  # the last server opened: a bare `open` goes back to it
+        self.target: Target | None = None  # the last server tried: a bare `open` goes back to it
+        self.target_reached = False  # whether that try got us logged in
+        self.dropped = False  # the connection broke without `close`: the next command reconnects
+        self.auto_reconnect = True
         self.remote_cwd = "/"
-        self.cache = ListingCache()
+        self.cache = ListingCache(max_age=REFRESH_AFTER)
         self.verbs = table()
         self.transfer_state = "idle"  # for the toolbar: idle, the running transfer, the last one
         self.finished = False  # `quit` was typed
@@ -49,6 +61,13 @@ class Shell:
         self.chatty = True  # say "connected to ..." (batch mode keeps stdout for results)
         self.prefetch = True  # keep listings fresh for completion (batch mode has no use for them)
         self._closing: set[asyncio.Task[None]] = set()
+        from .jobs import Jobs  # (imported here: `help` lists the job verbs after the transfers)
+
+        self.jobs = Jobs(self)
+        self.progress: Progress | None = None  # the running transfer's, for `jobs` and the toolbar
+        self.parent: Shell | None = None  # a background job's shell: the shell that started it
+        # Asked before leaving with jobs running (the REPL); None: wait for them (batch mode).
+        self.confirm: Callable[[str], Awaitable[bool]] | None = None
 
     # --- state ---------------------------------------------------------------------
     @property
@@ -75,6 +94,15 @@ class Shell:
         self.out.write(text + "\n")
         self.out.flush()
 
+    def notify(self, text: str) -> None:
+        """A line that comes while the prompt may be up (a background job's); the REPL
+        replaces this to print it above the prompt."""
+        self.print(text)
+
+    def notify_error(self, text: str) -> None:
+        self.err.write(text + "\n")
+        self.err.flush()
+
     def prompt_text(self) -> str:
         if self.client is None or self.target is None:
             return "ftp> "
@@ -83,6 +111,9 @@ class Shell:
     # --- running lines -------------------------------------------------------------
     async def execute(self, line: str) -> bool:
         """Run a line of `;`-separated commands; stop at the first failure. True if all succeeded."""
+        if line.lstrip().startswith("!"):  # a local shell command: the whole line, `;` and quotes too
+            command = line.lstrip()[1:].strip()
+            return await self.guarded(line.strip(), self._dispatch(["!", command] if command else ["!"]))
         try:
             commands = split_commands(line)
         except WordError as error:
@@ -100,13 +131,101 @@ class Shell:
         return await self.guarded(" ".join(words), self._dispatch(words))
 
     async def _dispatch(self, words: list[str]) -> None:
+        if len(words) > 1 and words[-1] == "&":
+            self.require_client()
+            await self.jobs.start(words[:-1])
+            return
         declared = lookup(words[0])
         if declared is None:
-            raise ShellError(f"unknown command {words[0]!r} (type `help` for the list)")
+            close = difflib.get_close_matches(words[0].lower(), self.verbs, n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            raise ShellError(f"unknown command {words[0]!r} ({hint}type `help` for the list)")
         call = declared.parse(words[0], words[1:])
         if declared.needs_connection:
+            if self.auto_reconnect and self.broken:
+                await self._reconnect_before()
             self.require_client()
-        await declared.handler(self, call)
+        try:
+            await declared.handler(self, call)
+        except (FTPConnectionLost, FTPReplyError) as error:
+            if declared.retry is None or not self.auto_reconnect or not await self._cut_off(error):
+                raise
+            # A transfer cut by a lost connection: reconnect, then go on (get -c, pget, mirror).
+            self.report(" ".join(words), f"{error}: reconnecting to resume")
+            self.forget_connection()
+            self.dropped = True
+            await self.reconnect()
+            flags = call.flags | {declared.retry} if declared.retry else call.flags
+            await declared.handler(self, dataclasses.replace(call, flags=frozenset(flags)))
+
+    async def _cut_off(self, error: Exception) -> bool:
+        """Whether `error` means the connection went away (a 421, or a 426 with the control
+        connection gone too, as when a server shuts down mid-transfer)."""
+        if not self.target_reached:
+            return False
+        if isinstance(error, FTPConnectionLost):
+            return True
+        if not isinstance(error, FTPReplyError) or error.code not in (421, 426):
+            return False
+        client = self.client
+        if error.code == 421 or client is None or not client.connected:
+            return True
+        try:
+            await client.command("NOOP")
+        except FTPConnectionLost:
+            return True
+        except FTPReplyError:
+            return False
+        return False
+
+    @property
+    def broken(self) -> bool:
+        """The connection broke (we did not close it): the next command reconnects."""
+        if self.client is not None:
+            return not self.client.connected
+        return self.dropped
+
+    async def _reconnect_before(self) -> None:
+        """Reconnect before a command; if that fails, say what was lost first."""
+        client = self.client
+        where = f"{client.host}:{client.port}" if client is not None else self.target and self.target.display()
+        lost = self.cache.lost or f"Connection to {where} lost"
+        try:
+            await self.reconnect()
+        except FTPConnectionLost as error:
+            raise FTPConnectionLost(f"{lost}; could not reconnect: {error}") from None
+
+    async def reconnect(self) -> None:
+        """Back to the last server, in the folder we were in; a few tries, as a server restarts."""
+        target = self.reconnect_target()
+        if target is None:
+            raise ShellError("no server to reconnect to: open HOST or open ftp://user@host")
+        if self.chatty:
+            self.print(f"reconnecting to {target.display()}…")
+        for delay in RECONNECT_DELAYS:
+            try:
+                await self.open(target)
+                return
+            except FTPConnectionLost:
+                self.dropped = True
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
+
+    async def keep_alive(self, interval: float) -> None:
+        """While idle, a NOOP every `interval` seconds notices a dropped connection (the toolbar
+        then says so) and keeps servers and firewalls from closing an idle one."""
+        while True:
+            await asyncio.sleep(interval)
+            client = self.client
+            if client is None or not client.connected or client.busy or not self.cache.idle.is_set():
+                continue
+            try:
+                await client.command("NOOP")
+            except FTPConnectionLost:
+                self.dropped = True
+            except (FTPReplyError, OSError, TimeoutError):
+                pass
 
     async def guarded(self, shown: str, work: Awaitable[None]) -> bool:
         """Run `work`, turning any failure into one line on `err`; True if it succeeded."""
@@ -142,7 +261,8 @@ class Shell:
 
     def connection_lost(self, command: str, error: BaseException) -> None:
         was_connected = self.client is not None
-        hint = " (type `open` to reconnect)" if was_connected and self.chatty else ""
+        self.dropped = self.dropped or (was_connected and self.target_reached)
+        hint = " (type `open` to reconnect)" if (was_connected or self.dropped) and self.chatty else ""
         self.report(command, f"{error}{hint}")
         self.forget_connection()
 
@@ -156,27 +276,40 @@ class Shell:
 
     # --- connecting ----------------------------------------------------------------
     async def open(self, target: Target) -> None:
-        """Connect, log in and enter the target's folder; the old connection, if any, is closed."""
+        """Connect, log in and enter the target's folder; the old connection, if any, is closed.
+
+        The target is remembered even when this fails, so a bare `open` tries it again (asking
+        again for a password the server refused), never an older server or password.
+        """
         await self.disconnect()
+        target = from_netrc(target)
         password = target.password
+        self.target, self.target_reached = target, False
         if target.needs_password:
             if self.ask_password is None:
                 raise ShellError(f"a password is needed for {target.display()} (put it in the URL)")
             password = await self.ask_password(f"Password for {target.display()}: ")
-        tls: bool | ssl.SSLContext = (self.tls_context or True) if target.secure else False
-        client = FTPClient(target.host, target.port, timeout=self.timeout, passive=self.passive, tls=tls)
+        client = self._new_client(target)
         try:
             await client.connect()
-            anonymous = target.user in (None, "anonymous", "ftp")
-            await client.login(
-                user=target.login_user, password=password or ("anonymous@" if anonymous else "")
-            )
-            home = await client.pwd()
-        except BaseException:
+        except FTPConnectionLost as error:
             await client.close()
+            self.target = dataclasses.replace(target, password=password)
+            hint = _port_hint(target)
+            if not hint or isinstance(error, FTPTLSError) or error.reply is not None:
+                raise
+            raise FTPConnectionLost(f"{error}{hint}") from None
+        try:
+            await self._login(client, target, password)
+            home = await client.pwd()
+        except BaseException as error:
+            await client.close()
+            refused = isinstance(error, FTPReplyError) and error.code == 530
+            self.target = dataclasses.replace(target, password=None if refused else password)
             raise
         self.client, self.remote_cwd = client, home
         self.target = Target(target.host, target.port, target.user, password, home, target.secure)
+        self.target_reached, self.dropped = True, False
         if self.prefetch:
             self.cache.attach(client)
         try:
@@ -188,8 +321,39 @@ class Shell:
         if self.chatty:
             self.print(f"connected to {target.display()} as {target.login_user}, in {self.remote_cwd}")
 
+    def _new_client(self, target: Target) -> FTPClient:
+        tls: bool | ssl.SSLContext = (self.tls_context or True) if target.secure else False
+        return FTPClient(target.host, target.port, timeout=self.timeout, passive=self.passive, tls=tls)
+
+    @staticmethod
+    async def _login(client: FTPClient, target: Target, password: str | None) -> None:
+        anonymous = target.user in (None, "anonymous", "ftp")
+        await client.login(user=target.login_user, password=password or ("anonymous@" if anonymous else ""))
+
+    async def connect_again(self) -> FTPClient:
+        """One more connection to the server we are logged in to, in the same remote folder
+        (for parallel transfers); the caller closes it."""
+        self.require_client()
+        assert self.target is not None
+        client = self._new_client(self.target)
+        try:
+            await client.connect()
+            await self._login(client, self.target, self.target.password)
+            await client.cwd(self.remote_cwd)
+        except BaseException:
+            await client.close()
+            raise
+        return client
+
+    def reconnect_target(self) -> Target | None:
+        """What a bare `open` opens: the last server tried, back in the folder we were in."""
+        if self.target is None or not self.target_reached:
+            return self.target
+        return dataclasses.replace(self.target, path=self.remote_cwd)
+
     async def disconnect(self) -> None:
         client, self.client = self.client, None
+        self.dropped = False
         self.cache.detach()
         if client is None:
             return
@@ -202,11 +366,24 @@ class Shell:
             await client.close()
 
     async def close(self) -> None:
+        await self.jobs.stop_all()
         await self.disconnect()
         await self.cache.close()
 
+    async def is_remote_folder(self, path: str) -> bool:
+        """Whether `path` names a remote folder: try to enter it (and come back)."""
+        client = self.require_client()
+        try:
+            await client.cwd(path)
+        except FTPReplyError:
+            return False
+        await client.cwd(self.remote_cwd)
+        return True
+
     def changed(self, *paths: str) -> None:
         """Our own command changed these remote paths: their folders' listings are out of date."""
+        if self.parent is not None:  # a job's changes matter to the shell at the prompt
+            self.parent.changed(*(self.remote(path) for path in paths))
         for path in paths:
             self.cache.invalidate(remote_paths.absolute(self.remote(path), ".."))
 
@@ -217,3 +394,10 @@ def describe_os_error(error: OSError) -> str:
     if error.filename:
         return f"{reason}: {error.filename}"
     return reason
+
+
+def _port_hint(target: Target) -> str:
+    """Nothing on port 21 is often a server on another port, such as our own on 2121."""
+    if target.port != DEFAULT_PORT:
+        return ""
+    return " (`aioftp-lite serve` listens on 2121 by default: add -p 2121, or HOST:2121)"

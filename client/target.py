@@ -6,6 +6,7 @@ the login folder (`ftp://host/docs`), and `%2F` makes it absolute (`ftp://host/%
 
 from __future__ import annotations
 
+import ipaddress
 import urllib.parse
 from dataclasses import dataclass, replace
 
@@ -41,6 +42,19 @@ class Target:
         scheme = "ftpes://" if self.secure else ""
         return f"{scheme}{user}{host}{port}"
 
+    def url(self, *, with_password: bool = False) -> str:
+        """The target as a URL that `parse_target` reads back (the password only if asked)."""
+        scheme = "ftpes" if self.secure else "ftp"
+        user = urllib.parse.quote(self.user, safe="") if self.user else ""
+        if user and with_password and self.password is not None:
+            user += ":" + urllib.parse.quote(self.password, safe="")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        port = "" if self.port == DEFAULT_PORT else f":{self.port}"
+        path = urllib.parse.quote(self.path, safe="/")
+        if path.startswith("/"):  # absolute: %2F, since a URL's path is relative to the login folder
+            path = "%2F" + path[1:]
+        return f"{scheme}://{user}{'@' if user else ''}{host}{port}/{path}"
+
     def with_overrides(self, *, port: int | None = None, user: str | None = None,
                        password: str | None = None, secure: bool = False) -> Target:  # fmt: skip
         """Flags given beside the URL win over what the URL says (`--tls` only turns TLS on)."""
@@ -61,6 +75,7 @@ def parse_target(text: str) -> Target:
         raise TargetError("no server given")
     if "://" not in text:
         text = "ftp://" + text
+    text = _bracket_bare_ipv6(text)
     parts = urllib.parse.urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme not in ("ftp", "ftpes"):
@@ -77,3 +92,17 @@ def parse_target(text: str) -> Target:
     password = urllib.parse.unquote(parts.password) if parts.password is not None else None
     path = urllib.parse.unquote(parts.path[1:]) if parts.path.startswith("/") else ""
     return Target(host, port or DEFAULT_PORT, user or None, password if user else None, path, scheme == "ftpes")
+
+
+def _bracket_bare_ipv6(url: str) -> str:
+    """`ftp://::1/x` -> `ftp://[::1]/x`: a bare IPv6 address has no port (the colons are its own)."""
+    scheme, _, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    userinfo, at, host = netloc.rpartition("@")
+    if host.count(":") < 2 or host.startswith("["):
+        return url
+    try:
+        ipaddress.IPv6Address(host.partition("%")[0])
+    except ValueError:
+        return url
+    return f"{scheme}://{userinfo}{at}[{host}]{slash}{path}"

@@ -8,9 +8,9 @@ it got: a partial download stays on disk for `get -c` to resume.
 from __future__ import annotations
 
 import asyncio
-import fnmatch
 import functools
 import glob
+import shlex
 import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING
 
 from aioftp_lite import FTPClient, FTPReplyError
 
-from . import remote_paths
+from . import globbing, remote_paths
 from .commands import Arg, Call, ShellError, verb
 from .progress import Progress, format_duration, format_rate, format_size
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .shell import Shell
 
 RESUME = {"-c": "continue: resume a partial transfer from where it stopped"}
+RECURSIVE = {"-r": "recursive: the whole folder, as `mirror` copies it (identical files are skipped)"}
 
 
 class LocalSink:
@@ -86,7 +87,7 @@ def _local_size(path: Path) -> int | None:
     return None if stat.S_ISDIR(info.st_mode) else info.st_size
 
 
-def _local_target(shell: Shell, remote: str, local: str | None) -> Path:
+def local_target(shell: Shell, remote: str, local: str | None) -> Path:
     name = remote_paths.basename(remote)
     if local is None:
         return shell.local_dir / name
@@ -94,26 +95,27 @@ def _local_target(shell: Shell, remote: str, local: str | None) -> Path:
     return path / name if path.is_dir() or local.endswith("/") else path
 
 
-async def download(shell: Shell, remote: str, target: Path, *, resume: bool) -> int:
-    """Fetch one file; returns the bytes received."""
+async def download(shell: Shell, remote: str, target: Path, *, resume: bool, again: str = "") -> int:
+    """Fetch one file; returns the bytes received. `again`: the command that resumes it, when
+    it is one of several (`mget -c *.txt`): an interruption then names the file and that command."""
     client = shell.require_client()
     existing = await asyncio.to_thread(_local_size, target)
     if existing is None:
         raise ShellError(f"a local folder is in the way: {target}")
     total = await _remote_size(client, remote)
-    offset = existing if resume else 0
+    offset = max(existing, 0) if resume else 0  # nothing there yet: a resume starts at 0
     label = remote_paths.basename(remote)
     if resume and total is not None and offset >= total:
         shell.print(f"{label}: already complete ({format_size(offset)})")
         return 0
-    progress = Progress(label, total, shell.out, start_at=offset, show_bar=shell.show_progress)
+    progress = shell.progress = Progress(label, total, shell.out, start_at=offset, show_bar=shell.show_progress)
     sink = LocalSink(target, offset)
     shell.transfer_state = f"getting {label}"
     try:
         received = await client.download(remote, sink, offset=offset, progress=progress.update)  # type: ignore[arg-type]
     except BaseException as error:
         progress.clear()
-        _report_interruption(shell, "get", label, sink.position, total, error)
+        _report_interruption(shell, "get", label, sink.position, total, error, again)
         raise
     finally:
         sink.close()
@@ -126,7 +128,7 @@ async def download(shell: Shell, remote: str, target: Path, *, resume: bool) -> 
     return received
 
 
-async def upload(shell: Shell, source: Path, remote: str, *, resume: bool) -> int:
+async def upload(shell: Shell, source: Path, remote: str, *, resume: bool, again: str = "") -> int:
     """Send one file; returns the bytes sent."""
     client = shell.require_client()
     total = await asyncio.to_thread(_local_size, source)
@@ -141,14 +143,14 @@ async def upload(shell: Shell, source: Path, remote: str, *, resume: bool) -> in
     if resume and offset == total:
         shell.print(f"{label}: already complete ({format_size(offset)})")
         return 0
-    progress = Progress(label, total, shell.out, start_at=offset, show_bar=shell.show_progress)
+    progress = shell.progress = Progress(label, total, shell.out, start_at=offset, show_bar=shell.show_progress)
     shell.transfer_state = f"sending {label}"
     local_file = await asyncio.to_thread(open, source, "rb")
     try:
         sent = await client.upload(local_file, remote, offset=offset, progress=progress.update)
     except BaseException as error:
         progress.clear()
-        _report_interruption(shell, "put", label, progress.done, total, error)
+        _report_interruption(shell, "put", label, progress.done, total, error, again)
         raise
     finally:
         local_file.close()
@@ -161,14 +163,18 @@ async def upload(shell: Shell, source: Path, remote: str, *, resume: bool) -> in
 
 
 def _report_interruption(shell: Shell, verb_name: str, label: str, done: int, total: int | None,
-                         error: BaseException) -> None:  # fmt: skip
+                         error: BaseException, again: str = "") -> None:  # fmt: skip
     """Say how far an interrupted transfer got; the shell prints it (Ctrl-C) or its own error.
 
     For a download, `done` is what is on disk, not what arrived: that is what `get -c` resumes from.
+    One of several transfers (`again` set) names its file and the command that resumes them all.
     """
     where = f"at {format_size(done)}" + (f" of {format_size(total)}" if total else "")
     if isinstance(error, asyncio.CancelledError):
         shell.transfer_state = f"{verb_name} {label} interrupted {where}"
+        if again:
+            shell.interruption = f"{label} interrupted {where} (transfer aborted); `{again}` resumes"
+            return
         hint = "; `get -c` resumes" if verb_name == "get" and done else ""
         shell.interruption = f"interrupted {where} (transfer aborted){hint}"
     else:
@@ -178,58 +184,58 @@ def _report_interruption(shell: Shell, verb_name: str, label: str, done: int, to
 # --- the verbs ---------------------------------------------------------------------
 
 
-@verb("get", usage="get [-c] REMOTE [LOCAL]", group="Transfers", args=(Arg.REMOTE, Arg.LOCAL), required=1,
-      options=RESUME, summary="download a file",
+@verb("get", usage="get [-c | -r] REMOTE [LOCAL]", group="Transfers", args=(Arg.REMOTE, Arg.LOCAL), required=1,
+      options=RESUME | RECURSIVE, retry="-c", summary="download a file (or a folder with -r)",
       details="""
       Download REMOTE into the local folder (see lcd), or to LOCAL: a file name, or a folder
       to put it in. With -c, a partial local file is completed from where it stops.
-      Ctrl-C aborts the transfer and keeps what arrived.
+      Ctrl-C aborts the transfer and keeps what arrived. With -r, REMOTE is a folder, copied
+      with all it holds into LOCAL (by default a folder of the same name).
       """)  # fmt: skip
 async def get(shell: Shell, call: Call) -> None:
+    if "-r" in call.flags:
+        from .mirror import copy_tree  # (imported here: `help` lists mirror after get and put)
+
+        await copy_tree(shell, call, up=False)
+        return
     remote = call.args[0]
-    target = _local_target(shell, remote, call.args[1] if len(call.args) > 1 else None)
+    target = local_target(shell, remote, call.args[1] if len(call.args) > 1 else None)
     await download(shell, remote, target, resume="-c" in call.flags)
 
 
-@verb("put", usage="put [-c] LOCAL [REMOTE]", group="Transfers", args=(Arg.LOCAL, Arg.REMOTE), required=1,
-      options=RESUME, summary="upload a file",
+@verb("put", usage="put [-c | -r] LOCAL [REMOTE]", group="Transfers", args=(Arg.LOCAL, Arg.REMOTE), required=1,
+      options=RESUME | RECURSIVE, summary="upload a file (or a folder with -r)",
       details="""
-      Upload LOCAL into the remote folder under its own name, or as REMOTE (a REMOTE ending
-      in / is a folder to put it in). With -c, a partial remote file is completed from where
-      it stops. The server replaces files atomically: an interrupted upload leaves the old file.
+      Upload LOCAL into the remote folder under its own name, or as REMOTE (an existing remote
+      folder, or a REMOTE ending in /, receives it under its own name). With -c, a partial
+      remote file is completed from where it stops. With -r, LOCAL is a folder, copied with all
+      it holds into REMOTE (by default a folder of the same name).
       """)  # fmt: skip
 async def put(shell: Shell, call: Call) -> None:
+    if "-r" in call.flags:
+        from .mirror import copy_tree
+
+        await copy_tree(shell, call, up=True)
+        return
     source = shell.local(call.args[0])
     remote = call.args[1] if len(call.args) > 1 else source.name
-    if remote.endswith("/"):
-        remote += source.name
+    if remote.endswith("/") or (len(call.args) > 1 and await shell.is_remote_folder(remote)):
+        remote = remote.rstrip("/") + "/" + source.name  # a folder receives the file, as for get and mv
     await upload(shell, source, remote, resume="-c" in call.flags)
 
 
 @verb("mget", usage="mget [-c] PATTERN...", group="Transfers", args=(Arg.REMOTE,), repeat_last=True,
-      required=1, options=RESUME, summary="download every file matching patterns",
+      required=1, options=RESUME, retry="-c", summary="download every file matching patterns",
       details="""
       Download the remote files matching each pattern (`mget *.txt docs/*.csv`) into the local
       folder. Patterns use *, ? and [abc]; folders are skipped. Stops at the first failure.
       """)  # fmt: skip
 async def mget(shell: Shell, call: Call) -> None:
-    client = shell.require_client()
-    remotes: list[str] = []
-    for pattern in call.args:
-        if not remote_paths.has_glob(remote_paths.basename(pattern)):
-            remotes.append(pattern)
-            continue
-        folder, name_pattern = remote_paths.split_partial(pattern)
-        entries = await client.list(folder)
-        shell.cache.store(shell.remote(folder or "."), entries)
-        found = sorted(entry.name for entry in entries
-                       if not entry.is_dir and fnmatch.fnmatchcase(entry.name, name_pattern))  # fmt: skip
-        if not found:
-            raise ShellError(f"no remote file matches {pattern!r}")
-        remotes += [folder + name for name in found]
+    remotes = await globbing.expand_all(shell, call.args)
     resume = "-c" in call.flags
-    await _many(shell, "got", [functools.partial(download, shell, remote, _local_target(shell, remote, None),
-                                                 resume=resume) for remote in remotes])  # fmt: skip
+    again = shlex.join(["mget", "-c", *call.args])
+    await _many(shell, "got", [functools.partial(download, shell, remote, local_target(shell, remote, None),
+                                                 resume=resume, again=again) for remote in remotes])  # fmt: skip
 
 
 @verb("mput", usage="mput [-c] PATTERN...", group="Transfers", args=(Arg.LOCAL,), repeat_last=True,

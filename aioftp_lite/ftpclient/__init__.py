@@ -47,6 +47,8 @@ Contract details (for code built on top, e.g. the REPL):
   "certificate verify failed: ...") raises FTPTLSError, a subclass of FTPConnectionLost;
   a failed handshake on a data connection raises ConnectionError ("TLS on the data
   connection failed: ..."), and the control connection is kept (ABOR as for any failure).
+- `mtime(path)` (MDTM) and `set_mtime(path, seconds)` (MFMT, where FEAT lists it) read and
+  keep file times, as a mirror does.
 - Also available: `client.features` (FEAT, upper-case names), `client.greeting`,
   `client.passive` and `client.use_mlsd` (settable at any time).
 """

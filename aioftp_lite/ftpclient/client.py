@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import BinaryIO, Self, TypeVar
 
-from ..protocol.listing import parse_mdtm
+from ..protocol.listing import format_mdtm, parse_mdtm
 from ..protocol.replies import Code, Reply
 from .data import DataConnection, DataModes, PendingData, prepare_active, prepare_passive
 from .errors import FTPConnectionLost, FTPReplyError, FTPTLSError
@@ -174,6 +174,12 @@ class FTPClient:
                 await control.execute("OPTS", "UTF8 ON")
             except FTPReplyError:
                 pass  # names stay UTF-8 on our side either way
+        offered = [fact for fact in self.features.get("MLST", "").split(";") if fact]
+        if any(not fact.endswith("*") for fact in offered):  # e.g. pyftpdlib leaves unix.mode off
+            try:  # every fact the server offers, so that `ls -l` can show modes and owners
+                await control.execute("OPTS", "MLST " + "".join(fact.rstrip("*") + ";" for fact in offered))
+            except FTPReplyError:
+                pass
 
     async def quit(self) -> None:
         """Say goodbye (QUIT) and close; never raises for a connection already gone."""
@@ -262,6 +268,11 @@ class FTPClient:
         reply = await self._execute("MDTM", path)
         return _number_in(reply, parse_mdtm)
 
+    async def set_mtime(self, path: str, mtime: float) -> None:
+        """Set a file's modification time (MFMT, draft-somers-ftp-mfxx; whole seconds, UTC).
+        FTPReplyError if the server has no MFMT (see `"MFMT" in client.features`)."""
+        await self._execute("MFMT", f"{format_mdtm(mtime)} {path}")
+
     async def _binary(self, control: ControlConnection) -> None:
         if self._type != "I":
             await control.execute("TYPE", "I")
@@ -297,11 +308,12 @@ class FTPClient:
         return await self._fetch_listing("NLST", path)
 
     # Defined after every `list[...]` annotation in this class: the method shadows the builtin.
-    async def list(self, path: str = "") -> list[RemoteEntry]:
-        """The entries of a folder: MLSD where the server has it, else LIST, parsed."""
+    async def list(self, path: str = "", *, mlsd: bool | None = None) -> list[RemoteEntry]:
+        """The entries of a folder: MLSD where the server has it, else LIST, parsed.
+        `mlsd=False` asks for LIST this once (its lines carry modes and owners)."""
         async with self.lock:  # one decision and one listing, not split by another task
             use_mlsd = self.use_mlsd if self.use_mlsd is not None else "MLST" in self.features
-            if use_mlsd:
+            if use_mlsd and mlsd is not False:
                 try:
                     return entries_from_mlsd(await self._fetch_listing("MLSD", path))
                 except FTPReplyError as error:

@@ -1,0 +1,81 @@
+"""The REPL's new verbs through batch mode against vsftpd: a server without MLSD (LIST times,
+MDTM), without MFMT and without HASH. Skipped where vsftpd cannot run (not root, no `ftp`)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .test_client_mirror import make_tree, snapshot
+from .test_ftpclient_tls import _start_vsftpd, _stop, _vsftpd_missing
+from .test_repl_batch import run_client, sha
+
+
+@pytest.fixture
+def vsftpd(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    missing = _vsftpd_missing()
+    if missing:
+        pytest.skip(missing)
+    root, empty = tmp_path / "vsftpd-root", tmp_path / "vsftpd-empty"
+    (root / "upload").mkdir(parents=True)
+    empty.mkdir()
+    root.chmod(0o755)  # anonymous sessions run as `ftp`; the root itself must not be writable
+    ftp = pwd.getpwnam("ftp")
+    os.chown(root / "upload", ftp.pw_uid, ftp.pw_gid)
+    settings = {
+        "listen": "YES", "listen_ipv6": "NO", "listen_address": "127.0.0.1",
+        "background": "NO", "anonymous_enable": "YES", "local_enable": "NO", "no_anon_password": "YES",
+        "anon_root": str(root), "write_enable": "YES", "anon_upload_enable": "YES", "anon_umask": "022",
+        "anon_mkdir_write_enable": "YES", "anon_other_write_enable": "YES",
+        "xferlog_enable": "NO", "seccomp_sandbox": "NO", "isolate": "NO", "isolate_network": "NO",
+        "secure_chroot_dir": str(empty), "connect_from_port_20": "NO",
+    }  # fmt: skip
+    process, port = _start_vsftpd(settings, tmp_path / "vsftpd.conf")
+    try:
+        yield port, root
+    finally:
+        _stop(process)
+        if process.stdout:
+            process.stdout.close()
+
+
+def readable(base: Path) -> None:
+    """What anonymous vsftpd may serve: world-readable files and folders."""
+    for path in [base, *base.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+async def test_mirror_both_ways_pget_and_globs_on_vsftpd(vsftpd: tuple[int, Path], tmp_path: Path) -> None:
+    port, root = vsftpd
+    make_tree(root / "site")
+    readable(root / "site")
+    local = tmp_path / "local"
+    local.mkdir()
+    url = f"ftp://127.0.0.1:{port}"
+    # Down: LIST has no seconds (nor a time, for old files): MDTM gives them.
+    status, out, err = await run_client(url, "-c", "mirror site", cwd=local)
+    assert (status, err) == (0, ""), out
+    assert snapshot(local / "site") == snapshot(root / "site")
+    status, out, err = await run_client(url, "-c", "mirror site", cwd=local)
+    assert (status, err) == (0, "") and "got 0 files" in out and "5 identical" in out
+    # Up: no MFMT, so a re-run takes a remote copy newer than the local file as done.
+    status, out, err = await run_client(url, "-c", "mirror -R --parallel 2 site upload/site", cwd=local)
+    assert (status, err) == (0, ""), out
+    uploaded = {path: digest for path, (digest, _) in snapshot(root / "upload" / "site").items()}
+    assert uploaded == {path: digest for path, (digest, _) in snapshot(local / "site").items()}
+    status, out, err = await run_client(url, "-c", "mirror -R site upload/site", cwd=local)
+    assert (status, err) == (0, "") and "sent 0 files" in out and "5 identical" in out
+    # pget with REST ranges and ABOR; a glob in a folder part; get -c of a missing file; ls -lR.
+    (root / "big.bin").write_bytes(os.urandom(3 * 1024 * 1024 + 5))
+    readable(root)
+    command = 'pget -n 3 big.bin; mget "site/*/*.txt"; get -c site/a.txt; ls -lR site'
+    status, out, err = await run_client(url, "-c", command, cwd=tmp_path)
+    assert (status, err) == (0, ""), out
+    assert sha(tmp_path / "big.bin") == sha(root / "big.bin") and "on 3 connections" in out
+    assert sha(tmp_path / "d.txt") == sha(root / "site" / "été" / "d.txt")
+    assert sha(tmp_path / "a.txt") == sha(root / "site" / "a.txt")
+    assert "site/sub dir:" in out and any(line.startswith("-rw-r--r--") for line in out.splitlines())
