@@ -111,7 +111,7 @@ class Session:
     @property
     def data(self) -> DataChannel:
         if self._data is None:
-            self._data = DataChannel(self.peer_host, buffer_limit=self.config.chunk_size)
+            self._data = DataChannel(self.peer_host, self.config.chunk_size, proxy=self.context.proxy)
         return self._data
 
     # --- replies --------------------------------------------------------------------
