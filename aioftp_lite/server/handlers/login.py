@@ -44,8 +44,8 @@ async def password(session: Session, secret: str) -> None:
         await session.reply(Code.BAD_SEQUENCE, "Login with USER first")
         return
     name, session.pending_user = session.pending_user, None
-    defender = session.context.defender
-    if defender.is_banned(session.peer_host):
+    defender, state = session.context.defender, session.context.state
+    if await state.is_banned(session.peer_host):
         # Connections opened before the ban must not go on guessing (or get in).
         session.quit_requested = True
         await session.reply(Code.SERVICE_UNAVAILABLE, "Too many failed logins from your address, try later")
@@ -64,14 +64,14 @@ async def password(session: Session, secret: str) -> None:
         # The delay slows password guessing; the defender bans an address that keeps trying,
         # from its next connection on. This attempt is answered like every other failure.
         await asyncio.sleep(session.config.login_failure_delay)
-        ban = defender.record_failure(session.peer_host)
+        ban = await state.record_failure(session.peer_host)
         if ban is not None:
             log.warning("%s banned for %gs after repeated failed logins (ban %d)",
                         ban.address, ban.seconds, ban.count)  # fmt: skip
             asyncio.get_running_loop().call_later(ban.seconds, _log_unban, defender, ban.address)
         await session.reply(Code.NOT_LOGGED_IN, "Login incorrect")
         return
-    defender.record_success(session.peer_host)
+    await state.record_success(session.peer_host)
     session.login(account)
     log.info("%s logged in as %s", session.peer, account.name)
     await session.reply(Code.LOGGED_IN, f"User {account.name} logged in")
