@@ -120,6 +120,8 @@ SETTING_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--max-connections", "max_connections", count_argument,
      "most clients at once (421 beyond; default: what the open-file limit allows)"),
     ("--max-connections-per-ip", "max_connections_per_ip", count_argument, "most clients per address"),
+    ("--max-connections-per-user", "max_connections_per_user", count_argument,
+     "most sessions logged in as one account (530 beyond; 0: no limit)"),
     ("--idle-timeout", "idle_timeout", seconds_argument, "close idle control connections (421)"),
     ("--data-timeout", "data_timeout", seconds_argument,
      "wait for a data connection (425); end a transfer that moves nothing this long (426)"),

@@ -32,6 +32,7 @@ class ServerConfig:
     max_connections: int | None = None  # None: what the open-file limit allows (descriptors.py)
     # None: DEFAULT_MAX_CONNECTIONS_PER_IP, except for safelisted addresses; 0: no limit.
     max_connections_per_ip: int | None = None
+    max_connections_per_user: int = 0  # sessions logged in as one account at once; 0: no limit
     idle_timeout: float = 300.0
     data_timeout: float = 30.0
     max_line_length: int = 4096

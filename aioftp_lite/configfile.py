@@ -3,7 +3,7 @@
     [server]    root, host, port, anonymous ("off" | "read" | "write"), read_only, show_hidden,
                 banner, log_level, log_file, fsync, hosts = ["ftp.example.com", ...] (HOST),
                 proxy_protocol, proxy_trusted = ["10.0.0.5/32", ...] (load balancers)
-    [limits]    max_connections, max_connections_per_ip, idle_timeout, data_timeout,
+    [limits]    max_connections, max_connections_per_ip, max_connections_per_user, idle_timeout, data_timeout,
                 max_line_length, passive_ports = "50000-50100", masquerade_address,
                 login_failure_delay, max_login_failures, login_failure_window, first_ban_seconds,
                 ban_seconds, ban_safelist = ["10.0.0.0/8", ...], login_hash_cpu (share of a core),
@@ -184,6 +184,7 @@ SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("server", "proxy_trusted"): ("proxy_trusted", _safelist),
     ("limits", "max_connections"): ("max_connections", _integer),
     ("limits", "max_connections_per_ip"): ("max_connections_per_ip", _integer),
+    ("limits", "max_connections_per_user"): ("max_connections_per_user", _integer),
     ("limits", "idle_timeout"): ("idle_timeout", _seconds),
     ("limits", "data_timeout"): ("data_timeout", _seconds),
     ("limits", "max_line_length"): ("max_line_length", _integer),

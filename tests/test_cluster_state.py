@@ -169,3 +169,30 @@ async def test_nodes_serve_through_a_redis_outage_and_share_again_after_it(
         text, _ = await in_thread(lambda: welcome(b.port, "127.0.0.5"))
         assert text.startswith("421 Too many failed logins")
         assert "Traceback" not in caplog.text
+
+
+async def test_sessions_per_user_count_across_nodes(tmp_path: Path, redis_server: RedisServer) -> None:
+    async with (
+        node(tmp_path, redis_server, max_connections_per_user=1) as a,
+        node(tmp_path, redis_server, max_connections_per_user=1) as b,
+    ):
+        _text, first = await in_thread(lambda: welcome(a.port))
+        assert first is not None
+        await in_thread(lambda: first.login(USER, PASSWORD))
+        _text, second = await in_thread(lambda: welcome(b.port))
+        assert second is not None
+        with pytest.raises(ftplib.error_perm, match="530 Too many connections for user alice"):
+            await in_thread(lambda: second.login(USER, PASSWORD))
+        await in_thread(lambda: first.sendcmd("USER bob"))  # a new login: no longer alice's
+        await in_thread(lambda: second.login(USER, PASSWORD))
+        with pytest.raises(ftplib.error_perm, match="530 Too many connections"):
+            await in_thread(lambda: first.login(USER, PASSWORD))
+        await in_thread(second.quit)
+        for _ in range(50):  # the session on b ends a moment after its 221
+            try:
+                await in_thread(lambda: first.login(USER, PASSWORD))
+                break
+            except ftplib.error_perm:
+                await asyncio.sleep(0.05)
+        assert await in_thread(first.pwd) == "/"
+        await in_thread(first.quit)

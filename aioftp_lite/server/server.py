@@ -29,6 +29,7 @@ from . import handlers  # noqa: F401 - registers every command in the table
 from .control import ControlConnection
 from .datachannel import PassivePorts
 from .descriptors import AcceptFailureLog, connection_limit, raise_open_file_limit
+from .handlers.login import release_user
 from .proxied import ProxyHeaderReader, ProxyPolicy
 from .session import Session
 from .throttle import RateLimiter
@@ -43,7 +44,7 @@ RELOADABLE = frozenset({
     "max_connections", "max_connections_per_ip", "idle_timeout", "data_timeout", "max_line_length",
     "login_failure_delay", "max_login_failures", "login_failure_window", "first_ban_seconds",
     "ban_seconds", "ban_safelist", "login_hash_cpu", "login_queue", "login_queue_wait",
-    "shutdown_timeout", "masquerade_address",
+    "shutdown_timeout", "masquerade_address", "max_connections_per_user",
 })  # fmt: skip
 
 
@@ -369,6 +370,7 @@ class Server:
         finally:
             del self._sessions[task]
             await self.context.state.release(address_key(normalize_host(peer_host)))
+            await release_user(session)
 
     # --- idle sessions and stalled transfers ------------------------------------------
     # One timer for the whole server, not one per session or transfer: a session's own

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from ...cluster.state import user_key
 from ...errors import FTPError
 from ...passwords import ServerBusy
 from ...protocol.replies import Code
@@ -21,6 +22,7 @@ log = logging.getLogger("aioftp_lite.session")
 @command("USER", argument=Arg.REQUIRED, login=False, syntax="USER <name>", help="begin a login")
 async def user(session: Session, name: str) -> None:
     session.account = session.storage = None
+    await release_user(session)
     if session.config.require_tls and not session.control_tls:
         raise FTPError(Code.NOT_LOGGED_IN, "This server requires TLS: send AUTH TLS first")
     authenticator = session.context.authenticator
@@ -72,9 +74,21 @@ async def password(session: Session, secret: str) -> None:
         await session.reply(Code.NOT_LOGGED_IN, "Login incorrect")
         return
     await state.record_success(session.peer_host)
+    if not await state.admit(user_key(account.name), session.config.max_connections_per_user):
+        log.warning("%s login as %s refused: too many sessions of this user", session.peer, account.name)
+        await session.reply(Code.NOT_LOGGED_IN, f"Too many connections for user {account.name}, try later")
+        return
+    session.counted_user = account.name
     session.login(account)
     log.info("%s logged in as %s", session.peer, account.name)
     await session.reply(Code.LOGGED_IN, f"User {account.name} logged in")
+
+
+async def release_user(session: Session) -> None:
+    """The session no longer counts for its account (a new USER, or its end)."""
+    name, session.counted_user = session.counted_user, None
+    if name is not None:
+        await session.context.state.release(user_key(name))
 
 
 def _log_unban(defender: LoginDefender, address: str) -> None:
