@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import gc
 import getpass
+import importlib.util
 import logging
 import os
 import signal
@@ -95,6 +96,15 @@ def storage_argument(text: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def state_url_argument(text: str) -> str:
+    from .cluster.url import check_state_url  # no Redis library needed to check it
+
+    try:
+        return check_state_url(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def port_range_argument(text: str) -> tuple[int, int]:
     try:
         return parse_port_range(text)
@@ -110,6 +120,8 @@ SETTING_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--max-connections", "max_connections", count_argument,
      "most clients at once (421 beyond; default: what the open-file limit allows)"),
     ("--max-connections-per-ip", "max_connections_per_ip", count_argument, "most clients per address"),
+    ("--max-connections-per-user", "max_connections_per_user", count_argument,
+     "most sessions logged in as one account (530 beyond; 0: no limit)"),
     ("--idle-timeout", "idle_timeout", seconds_argument, "close idle control connections (421)"),
     ("--data-timeout", "data_timeout", seconds_argument,
      "wait for a data connection (425); end a transfer that moves nothing this long (426)"),
@@ -134,6 +146,10 @@ SETTING_FLAGS: list[tuple[str, str, Any, str]] = [
      "share of one core that password hashing may use (default 0.25)"),
     ("--s3-endpoint", "s3_endpoint", str, "S3 endpoint URL for --storage s3://... (default: AWS)"),
     ("--s3-region", "s3_region", str, "S3 region (default: AWS_REGION)"),
+    ("--proxy-trusted", "proxy_trusted", safelist_argument,
+     "load balancers allowed to send a PROXY header, CIDR,... (default 127.0.0.0/8,::1)"),
+    ("--state", "state_url", state_url_argument,
+     "share bans and connection counts with other nodes: redis://HOST:PORT/DB (pip install 'aioftp_lite[cluster]')"),
 ]
 # Switches that can only turn a setting on: (flag, field, value, help).
 SWITCHES: list[tuple[str, str, Any, str]] = [
@@ -143,6 +159,8 @@ SWITCHES: list[tuple[str, str, Any, str]] = [
     ("--no-tls-session-reuse", "tls_session_reuse", False,
      "accept PROT P data connections that do not resume the control connection's TLS session"),
     ("--no-fsync", "fsync", False, "acknowledge uploads without fsync (scratch servers)"),
+    ("--proxy-protocol", "proxy_protocol", True,
+     "behind a load balancer: take the client's address from its PROXY header (v1 or v2)"),
 ]
 
 
@@ -219,6 +237,8 @@ def config_from_arguments(arguments: argparse.Namespace) -> ServerConfig:
         raise UsageError("--require-tls needs --tls-cert (or tls.cert in the config file)")
     if settings.get("implicit_tls_port") is not None and not settings.get("tls_cert"):
         raise UsageError("--implicit-tls-port needs --tls-cert (or tls.cert in the config file)")
+    if settings.get("state_url") and importlib.util.find_spec("redis") is None:
+        raise UsageError("--state needs redis-py: pip install 'aioftp_lite[cluster]'")
     for name in ("tls_cert", "tls_key"):
         if settings.get(name) is not None and not Path(settings[name]).is_file():
             raise UsageError(f"{name.replace('_', '-')} file {str(settings[name])!r} does not exist")

@@ -32,6 +32,7 @@ class ServerConfig:
     max_connections: int | None = None  # None: what the open-file limit allows (descriptors.py)
     # None: DEFAULT_MAX_CONNECTIONS_PER_IP, except for safelisted addresses; 0: no limit.
     max_connections_per_ip: int | None = None
+    max_connections_per_user: int = 0  # sessions logged in as one account at once; 0: no limit
     idle_timeout: float = 300.0
     data_timeout: float = 30.0
     max_line_length: int = 4096
@@ -80,11 +81,20 @@ class ServerConfig:
     s3_region: str | None = None  # None: AWS_REGION
     s3_part_size: int = 8 * 1024 * 1024
     s3_timeout: float = 30.0  # seconds, for each request to the store
+    # Behind a load balancer (docs/cluster.md): the PROXY protocol header from these senders
+    # gives the client's address; a cluster's shared state (bans, counts) in Redis.
+    proxy_protocol: bool = False
+    proxy_trusted: tuple[str, ...] = ("127.0.0.0/8", "::1")
+    proxy_header_timeout: float = 5.0
+    state_url: str | None = None  # redis://HOST:PORT/DB; None: this process's own store
+    state_timeout: float = 1.0  # seconds, for each request to the shared store
+    state_node_ttl: float = 15.0  # a node that stops (crash) has its counts forgotten after this
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
         self.ban_safelist = tuple(self.ban_safelist)
         self.hosts = tuple(self.hosts)
+        self.proxy_trusted = tuple(self.proxy_trusted)
 
     @property
     def anonymous_access(self) -> str:

@@ -1,8 +1,9 @@
 """The TOML config file (`--config FILE`): a schema table, checked key by key.
 
     [server]    root, host, port, anonymous ("off" | "read" | "write"), read_only, show_hidden,
-                banner, log_level, log_file, fsync, hosts = ["ftp.example.com", ...] (HOST)
-    [limits]    max_connections, max_connections_per_ip, idle_timeout, data_timeout,
+                banner, log_level, log_file, fsync, hosts = ["ftp.example.com", ...] (HOST),
+                proxy_protocol, proxy_trusted = ["10.0.0.5/32", ...] (load balancers)
+    [limits]    max_connections, max_connections_per_ip, max_connections_per_user, idle_timeout, data_timeout,
                 max_line_length, passive_ports = "50000-50100", masquerade_address,
                 login_failure_delay, max_login_failures, login_failure_window, first_ban_seconds,
                 ban_seconds, ban_safelist = ["10.0.0.0/8", ...], login_hash_cpu (share of a core),
@@ -13,6 +14,9 @@
     [storage]   backend ("local" | "s3"), bucket, prefix, endpoint, region, part_size (bytes,
                 at least 5 MiB), timeout (seconds per request); S3 credentials come from the
                 AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY environment variables
+    [state]     url = "redis://HOST:PORT/DB" (bans and connection counts shared by a cluster),
+                timeout (seconds per request to it), node_ttl (seconds: a stopped node's counts
+                are forgotten after it)
     [[users]]   name, password_hash (from `aioftp-lite hash-password`), home, permissions = [...]
 
 Every mistake raises `ConfigError` naming the key, so the CLI can print one clear line.
@@ -147,6 +151,15 @@ def _prefix(value: Any, key: str, _base: Path) -> str:
     return value.strip("/")
 
 
+def _state_url(value: Any, key: str, base: Path) -> str:
+    from .cluster.url import check_state_url
+
+    try:
+        return check_state_url(_text(value, key, base))
+    except ValueError as error:
+        raise ConfigError(f"{key}: {error}") from None
+
+
 def _part_size(value: Any, key: str, base: Path) -> int:
     size = _integer(value, key, base)
     if size < 5 * 1024 * 1024:
@@ -167,8 +180,11 @@ SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("server", "log_file"): ("log_file", _path),
     ("server", "fsync"): ("fsync", _boolean),
     ("server", "hosts"): ("hosts", _host_names),
+    ("server", "proxy_protocol"): ("proxy_protocol", _boolean),
+    ("server", "proxy_trusted"): ("proxy_trusted", _safelist),
     ("limits", "max_connections"): ("max_connections", _integer),
     ("limits", "max_connections_per_ip"): ("max_connections_per_ip", _integer),
+    ("limits", "max_connections_per_user"): ("max_connections_per_user", _integer),
     ("limits", "idle_timeout"): ("idle_timeout", _seconds),
     ("limits", "data_timeout"): ("data_timeout", _seconds),
     ("limits", "max_line_length"): ("max_line_length", _integer),
@@ -199,6 +215,9 @@ SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("storage", "region"): ("s3_region", _text),
     ("storage", "part_size"): ("s3_part_size", _part_size),
     ("storage", "timeout"): ("s3_timeout", _seconds),
+    ("state", "url"): ("state_url", _state_url),
+    ("state", "timeout"): ("state_timeout", _seconds),
+    ("state", "node_ttl"): ("state_node_ttl", _seconds),
 }
 SECTIONS = sorted({section for section, _ in SCHEMA})
 

@@ -17,7 +17,7 @@ from aioftp_lite import Server
 
 USER, PASSWORD = "alice", "s3cret pass"
 
-pytest_plugins = ["tests.s3_store"]  # the session's SeaweedFS, for the S3 backend's tests
+pytest_plugins = ["tests.s3_store", "tests.redis_store"]  # SeaweedFS (S3 tests), redis-server (cluster tests)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ class ControlConnection(asyncio.Protocol):
     __slots__ = (
         "transport", "_on_made", "_limit", "_buffer", "_discarding", "_waiter", "_eof", "_lost",
         "_reading_paused", "_writing_paused", "_drain_waiter", "_closed", "_tls", "awaits_tls",
+        "source",
     )  # fmt: skip
 
     def __init__(
@@ -45,6 +46,8 @@ class ControlConnection(asyncio.Protocol):
         self._tls = False
         # On the implicit FTPS port: TLS from the first byte, the handshake still to come.
         self.awaits_tls = implicit_tls
+        # The client's address from a load balancer's PROXY header (proxied.py), if any.
+        self.source: tuple[str, int] | None = None
 
     @property
     def is_tls(self) -> bool:

@@ -17,6 +17,7 @@ import socket
 import ssl
 import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import FTPError
 from ..protocol.addresses import Address, normalize_host
@@ -24,6 +25,9 @@ from ..protocol.replies import Code
 from ..tls import FTPSContext, without_session_tickets
 from .transfer import close_quietly
 from .upload import BlockSink
+
+if TYPE_CHECKING:
+    from .proxied import ProxyPolicy
 
 DataStreams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -158,12 +162,15 @@ class _Active:
 class DataChannel:
     """The pending data connection of one session, consumed by the next transfer."""
 
-    __slots__ = ("_peer_host", "_limit", "_pending")
+    __slots__ = ("_peer_host", "_limit", "_pending", "_proxy")
 
-    def __init__(self, peer_host: str, buffer_limit: int) -> None:
+    def __init__(self, peer_host: str, buffer_limit: int, proxy: ProxyPolicy | None = None) -> None:
         self._peer_host = normalize_host(peer_host)
         self._limit = buffer_limit
         self._pending: socket.socket | _Active | None = None
+        # Behind a load balancer: a passive connection from it carries a PROXY header naming
+        # the client, and is held to that address instead (proxied.py).
+        self._proxy = proxy
 
     @property
     def is_pending(self) -> bool:
@@ -196,14 +203,16 @@ class DataChannel:
             raise FTPError(Code.CANT_OPEN_DATA, "Use PORT, EPRT, PASV or EPSV first")
         try:
             sock = self._take_waiting(pending) if isinstance(pending, socket.socket) else None
-            if sock is not None and tls is None and sink is None:
+            proxied = sock is not None and self._proxy is not None and self._proxy.sent_by_balancer(sock)
+            if sock is not None and tls is None and sink is None and not proxied:
                 return DataConnection(sock, self._limit)  # nothing to wait for: no timer needed
             async with asyncio.timeout(timeout):
-                if sock is None:
+                if sock is None or proxied:
                     if isinstance(pending, _Active):
                         sock = await _connect(pending.address)
                     else:
-                        sock = await self._accept_from_peer(pending)
+                        assert isinstance(pending, socket.socket)
+                        sock = await self._accept_from_peer(pending, sock)
                 connection = DataConnection(sock, self._limit)
                 if tls is not None or sink is not None:
                     await connection.streams(tls, sink)
@@ -235,21 +244,36 @@ class DataChannel:
                 connection.setblocking(False)
                 return connection
 
-    async def _accept_from_peer(self, listener: socket.socket) -> socket.socket:
-        """Accept the first connection from the control connection's own host.
+    async def _accept_from_peer(
+        self, listener: socket.socket, taken: socket.socket | None = None
+    ) -> socket.socket:
+        """Accept the first connection from the control connection's own host (`taken`: one
+        already accepted from a balancer, whose header is still to be read).
 
         Connections from elsewhere are dropped (they would let a third host steal
         or inject the data: "passive port theft").
         """
         loop = asyncio.get_running_loop()
         while True:
-            connection, address = await loop.sock_accept(listener)
-            if self._from_peer(connection, address):
+            if taken is not None:
+                connection, taken = taken, None
+            else:
+                connection, address = await loop.sock_accept(listener)
+                if not self._from_peer(connection, address):
+                    continue
+            proxy = self._proxy
+            if proxy is None or not proxy.sent_by_balancer(connection):
                 return connection
+            if await proxy.source_of(connection) == self._peer_host:
+                return connection
+            connection.close()
 
     def _from_peer(self, connection: socket.socket, address: tuple[str, int]) -> bool:
-        """Whether an accepted connection comes from the client's host; if not, it is closed."""
-        if normalize_host(address[0]) == self._peer_host:
+        """Whether an accepted connection comes from the client's host (or from a balancer,
+        whose header is then checked); if not, it is closed."""
+        if normalize_host(address[0]) == self._peer_host or (
+            self._proxy is not None and self._proxy.trusts(address[0])
+        ):
             return True
         connection.close()
         return False

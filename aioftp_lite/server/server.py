@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import socket
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..auth import Account, Authenticator, UserEntry
+from ..cluster.state import LocalState, SharedState, address_key
 from ..config import DEFAULT_MAX_CONNECTIONS_PER_IP, ServerConfig
 from ..defender import LoginDefender
 from ..passwords import SlowHashBudget, hash_password
@@ -29,6 +29,8 @@ from . import handlers  # noqa: F401 - registers every command in the table
 from .control import ControlConnection
 from .datachannel import PassivePorts
 from .descriptors import AcceptFailureLog, connection_limit, raise_open_file_limit
+from .handlers.login import release_user
+from .proxied import ProxyHeaderReader, ProxyPolicy
 from .session import Session
 from .throttle import RateLimiter
 
@@ -42,7 +44,7 @@ RELOADABLE = frozenset({
     "max_connections", "max_connections_per_ip", "idle_timeout", "data_timeout", "max_line_length",
     "login_failure_delay", "max_login_failures", "login_failure_window", "first_ban_seconds",
     "ban_seconds", "ban_safelist", "login_hash_cpu", "login_queue", "login_queue_wait",
-    "shutdown_timeout", "masquerade_address",
+    "shutdown_timeout", "masquerade_address", "max_connections_per_user",
 })  # fmt: skip
 
 
@@ -58,6 +60,11 @@ class ServerContext:
             ),
         )
         self.defender = LoginDefender()
+        self.state: SharedState = LocalState(self.defender)
+        if config.state_url is not None:
+            from ..cluster.redis_state import RedisState  # only cluster nodes need redis-py
+
+            self.state = RedisState(config.state_url, self.defender, config.state_timeout, config.state_node_ttl)
         self._user_entries: dict[str, tuple[str, UserEntry]] = {}  # --user name: (password, entry)
         self._storage_factory = storage_factory
         # What the sessions' storage can do, known before any login (FEAT asks it).
@@ -69,6 +76,9 @@ class ServerContext:
         self.passive_ports = PassivePorts(config.passive_ports)
         self.total_rate = RateLimiter(config.max_total_rate) if config.max_total_rate else None
         self.tls = server_context(config.tls_cert, config.tls_key) if config.tls_cert else None
+        self.proxy = (
+            ProxyPolicy(config.proxy_trusted, config.proxy_header_timeout) if config.proxy_protocol else None
+        )
 
     def apply_accounts_and_limits(self, config: ServerConfig) -> None:
         """Accounts, anonymous access and the login defence from `config` (at start and on a
@@ -135,7 +145,6 @@ class Server:
         self.context: ServerContext | None = None
         self._server: asyncio.Server | None = None
         self._sessions: dict[asyncio.Task[None], Session] = {}
-        self._per_ip: collections.Counter[str] = collections.Counter()
         self._idle_sweep: asyncio.TimerHandle | None = None
         self.max_connections = self.config.max_connections or 0  # settled at start()
         self._derived_max_connections = 0  # what the open-file limit allows
@@ -159,6 +168,7 @@ class Server:
             await asyncio.to_thread(self._prepare_root)
         # Built here: hashing the --user passwords is slow on purpose, keep it off __init__.
         self.context = await asyncio.to_thread(ServerContext, self.config, self._storage_factory)
+        await self.context.state.start()  # never fails: an unreachable shared store is retried
         if self._s3_client is not None:
             from ..storage.s3 import S3Storage
 
@@ -289,6 +299,7 @@ class Server:
                 loop.set_exception_handler(self._accept_failures.previous)
             self._accept_failures = None
         if self.context is not None:
+            await self.context.state.close()
             self.context.authenticator.budget.close()
             self.context.close_storages()
         if self._s3_client is not None:
@@ -314,8 +325,11 @@ class Server:
         return _addresses(self._server.sockets)
 
     # --- connections ----------------------------------------------------------------
-    def _new_connection(self) -> ControlConnection:
-        return ControlConnection(self._connection_made, self.config.max_line_length)
+    def _new_connection(self) -> asyncio.Protocol:
+        control = ControlConnection(self._connection_made, self.config.max_line_length)
+        if self.context is not None and self.context.proxy is not None:
+            return ProxyHeaderReader(control, self.context.proxy)
+        return control
 
     def _connection_made(self, control: ControlConnection) -> None:
         asyncio.get_running_loop().create_task(self._serve(control))
@@ -326,7 +340,7 @@ class Server:
         The limits are checked here, a loop turn after the accept, not in connection_made:
         by then the loop has seen every end of stream that arrived with the new connection."""
         assert self.context is not None
-        peer = control.transport.get_extra_info("peername")
+        peer = control.source or control.transport.get_extra_info("peername")
         if not peer:  # reset before we got to it
             control.transport.abort()
             return
@@ -339,7 +353,7 @@ class Server:
                 log.info("%s:%s no TLS handshake on the implicit FTPS port: %s", *peer[:2], error or "timed out")
                 control.transport.abort()
                 return
-        refusal = self._refusal(peer_host)
+        refusal = await self._refusal(peer_host)  # counts the connection if it is let in
         if refusal is not None:
             control.say_goodbye(refusal.encode())
             return
@@ -347,7 +361,6 @@ class Server:
         task = asyncio.current_task()
         assert task is not None
         self._sessions[task] = session
-        self._per_ip[peer_host] += 1
         try:
             await session.run()
         except asyncio.CancelledError:
@@ -356,9 +369,8 @@ class Server:
             pass
         finally:
             del self._sessions[task]
-            self._per_ip[peer_host] -= 1
-            if not self._per_ip[peer_host]:
-                del self._per_ip[peer_host]
+            await self.context.state.release(address_key(normalize_host(peer_host)))
+            await release_user(session)
 
     # --- idle sessions and stalled transfers ------------------------------------------
     # One timer for the whole server, not one per session or transfer: a session's own
@@ -378,18 +390,23 @@ class Server:
         for session in list(self._sessions.values()):
             session.check_timeouts(now)
 
-    def _refusal(self, peer_host: str) -> Reply | None:
+    async def _refusal(self, peer_host: str) -> Reply | None:
+        """Why a new connection is refused, or None: then it is counted (the state's admit)."""
         assert self.context is not None
-        if self.context.defender.is_banned(normalize_host(peer_host)):
+        host = normalize_host(peer_host)
+        state = self.context.state
+        if await state.is_banned(host):
             return Reply(Code.SERVICE_UNAVAILABLE, "Too many failed logins from your address, try later")
         limit = self.max_connections
         if limit and len(self._sessions) >= limit and self._staying() >= limit:
             return Reply(Code.SERVICE_UNAVAILABLE, "Too many connections, try again later")
         per_ip = self.config.max_connections_per_ip
         if per_ip is None:
-            safe = self.context.defender.is_safelisted(normalize_host(peer_host))
-            per_ip = 0 if safe else DEFAULT_MAX_CONNECTIONS_PER_IP
-        if per_ip and self._per_ip[peer_host] >= per_ip and self._staying(peer_host) >= per_ip:
+            per_ip = 0 if self.context.defender.is_safelisted(host) else DEFAULT_MAX_CONNECTIONS_PER_IP
+        key = address_key(host)
+        # Sessions whose client has hung up are about to end: they do not hold a place.
+        ending = state.local_count(key) - self._staying(host) if per_ip else 0
+        if not await state.admit(key, per_ip, ending):
             return Reply(Code.SERVICE_UNAVAILABLE, "Too many connections from your address")
         return None
 

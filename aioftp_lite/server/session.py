@@ -55,6 +55,7 @@ class Session:
         "epsv_all", "control_tls", "protection_buffer_set", "protect_data", "_data", "transfer",
         "transfer_progress", "quit_requested", "rate_limiters", "shutting_down", "data_connected",
         "_last_activity", "_last_reply", "_loop", "_stall_watch", "virtual_host", "hash_algorithm",
+        "counted_user",
     )  # fmt: skip
 
     def __init__(
@@ -75,6 +76,7 @@ class Session:
         # Login state.
         self.pending_user: str | None = None
         self.account: Account | None = None
+        self.counted_user: str | None = None  # the account this session counts for (login.py)
         self.storage: Storage | None = None
         # Per-session protocol state.
         self.cwd = ROOT
@@ -111,7 +113,7 @@ class Session:
     @property
     def data(self) -> DataChannel:
         if self._data is None:
-            self._data = DataChannel(self.peer_host, buffer_limit=self.config.chunk_size)
+            self._data = DataChannel(self.peer_host, self.config.chunk_size, proxy=self.context.proxy)
         return self._data
 
     # --- replies --------------------------------------------------------------------

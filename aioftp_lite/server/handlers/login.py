@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from ...cluster.state import user_key
 from ...errors import FTPError
 from ...passwords import ServerBusy
 from ...protocol.replies import Code
@@ -21,6 +22,7 @@ log = logging.getLogger("aioftp_lite.session")
 @command("USER", argument=Arg.REQUIRED, login=False, syntax="USER <name>", help="begin a login")
 async def user(session: Session, name: str) -> None:
     session.account = session.storage = None
+    await release_user(session)
     if session.config.require_tls and not session.control_tls:
         raise FTPError(Code.NOT_LOGGED_IN, "This server requires TLS: send AUTH TLS first")
     authenticator = session.context.authenticator
@@ -44,8 +46,8 @@ async def password(session: Session, secret: str) -> None:
         await session.reply(Code.BAD_SEQUENCE, "Login with USER first")
         return
     name, session.pending_user = session.pending_user, None
-    defender = session.context.defender
-    if defender.is_banned(session.peer_host):
+    defender, state = session.context.defender, session.context.state
+    if await state.is_banned(session.peer_host):
         # Connections opened before the ban must not go on guessing (or get in).
         session.quit_requested = True
         await session.reply(Code.SERVICE_UNAVAILABLE, "Too many failed logins from your address, try later")
@@ -64,17 +66,29 @@ async def password(session: Session, secret: str) -> None:
         # The delay slows password guessing; the defender bans an address that keeps trying,
         # from its next connection on. This attempt is answered like every other failure.
         await asyncio.sleep(session.config.login_failure_delay)
-        ban = defender.record_failure(session.peer_host)
+        ban = await state.record_failure(session.peer_host)
         if ban is not None:
             log.warning("%s banned for %gs after repeated failed logins (ban %d)",
                         ban.address, ban.seconds, ban.count)  # fmt: skip
             asyncio.get_running_loop().call_later(ban.seconds, _log_unban, defender, ban.address)
         await session.reply(Code.NOT_LOGGED_IN, "Login incorrect")
         return
-    defender.record_success(session.peer_host)
+    await state.record_success(session.peer_host)
+    if not await state.admit(user_key(account.name), session.config.max_connections_per_user):
+        log.warning("%s login as %s refused: too many sessions of this user", session.peer, account.name)
+        await session.reply(Code.NOT_LOGGED_IN, f"Too many connections for user {account.name}, try later")
+        return
+    session.counted_user = account.name
     session.login(account)
     log.info("%s logged in as %s", session.peer, account.name)
     await session.reply(Code.LOGGED_IN, f"User {account.name} logged in")
+
+
+async def release_user(session: Session) -> None:
+    """The session no longer counts for its account (a new USER, or its end)."""
+    name, session.counted_user = session.counted_user, None
+    if name is not None:
+        await session.context.state.release(user_key(name))
 
 
 def _log_unban(defender: LoginDefender, address: str) -> None:
