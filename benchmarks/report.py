@@ -169,8 +169,10 @@ def _versus_tables(
     for name in servers:
         base = SERVERS[name].versus if name in SERVERS else None
         measured = [v for v in plan if f"{v.key}|{name}" in summary]
-        if base is None or not measured:
-            continue
+        if base is None or not measured or base in servers and SERVERS[base].versus is not None:
+            continue  # a companion (below) is a column of its base's table
+        # Companions: servers compared with `name` itself (direct S3 transfers with ours on S3).
+        companions = [other for other in servers if other in SERVERS and SERVERS[other].versus == name]
         scenarios = ", ".join(dict.fromkeys(v.scenario for v in measured))
         placed = pinning.get("servers", {})
         loadgen = pinning.get("load generator")
@@ -184,13 +186,16 @@ def _versus_tables(
             "",
             (
                 f"**{scenarios}: {_title(name)} against {_title(base)}.** {where} In brackets: "
-                f"{_title(name)} compared with {_title(base)} (above 1: {_title(name)} is better)."
+                f"{_title(name)} compared with {_title(base)} (above 1: {_title(name)} is better)"
+                + "".join(f"; under {_title(other)}: {_title(name)} compared with it" for other in companions)
+                + "."
             ),
             "",
-            *_header([base, name]),
+            *_header([base, name, *companions]),
         ]
+        compare = {name: (name, base), **{other: (name, other) for other in companions}}
         for variant in measured:
-            lines += _variant_rows(variant, [base, name], summary, {name: (name, base)})
+            lines += _variant_rows(variant, [base, name, *companions], summary, compare)
     return lines
 
 

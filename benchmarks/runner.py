@@ -108,7 +108,7 @@ QUICK_PLAN = [
         server_args=FLOOD_ARGS,
     ),
 ]
-FULL_SERVERS = ["aioftp_lite", "aioftp_lite_w2", "pyftpdlib", "aioftp", "vsftpd"]
+FULL_SERVERS = ["aioftp_lite", "aioftp_lite_w2", "pyftpdlib", "aioftp", "vsftpd", "aioftp_lite_s3", "s3_direct"]
 QUICK_SERVERS = ["aioftp_lite", "aioftp_lite_w2", "pyftpdlib"]
 
 
@@ -167,6 +167,47 @@ def run_loadgen(
         return {"errors": {"loadgen_failed": 1}, "error_count": 1, "corrupt": 0, "metrics": {},
                 "stderr": done.stderr[-2000:]}  # fmt: skip
     return json.loads(lines[-1])
+
+
+def measure_server(
+    variant: Variant, name: str, root: Path, workdir: Path, server_cpu: int | None, loadgen_cpu: int | None
+) -> dict[str, Any]:
+    """One measurement of `variant` on a freshly started `name`, stopped afterwards."""
+    try:
+        server = servers.start(servers.SERVERS[name], root, workdir, server_cpu, variant.server_args.get(name, ()))
+    except servers.ServerStartError as error:
+        return {"errors": {"server_start": 1}, "error_count": 1, "corrupt": 0, "metrics": {}, "detail": str(error)}
+    try:
+        return run_loadgen(variant, server, loadgen_cpu, limit=300.0)
+    finally:
+        server.stop()
+
+
+def run_direct(variant: Variant, cpu: int | None, limit: float) -> dict[str, Any]:
+    """Direct S3 transfers (no FTP) on the server's core: the S3 client is in the server's place."""
+    command = servers.direct_command(variant.scenario, variant.flags)
+    try:
+        done = subprocess.run(servers.pinned(command, cpu), capture_output=True, text=True, check=False,
+                              timeout=limit + 60, cwd=servers.REPO)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return {"errors": {"direct_timeout": 1}, "error_count": 1, "corrupt": 0, "metrics": {}}
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        return {"errors": {"direct_failed": 1}, "error_count": 1, "corrupt": 0, "metrics": {},
+                "stderr": done.stderr[-2000:]}  # fmt: skip
+    return json.loads(lines[-1])
+
+
+def start_store(workdir: Path) -> Any:
+    """The SeaweedFS of the S3 variants, its data on the runner's tmpfs folder; its credentials
+    go into this process's environment, which the servers inherit."""
+    from .seaweedfs import SeaweedFS
+
+    store = SeaweedFS(workdir / "seaweedfs", (servers.S3_BUCKET,))
+    store.start()
+    os.environ.update(store.environment())
+    servers.S3_STORE["endpoint"] = store.endpoint
+    return store
 
 
 def summarize(measurements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -286,7 +327,12 @@ def main(argv: list[str] | None = None) -> int:
     failures = 0
     meta = report.machine_info(available, argv if argv is not None else sys.argv[1:], runs, args.quick, notes)
     meta["pinning"] = {"servers": pinning, "load generator": loadgen_cpu}
+    store = None
     try:
+        if any(servers.SERVERS[name].store for name in available):
+            store = start_store(workdir)
+            meta["notes"].append("S3 store: one SeaweedFS (weed mini) on 127.0.0.1, data on tmpfs, not pinned to a core; "
+                                 "direct S3 transfers run on the server's core")
         roots = prepare_roots(workdir, available, big)
         cold = [
             int(v.flags["users"]) for v in plan if v.scenario == "cold_login" and "aioftp_lite" not in v.skip
@@ -299,17 +345,10 @@ def main(argv: list[str] | None = None) -> int:
                     if name in variant.skip or not servers.SERVERS[name].runs_in(variant.scenario):
                         continue
                     waited = settle(threshold, 65.0) if threshold else 0.0
-                    try:
-                        server = servers.start(servers.SERVERS[name], roots[name], workdir, server_cpu,
-                                               variant.server_args.get(name, ()))  # fmt: skip
-                    except servers.ServerStartError as error:
-                        result: dict[str, Any] = {"errors": {"server_start": 1}, "error_count": 1, "corrupt": 0,
-                                                  "metrics": {}, "detail": str(error)}  # fmt: skip
+                    if servers.SERVERS[name].direct:
+                        result = run_direct(variant, server_cpu, limit=300.0)
                     else:
-                        try:
-                            result = run_loadgen(variant, server, loadgen_cpu, limit=300.0)
-                        finally:
-                            server.stop()
+                        result = measure_server(variant, name, roots[name], workdir, server_cpu, loadgen_cpu)
                     result["settle_s"] = round(waited, 1)
                     # Anything else running on the machine skews the numbers: keep a record of it.
                     result["loadavg_1m"] = round(os.getloadavg()[0], 2)
@@ -329,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
                     out, meta, plan, available, measurements, summarize(measurements), png=not args.quick
                 )
     finally:
+        if store is not None:
+            store.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     meta["duration_s"] = round(time.time() - started, 1)
     loads = [m["result"]["loadavg_1m"] for m in measurements if "loadavg_1m" in m["result"]]

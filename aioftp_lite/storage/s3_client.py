@@ -167,6 +167,20 @@ class S3Client:
         except self._failures as error:
             raise store_error(error) from None
 
+    async def read_full(self, body: Any, size: int) -> bytes:
+        """`size` bytes of a GET's body (fewer only at its end, b"" there), under one timeout:
+        the body arrives in pieces of whatever the socket had, often 64 KiB."""
+        pieces: list[bytes] = []
+        missing = size
+        try:
+            async with asyncio.timeout(self.timeout):
+                while missing and (piece := await body.read(missing)):
+                    pieces.append(piece)
+                    missing -= len(piece)
+        except self._failures as error:
+            raise store_error(error) from None
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
     async def get_range(self, key: str, start: int, end: int) -> bytes:
         """Bytes start..end (inclusive) of an object, read whole: for small heads only."""
         body = (await self._call("get_object", Key=key, Range=f"bytes={start}-{end}"))["Body"]
