@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--server-pid", type=int, default=None, help="measure this server's CPU and memory")
     parser.add_argument("--op-timeout", type=float, default=30.0, help="seconds allowed per FTP operation")
     parser.add_argument("--limit", type=float, default=600.0, help="seconds allowed for the whole scenario")
+    parser.add_argument("--sources", type=int, default=0,
+                        help="clients connect from 127.1.0.1 ... 127.1.0.N in turn (default: the kernel's choice)")
     parser.add_argument("--no-uvloop", action="store_true", help="plain asyncio even if uvloop is installed")
     return parser  # fmt: skip
 
@@ -172,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     raise_open_file_limit()
     params = {"clients": args.clients, "repeat": args.repeat, "size": int(args.size_mib * MiB),
               "duration": args.duration, "users": args.users, "idle": args.idle}  # fmt: skip
-    target = Target(args.host, args.port, args.user, args.password, args.op_timeout)
+    sources = tuple(f"127.1.{n // 250}.{n % 250 + 1}" for n in range(args.sources))
+    target = Target(args.host, args.port, args.user, args.password, args.op_timeout, sources)
     loop_name = event_loop_name(not args.no_uvloop)
     tally = run_scenario(
         args.scenario, target, params, args.procs, args.server_pid, args.limit, not args.no_uvloop

@@ -21,7 +21,7 @@ import asyncio
 import itertools
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import payload
 from .measure import Context, Tally, measured, server_memory
@@ -69,12 +69,19 @@ class Target:
     user: str = "anonymous"
     password: str = "bench@example.com"
     op_timeout: float = 30.0
+    # Local addresses the clients connect from, in turn (none: the kernel's choice). Behind a
+    # balancer sticky by client address, clients from one address would all land on one node.
+    sources: tuple[str, ...] = ()
+    _next: itertools.count[int] = field(default_factory=itertools.count, repr=False)
+
+    def source(self) -> str | None:
+        return self.sources[next(self._next) % len(self.sources)] if self.sources else None
 
 
 # --- helpers ------------------------------------------------------------------------
 async def login(target: Target) -> FTPClient:
     async with asyncio.timeout(target.op_timeout):
-        client = await FTPClient.connect(target.host, target.port)
+        client = await FTPClient.connect(target.host, target.port, target.source())
         try:
             await client.login(target.user, target.password)
         except BaseException:

@@ -258,17 +258,22 @@ P = TypeVar("P", bound=asyncio.BaseProtocol)
 class FTPClient:
     """One logged-in FTP session; every method is one standard exchange."""
 
-    def __init__(self, host: str, control: _Control) -> None:
+    def __init__(self, host: str, control: _Control, source: str | None = None) -> None:
         self._host = host
         self._control = control
+        # Data connections come from the control connection's address, as a server (or a
+        # balancer sticky by address) expects.
+        self._local = (source, 0) if source else None
         self._loop = asyncio.get_running_loop()
         self._epsv = True
 
     @classmethod
-    async def connect(cls, host: str, port: int) -> FTPClient:
+    async def connect(cls, host: str, port: int, source: str | None = None) -> FTPClient:
+        """A session to host:port, from the local address `source` if given."""
         loop = asyncio.get_running_loop()
-        _transport, control = await loop.create_connection(lambda: _Control(loop), host, port)
-        client = cls(host, control)
+        local = (source, 0) if source else None
+        _transport, control = await loop.create_connection(lambda: _Control(loop), host, port, local_addr=local)
+        client = cls(host, control, source)
         try:
             await client.expect(None, 220)
         except BaseException:
@@ -316,7 +321,7 @@ class FTPClient:
 
     async def _open_data(self, command: str, factory: Callable[[], P]) -> P:
         host, port = await self._passive_address()
-        transport, protocol = await self._loop.create_connection(factory, host, port)
+        transport, protocol = await self._loop.create_connection(factory, host, port, local_addr=self._local)
         try:
             await self.expect(command, 125, 150)
         except BaseException:
