@@ -74,53 +74,55 @@ def test_running_out_of_descriptors_pauses_accepting_and_recovers(tmp_path: Path
     (root / "f.bin").write_bytes(b"x" * 1000)
     server = ServerProcess(root, tmp_path / "server.log", "--max-connections", "100000", "--event-loop", loop)
     server.start(preexec_fn=_limit_files(64, 64))
-    clients: list[socket.socket] = []
     try:
-        # More clients than descriptors: the first ones get sessions, the rest wait.
-        for _ in range(120):
-            try:
-                clients.append(socket.create_connection(("127.0.0.1", server.port), timeout=3))
-            except OSError:
-                break  # the listen backlog is full: enough
-        time.sleep(0.5)
-        process = psutil.Process(server.pid)
-        assert process.num_fds() >= 60, "the test did not use up the server's descriptors"
-        cpu_before, wall_before = sum(process.cpu_times()[:2]), time.monotonic()
-        time.sleep(1.5)
-        busy = (sum(process.cpu_times()[:2]) - cpu_before) / (time.monotonic() - wall_before)
-        print(f"\n{len(clients)} clients, server CPU while out of descriptors: {busy:.0%}")
-        assert server.alive()
-        assert busy < 0.5, f"the server spins while out of descriptors ({busy:.0%} CPU)"
+        clients: list[socket.socket] = []
+        try:
+            # More clients than descriptors: the first ones get sessions, the rest wait.
+            for _ in range(120):
+                try:
+                    clients.append(socket.create_connection(("127.0.0.1", server.port), timeout=3))
+                except OSError:
+                    break  # the listen backlog is full: enough
+            time.sleep(0.5)
+            process = psutil.Process(server.pid)
+            assert process.num_fds() >= 60, "the test did not use up the server's descriptors"
+            cpu_before, wall_before = sum(process.cpu_times()[:2]), time.monotonic()
+            time.sleep(1.5)
+            busy = (sum(process.cpu_times()[:2]) - cpu_before) / (time.monotonic() - wall_before)
+            print(f"\n{len(clients)} clients, server CPU while out of descriptors: {busy:.0%}")
+            assert server.alive()
+            assert busy < 0.5, f"the server spins while out of descriptors ({busy:.0%} CPU)"
 
-        # A session that needs a descriptor of its own gets a clear reply, not a crash.
-        session = next(sock for sock in clients if _greeted(sock))
-        session.settimeout(10)
-        for line, expected in ((b"USER anonymous", b"331"), (b"PASS x", b"230")):
-            session.sendall(line + b"\r\n")
-            assert session.recv(1000).startswith(expected)
-        session.sendall(b"EPSV\r\n")
-        reply = session.recv(1000)
-        assert reply[:3] in (b"425", b"451") and b"out of resources" in reply, reply
-        session.sendall(b"RETR f.bin\r\n")
-        reply = session.recv(1000)
-        # The file cannot be opened (451, out of resources), or there is no data connection (425).
-        assert reply[:3] in (b"425", b"451"), reply
+            # A session that needs a descriptor of its own gets a clear reply, not a crash.
+            session = next(sock for sock in clients if _greeted(sock))
+            session.settimeout(10)
+            for line, expected in ((b"USER anonymous", b"331"), (b"PASS x", b"230")):
+                session.sendall(line + b"\r\n")
+                assert session.recv(1000).startswith(expected)
+            session.sendall(b"EPSV\r\n")
+            reply = session.recv(1000)
+            assert reply[:3] in (b"425", b"451") and b"out of resources" in reply, reply
+            session.sendall(b"RETR f.bin\r\n")
+            reply = session.recv(1000)
+            # The file cannot be opened (451, out of resources), or there is no data connection (425).
+            assert reply[:3] in (b"425", b"451"), reply
+            assert server.alive()
+        finally:
+            for sock in clients:
+                sock.close()
+        # Once the clients have left, a new one is served in full.
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                _round_trip(server.port)
+                break
+            except (OSError, AssertionError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
         assert server.alive()
     finally:
-        for sock in clients:
-            sock.close()
-    # Once the clients have left, a new one is served in full.
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            _round_trip(server.port)
-            break
-        except (OSError, AssertionError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
-    assert server.alive()
-    server.kill()
+        server.kill()  # on failure too: a test ends the processes it started
     log = server.log_text()
     assert "Traceback" not in log, log[-3000:]
     if loop == "asyncio":  # uvloop closes the waiting connections itself, without a word
