@@ -16,8 +16,8 @@ import ftplib
 import hashlib
 import io
 import os
-import signal
 import random
+import signal
 import socket
 import subprocess
 import sys
