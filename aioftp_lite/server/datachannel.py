@@ -27,10 +27,6 @@ from .upload import BlockSink
 
 DataStreams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
-# vsftpd's reply when a data connection does not resume the control connection's TLS session.
-DATA_TLS_REFUSED = 522
-
-
 class DataTLSRefused(FTPError):
     """A protected data connection that did not resume the control connection's TLS session.
 
@@ -39,7 +35,7 @@ class DataTLSRefused(FTPError):
 
     def __init__(self) -> None:
         super().__init__(
-            DATA_TLS_REFUSED,
+            Code.DATA_TLS_REFUSED,
             "TLS session of data connection not resumed: the data connection must reuse the control "
             "connection's TLS session; closing the control connection",
         )

@@ -95,11 +95,24 @@ def check(session: Session, cmd: Command) -> tuple[CommandSpec | None, Reply | N
         return None, Reply(Code.BAD_ARGUMENT, f"Syntax error: {spec.syntax}")
     if spec.argument is Arg.NONE and cmd.argument.strip():
         return None, Reply(Code.BAD_ARGUMENT, f"Syntax error: {spec.verb} takes no argument")
-    if spec.needs_login and session.account is None:
-        return None, Reply(Code.NOT_LOGGED_IN, "Please log in with USER and PASS first")
-    if spec.permission and session.account and not session.account.may(spec.permission):
-        return None, Reply(Code.FILE_UNAVAILABLE, "Permission denied")
-    return spec, None
+    refusal = _access_refusal(session, spec.needs_login, spec.permission)
+    return (None, refusal) if refusal is not None else (spec, None)
+
+
+def _access_refusal(session: Session, needs_login: bool, permission: str | None) -> Reply | None:
+    if needs_login and session.account is None:
+        return Reply(Code.NOT_LOGGED_IN, "Please log in with USER and PASS first")
+    if permission and session.account and not session.account.may(permission):
+        return Reply(Code.FILE_UNAVAILABLE, "Permission denied")
+    return None
+
+
+def require_access(session: Session, permission: str) -> None:
+    """The dispatcher's login and permission checks, for a form of a command whose needs
+    differ from the command's own (STAT <path> lists, SITE CHMOD writes): raises the refusal."""
+    refusal = _access_refusal(session, True, permission)
+    if refusal is not None:
+        raise FTPError(refusal.code, refusal.text)
 
 
 async def dispatch(session: Session, cmd: Command) -> None:

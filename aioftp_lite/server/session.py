@@ -253,7 +253,7 @@ class Session:
         end_session = False
         try:
             if self.config.require_tls and not self.protect_data:
-                raise FTPError(521, "Data connections must be protected: send PBSZ 0 and PROT P first")
+                raise FTPError(Code.PROTECTION_REQUIRED, "Data connections must be protected: send PBSZ 0 and PROT P first")
             if not self.data.is_pending:  # 425 at once, as vsftpd does, rather than 150 then 425
                 raise FTPError(Code.CANT_OPEN_DATA, "Use PORT, EPRT, PASV or EPSV first")
             await self.reply(Code.FILE_STATUS_OK, opening)

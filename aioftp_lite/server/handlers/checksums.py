@@ -31,7 +31,7 @@ log = logging.getLogger("aioftp_lite.session")
 T = TypeVar("T")
 
 HASH_BLOCK = 1024 * 1024  # bytes per worker-thread job
-LEGACY_OK = 250  # what ProFTPD's mod_digest answers the X commands with
+LEGACY_OK = Code.FILE_ACTION_OK  # what ProFTPD's mod_digest answers the X commands with
 
 
 @command("HASH", argument=Arg.REQUIRED, permission="read", syntax="HASH <file>",

@@ -15,11 +15,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aioftp_lite.session")
 
-PROTECTION_LEVEL_NOT_SUPPORTED = 536  # RFC 2228
-DATA_PROTECTION_REFUSED = 534
-RESOURCE_UNAVAILABLE = 431  # RFC 2228: "Need some unavailable resource to process security"
-
-
 def tls_offered(config: ServerConfig) -> bool:
     return config.tls_cert is not None
 
@@ -44,7 +39,7 @@ async def auth(session: Session, argument: str) -> None:
             context = context.for_connection()
     except OSError as error:  # ssl.SSLError too: the certificate files changed since the start
         log.error("TLS context for %s: %s", session.peer, error)
-        raise FTPError(RESOURCE_UNAVAILABLE, "TLS is unavailable: server certificate unreadable") from None
+        raise FTPError(Code.SECURITY_RESOURCE_UNAVAILABLE, "TLS is unavailable: server certificate unreadable") from None
     await session.wait_transfer()
     await session.reply(Code.AUTH_OK, "AUTH TLS successful")
     try:
@@ -61,7 +56,7 @@ async def auth(session: Session, argument: str) -> None:
 @command("CCC", login=False, help="clear the control connection (refused: it stays encrypted)")
 async def ccc(session: Session, _argument: str) -> None:
     # RFC 4217 12.3: a cleared control connection would expose later commands to tampering.
-    raise FTPError(DATA_PROTECTION_REFUSED, "CCC refused: the control connection stays encrypted")
+    raise FTPError(Code.DATA_PROTECTION_REFUSED, "CCC refused: the control connection stays encrypted")
 
 
 @command("PBSZ", argument=Arg.REQUIRED, login=False, syntax="PBSZ 0",
@@ -86,10 +81,10 @@ async def prot(session: Session, argument: str) -> None:
         await session.reply(Code.OK, "Data connections will be protected")
     elif level == "C":
         if session.config.require_tls:
-            raise FTPError(DATA_PROTECTION_REFUSED, "This server requires protected data connections")
+            raise FTPError(Code.DATA_PROTECTION_REFUSED, "This server requires protected data connections")
         session.protect_data = False
         await session.reply(Code.OK, "Data connections will not be protected")
     elif level in ("S", "E"):
-        raise FTPError(PROTECTION_LEVEL_NOT_SUPPORTED, f"PROT {level} not supported, use P or C")
+        raise FTPError(Code.PROTECTION_LEVEL_NOT_SUPPORTED, f"PROT {level} not supported, use P or C")
     else:
         raise FTPError(Code.BAD_ARGUMENT, f"Unknown protection level {argument[:16]}")

@@ -8,7 +8,7 @@ from ...errors import FTPError
 from ...protocol.hashes import feature_line as hash_feature
 from ...protocol.listing import ALL_FACTS, format_list_line
 from ...protocol.replies import Code
-from ..dispatch import Arg, command, feature_lines, help_text
+from ..dispatch import Arg, command, feature_lines, help_text, require_access
 from .checksums import choose as choose_hash
 from .listing import visible_entries
 
@@ -79,10 +79,7 @@ async def stat(session: Session, argument: str) -> None:
 
 
 async def stat_path(session: Session, argument: str) -> None:
-    if session.account is None:
-        raise FTPError(Code.NOT_LOGGED_IN, "Please log in with USER and PASS first")
-    if not session.account.may("list"):
-        raise FTPError(Code.FILE_UNAVAILABLE, "Permission denied")
+    require_access(session, "list")
     path = session.resolve(argument)
     lines = [format_list_line(info) for info in await visible_entries(session, path)]
     await session.reply(Code.FILE_STATUS, "\n".join([f"Status of {path}:", *lines, "End of status"]))

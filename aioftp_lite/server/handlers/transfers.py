@@ -20,9 +20,6 @@ if TYPE_CHECKING:
     from ..datachannel import DataConnection
     from ..session import Session
 
-INVALID_RESTART = 554  # RFC 3659 5.5: the REST offset does not fit the file
-
-
 def _mode_name(session: Session) -> str:
     return "ASCII" if session.ascii_mode else "BINARY"
 
@@ -134,7 +131,7 @@ async def _store(
 
 def _check_offset(offset: int, size: int) -> None:
     if offset > size:
-        raise FTPError(INVALID_RESTART, f"Restart offset {offset} is past the end ({size} bytes)")
+        raise FTPError(Code.INVALID_RESTART, f"Restart offset {offset} is past the end ({size} bytes)")
 
 
 @command("ABOR", during_transfer=True, help="abort the transfer in progress")
