@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -21,25 +20,19 @@ from ..protocol.commands import CommandSyntaxError, parse_command
 from ..protocol.listing import ALL_FACTS
 from ..protocol.replies import Code, Reply, encode_reply
 from ..storage.base import Storage
-from ..storage.local import PARTIAL_SUFFIX
 from ..storage.paths import ROOT, resolve_virtual
-from .cleanup import Cleanup, finish_cleanup
 from .control import ControlConnection, LineTooLong
 from .datachannel import DataChannel, DataConnection, DataTLSRefused
 from .dispatch import COMMANDS, dispatch
 from .stall import StallWatch
 from .throttle import RateLimiter
-from .transfer import Progress
-from .upload import BlockSink
+from .transfers import Progress, Transfer
+from .transfers.cleanup import finish_cleanup
 
 if TYPE_CHECKING:
     from .server import ServerContext
 
 log = logging.getLogger("aioftp_lite.session")
-
-# The body of a transfer: gets the open data connection, returns the bytes moved.
-TransferWork = Callable[[DataConnection], Awaitable[int]]
-
 
 # File commands whose outcome gets a log line of its own (a transfer logs its own line instead).
 LOGGED_PERMISSIONS = frozenset({"read", "write", "delete", "rename", "mkdir"})
@@ -136,14 +129,12 @@ class Session:
         return resolve_virtual(self.cwd, argument)
 
     def resolve_new_name(self, argument: str) -> PurePosixPath:
-        """A path that a command is about to create (STOR, MKD, RNTO ...).
-
-        Names of uploads in progress are reserved: a user file so named would be
-        taken for a crash leftover and deleted at the next start.
-        """
+        """A path that a command is about to create (STOR, MKD, RNTO ...): not a name the
+        backend keeps for itself (the local disk's uploads in progress)."""
         path = self.resolve(argument)
-        if path.name.endswith(PARTIAL_SUFFIX):
-            raise FTPError(Code.BAD_FILE_NAME, f"File names ending in {PARTIAL_SUFFIX} are reserved")
+        reason = self.fs.reserved_name(path.name)
+        if reason is not None:
+            raise FTPError(Code.BAD_FILE_NAME, reason)
         return path
 
     @property
@@ -224,16 +215,11 @@ class Session:
             log.info("%s %s %s: %s", self.peer, self._user, cmd, self.last_reply)
 
     # --- transfers ------------------------------------------------------------------
-    def start_transfer(
-        self, opening: str, work: TransferWork, cleanup: Cleanup, label: str, sink: BlockSink | None = None
-    ) -> None:
-        """Send 150, open the data connection and run `work` in a task ABOR can cancel.
-
-        An upload may pass a `sink`: the data connection then receives into it.
-        """
+    def start_transfer(self, opening: str, transfer: Transfer, label: str) -> None:
+        """Send 150, open the data connection and run `transfer` in a task ABOR can cancel."""
         self.restart_offset = 0
         self.transfer_progress = Progress()
-        self.transfer = asyncio.create_task(self._run_transfer(opening, work, cleanup, label, sink))
+        self.transfer = asyncio.create_task(self._run_transfer(opening, transfer, label))
         self.transfer.add_done_callback(self._transfer_ended)
 
     def _transfer_ended(self, _task: asyncio.Task[None]) -> None:
@@ -243,9 +229,7 @@ class Session:
         else:
             self._last_activity = asyncio.get_running_loop().time()  # a fresh idle period
 
-    async def _run_transfer(
-        self, opening: str, work: TransferWork, cleanup: Cleanup, label: str, sink: BlockSink | None
-    ) -> None:
+    async def _run_transfer(self, opening: str, transfer: Transfer, label: str) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         connection: DataConnection | None = None
@@ -259,10 +243,10 @@ class Session:
             await self.reply(Code.FILE_STATUS_OK, opening)
             # The control connection's own context: data connections resume its session (tls.py).
             tls = self._control.transport.get_extra_info("sslcontext") if self.protect_data else None
-            connection = await self.data.open(self.config.data_timeout or None, tls, sink)
+            connection = await self.data.open(self.config.data_timeout or None, tls, transfer.receiver)
             self.data_connected = True
             self._stall_watch = StallWatch(self.transfer_progress, connection, loop.time())
-            moved = await work(connection)
+            moved = await transfer.run(connection, self.transfer_progress)
             self._stall_watch = None  # the data has moved: closing is bounded on its own
             await connection.close()
             reply = Reply(Code.CLOSING_DATA, f"Transfer complete ({moved} bytes)")
@@ -287,10 +271,13 @@ class Session:
             self._stall_watch = None
             if connection is not None:
                 connection.abort(reset=stalled)  # no-op after a clean close
-            await finish_cleanup(cleanup)
+            await finish_cleanup(transfer.cleanup)
         elapsed = loop.time() - started
         moved = max(moved, self.transfer_progress.moved)  # a cut transfer returned nothing
-        log.info("%s %s %s: %d bytes in %.3fs, %s", self.peer, self._user, label, moved, elapsed, reply)
+        log.info(
+            "%s %s %s: %d bytes in %.3fs, %s [%s]",
+            self.peer, self._user, label, moved, elapsed, reply, transfer.strategy.value,
+        )  # fmt: skip
         if end_session:
             self._end_connection(reply)
             return

@@ -91,7 +91,7 @@ async def _run(
 
 async def file_digest(reader: FileReader, algorithm: str) -> str:
     hasher = new_hasher(algorithm)
-    source = reader.sendfile_source()
+    source = reader.local_file()
     if source is not None:  # a real file: read and hash each block in one job
         raw, position = source
         descriptor = raw.fileno()
