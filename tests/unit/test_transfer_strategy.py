@@ -3,8 +3,11 @@ and what each combination gets."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from aioftp_lite.server.transfers.blocks import loop_takes_blocks
 from aioftp_lite.server.transfers.strategy import Direction, Strategy, TransferFacts, choose
 
 D, U = Direction.DOWNLOAD, Direction.UPLOAD
@@ -52,3 +55,12 @@ def test_the_strategy_table(
 def test_every_file_strategy_is_reachable_and_listings_have_their_own() -> None:
     assert {row[-1] for row in TABLE} == {SENDFILE, SPLICE, BLOCKS, STREAM}
     assert Strategy.LINES.value == "lines"
+
+
+def test_the_loop_capability_is_asked_of_the_loop() -> None:
+    async def ask() -> bool:
+        return loop_takes_blocks(asyncio.get_running_loop())
+
+    assert asyncio.run(ask()) is True
+    uvloop = pytest.importorskip("uvloop")
+    assert uvloop.run(ask()) is False

@@ -25,7 +25,7 @@ LOWEST_ACTIVE_PORT = 1024
 
 
 def _refuse_after_epsv_all(session: Session, verb: str) -> None:
-    if session.epsv_all:
+    if session.params.epsv_all:
         raise FTPError(Code.BAD_SEQUENCE, f"{verb} not allowed after EPSV ALL")
 
 
@@ -44,7 +44,7 @@ async def pasv(session: Session, _argument: str) -> None:
 async def epsv(session: Session, argument: str) -> None:
     requested = argument.strip().upper()
     if requested == "ALL":
-        session.epsv_all = True
+        session.params.epsv_all = True
         await session.reply(Code.OK, "EPSV ALL ok")
         return
     ours = "2" if ":" in session.local_host else "1"

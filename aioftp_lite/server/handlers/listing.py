@@ -69,7 +69,7 @@ async def _send_listing(session: Session, argument: str, lines_for: LineMaker, v
 
 
 def _user(session: Session) -> str:
-    return session.account.name if session.account else "-"
+    return session.login.user_name
 
 
 async def _start_listing(session: Session, argument: str, lines_for: LineMaker, verb: str) -> None:
@@ -135,8 +135,8 @@ def _names(session: Session, entries: list[FileInfo]) -> list[str]:
 
 
 def _facts(session: Session, entries: list[FileInfo]) -> list[str]:
-    assert session.account is not None
-    return [f"{format_facts(e, session.account.permissions, session.mlst_facts)} {e.name}" for e in entries]
+    assert session.login.account is not None
+    return [f"{format_facts(e, session.login.account.permissions, session.params.mlst_facts)} {e.name}" for e in entries]
 
 
 @command("LIST", argument=Arg.OPTIONAL, permission="list", syntax="LIST [path]",
@@ -164,8 +164,8 @@ async def mlsd(session: Session, argument: str) -> None:
          help="facts about one file or folder (RFC 3659)",
          feature="MLST type*;size*;modify*;perm*;unique*;")  # fmt: skip
 async def mlst(session: Session, argument: str) -> None:
-    assert session.account is not None
+    assert session.login.account is not None
     path = session.resolve(argument) if argument.strip() else session.cwd
     info = await session.fs.stat(path)
-    facts = format_facts(info, session.account.permissions, session.mlst_facts)
+    facts = format_facts(info, session.login.account.permissions, session.params.mlst_facts)
     await session.reply(Code.FILE_ACTION_OK, f"Listing {path}\n{facts} {path}\nEnd")

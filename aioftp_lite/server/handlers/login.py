@@ -20,14 +20,13 @@ log = logging.getLogger("aioftp_lite.session")
 
 @command("USER", argument=Arg.REQUIRED, login=False, syntax="USER <name>", help="begin a login")
 async def user(session: Session, name: str) -> None:
-    session.account = session.storage = None
-    if session.config.require_tls and not session.control_tls:
+    session.login.reset()
+    if session.config.require_tls and not session.security.control_tls:
         raise FTPError(Code.NOT_LOGGED_IN, "This server requires TLS: send AUTH TLS first")
     authenticator = session.context.authenticator
     if authenticator.refuses_anonymous(name):
-        session.pending_user = None
         raise FTPError(Code.NOT_LOGGED_IN, "Anonymous login is disabled")
-    session.pending_user = name
+    session.login.expect_password(name)
     if authenticator.is_anonymous_name(name):
         await session.reply(Code.NEED_PASSWORD, "Anonymous login ok, send your e-mail address as password")
     else:
@@ -37,13 +36,13 @@ async def user(session: Session, name: str) -> None:
 
 @command("PASS", argument=Arg.OPTIONAL, login=False, syntax="PASS <password>", help="finish a login")
 async def password(session: Session, secret: str) -> None:
-    if session.account is not None:
+    if session.login.account is not None:
         await session.reply(Code.LOGGED_IN, "Already logged in")
         return
-    if session.pending_user is None:
+    name = session.login.take_pending_user()
+    if name is None:
         await session.reply(Code.BAD_SEQUENCE, "Login with USER first")
         return
-    name, session.pending_user = session.pending_user, None
     defender = session.context.defender
     if defender.is_banned(session.peer_host):
         # Connections opened before the ban must not go on guessing (or get in).
@@ -72,7 +71,7 @@ async def password(session: Session, secret: str) -> None:
         await session.reply(Code.NOT_LOGGED_IN, "Login incorrect")
         return
     defender.record_success(session.peer_host)
-    session.login(account)
+    session.log_in(account)
     log.info("%s logged in as %s", session.peer, account.name)
     await session.reply(Code.LOGGED_IN, f"User {account.name} logged in")
 

@@ -17,10 +17,6 @@ from ..transfers import download, upload
 if TYPE_CHECKING:
     from ..session import Session
 
-def _mode_name(session: Session) -> str:
-    return "ASCII" if session.ascii_mode else "BINARY"
-
-
 @command("REST", argument=Arg.REQUIRED, syntax="REST <offset>",
          help="resume the next RETR or STOR at a byte offset", feature="REST STREAM")  # fmt: skip
 async def rest(session: Session, argument: str) -> None:
@@ -29,16 +25,14 @@ async def rest(session: Session, argument: str) -> None:
         raise FTPError(Code.BAD_ARGUMENT, "REST needs a byte offset (a whole number)")
     if offset > MAX_OFFSET:
         raise FTPError(Code.BAD_ARGUMENT, f"REST offset too large (at most {MAX_OFFSET})")
-    session.restart_offset = offset
-    await session.reply(
-        Code.PENDING_FURTHER_INFO, f"Restarting at {session.restart_offset}, send RETR or STOR"
-    )
+    session.params.restart_offset = offset
+    await session.reply(Code.PENDING_FURTHER_INFO, f"Restarting at {offset}, send RETR or STOR")
 
 
 @command("RETR", argument=Arg.REQUIRED, permission="read", syntax="RETR <file>", help="download a file")
 async def retr(session: Session, argument: str) -> None:
     path = session.resolve(argument)
-    offset, session.restart_offset = session.restart_offset, 0
+    offset = session.params.take_restart_offset()
     if offset:
         # Checked before opening: a file system refuses to seek that far (EINVAL) on its own.
         _check_offset(offset, (await session.fs.stat(path)).size)
@@ -47,10 +41,10 @@ async def retr(session: Session, argument: str) -> None:
         await source.close()
         _check_offset(offset, source.size)
     transfer = download(
-        source, ascii_mode=session.ascii_mode, tls=session.protect_data, limiters=session.rate_limiters,
+        source, ascii_mode=session.params.ascii_mode, tls=session.security.protect_data, limiters=session.rate_limiters,
         sendfile_allowed=session.config.use_sendfile,
     )  # fmt: skip
-    opening = f"Opening {_mode_name(session)} mode data connection for {path} ({source.size} bytes)"
+    opening = f"Opening {session.params.mode_name} mode data connection for {path} ({source.size} bytes)"
     session.start_transfer(opening, transfer, f"RETR {path}")
 
 
@@ -82,7 +76,7 @@ async def stou(session: Session, argument: str) -> None:
 async def _store(
     session: Session, path: PurePosixPath, mode: WriteMode, verb: str, opening: str = ""
 ) -> None:
-    offset, session.restart_offset = session.restart_offset, 0
+    offset = session.params.take_restart_offset()
     if offset and mode is WriteMode.REPLACE:
         mode = WriteMode.RESUME
         # Past the end is refused rather than clamped (pure-ftpd) or left as a hole (vsftpd):
@@ -90,10 +84,10 @@ async def _store(
         _check_offset(offset, (await session.fs.stat(path)).size)
     target = await session.fs.open_write(path, mode, offset)
     transfer = upload(
-        target, ascii_mode=session.ascii_mode, tls=session.protect_data, limiters=session.rate_limiters,
+        target, ascii_mode=session.params.ascii_mode, tls=session.security.protect_data, limiters=session.rate_limiters,
         chunk_size=session.config.chunk_size, confirm=session.client_still_there,
     )  # fmt: skip
-    opening = opening or f"Opening {_mode_name(session)} mode data connection for {path}"
+    opening = opening or f"Opening {session.params.mode_name} mode data connection for {path}"
     session.start_transfer(opening, transfer, f"{verb} {path}")
 
 

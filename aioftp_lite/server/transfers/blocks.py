@@ -14,7 +14,6 @@ waiting for the disk, reading from the socket pauses (TCP back-pressure).
 from __future__ import annotations
 
 import asyncio
-import asyncio.selector_events
 from collections import deque
 
 from ...storage.base import FileWriter
@@ -108,9 +107,9 @@ class BlockSink:
 
 
 def loop_takes_blocks(loop: asyncio.AbstractEventLoop) -> bool:
-    """The loop's capability this path needs: asyncio's own loop, whose BufferedProtocol
+    """The loop's capability this path needs: asyncio's own selector loop, whose BufferedProtocol
     handling it was built and measured on (uvloop's differs). The one place that asks."""
-    return isinstance(loop, asyncio.selector_events.BaseSelectorEventLoop)
+    return isinstance(loop, asyncio.SelectorEventLoop)
 
 
 class SinkProtocol(DataProtocol, asyncio.BufferedProtocol):

@@ -18,7 +18,7 @@ The mechanisms, fastest first, each used only where it is correct:
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class Direction(enum.Enum):
@@ -34,9 +34,8 @@ class Strategy(enum.Enum):
     LINES = "lines"
 
 
-@dataclass(frozen=True, slots=True)
-class TransferFacts:
-    """What the decision needs to know about one transfer."""
+class TransferFacts(NamedTuple):
+    """What the decision needs to know about one transfer (a tuple: one is made per transfer)."""
 
     direction: Direction
     ascii: bool  # TYPE A: line endings are converted, so bytes cannot move untouched
