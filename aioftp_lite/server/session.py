@@ -18,7 +18,7 @@ from ..errors import FTPError, reply_for_os_error
 from ..protocol.addresses import normalize_host
 from ..protocol.commands import CommandSyntaxError, parse_command
 from ..protocol.replies import Code, Reply, encode_reply
-from ..storage.base import Storage
+from ..storage.base import FileReader, FileWriter, Storage
 from ..storage.paths import ROOT, resolve_virtual
 from .control import ControlConnection, LineTooLong
 from .datachannel import DataChannel, DataConnection, DataTLSRefused
@@ -26,7 +26,7 @@ from .dispatch import COMMANDS, dispatch
 from .stall import StallWatch
 from .state import LoginState, SecurityState, TransferParameters
 from .throttle import RateLimiter
-from .transfers import Progress, Transfer
+from .transfers import Progress, Transfer, download, upload
 from .transfers.cleanup import finish_cleanup
 
 if TYPE_CHECKING:
@@ -202,6 +202,20 @@ class Session:
             log.info("%s %s %s: %s", self.peer, self._user, cmd, self.last_reply)
 
     # --- transfers ------------------------------------------------------------------
+    def download(self, source: FileReader) -> Transfer:
+        """Sending `source` to the client, as this session's TYPE, PROT and limits have it."""
+        return download(
+            source, ascii_mode=self.params.ascii_mode, tls=self.security.protect_data,
+            limiters=self.rate_limiters, sendfile_allowed=self.config.use_sendfile,
+        )  # fmt: skip
+
+    def upload(self, target: FileWriter) -> Transfer:
+        """Receiving the client's bytes into `target`, committed only if the client stayed."""
+        return upload(
+            target, ascii_mode=self.params.ascii_mode, tls=self.security.protect_data,
+            limiters=self.rate_limiters, chunk_size=self.config.chunk_size, confirm=self.client_still_there,
+        )  # fmt: skip
+
     def start_transfer(self, opening: str, transfer: Transfer, label: str) -> None:
         """Send 150, open the data connection and run `transfer` in a task ABOR can cancel."""
         self.params.restart_offset = 0

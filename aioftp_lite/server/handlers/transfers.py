@@ -12,7 +12,6 @@ from ...protocol.replies import Code
 from ...storage.base import WriteMode
 from ...storage.paths import unique_name
 from ..dispatch import Arg, command
-from ..transfers import download, upload
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -40,12 +39,8 @@ async def retr(session: Session, argument: str) -> None:
     if offset > source.size:  # it shrank meanwhile
         await source.close()
         _check_offset(offset, source.size)
-    transfer = download(
-        source, ascii_mode=session.params.ascii_mode, tls=session.security.protect_data, limiters=session.rate_limiters,
-        sendfile_allowed=session.config.use_sendfile,
-    )  # fmt: skip
     opening = f"Opening {session.params.mode_name} mode data connection for {path} ({source.size} bytes)"
-    session.start_transfer(opening, transfer, f"RETR {path}")
+    session.start_transfer(opening, session.download(source), f"RETR {path}")
 
 
 @command("STOR", argument=Arg.REQUIRED, permission="write", syntax="STOR <file>",
@@ -83,12 +78,8 @@ async def _store(
         # the client's bytes would land elsewhere than it believes, or make a sparse monster.
         _check_offset(offset, (await session.fs.stat(path)).size)
     target = await session.fs.open_write(path, mode, offset)
-    transfer = upload(
-        target, ascii_mode=session.params.ascii_mode, tls=session.security.protect_data, limiters=session.rate_limiters,
-        chunk_size=session.config.chunk_size, confirm=session.client_still_there,
-    )  # fmt: skip
     opening = opening or f"Opening {session.params.mode_name} mode data connection for {path}"
-    session.start_transfer(opening, transfer, f"{verb} {path}")
+    session.start_transfer(opening, session.upload(target), f"{verb} {path}")
 
 
 def _check_offset(offset: int, size: int) -> None:
