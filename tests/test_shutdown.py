@@ -28,7 +28,7 @@ import psutil
 import pytest
 
 from aioftp_lite.protocol import Reply, ReplyParser
-from aioftp_lite.server.rawdata import SENDFILE_SLICE
+from aioftp_lite.server.transfers.sendfile import SENDFILE_SLICE
 
 START_TIMEOUT = 15.0
 ADDRESS = re.compile(rb"ftp://127\.0\.0\.1:(\d+)")

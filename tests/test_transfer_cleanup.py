@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from aioftp_lite.server.cleanup import finish_cleanup
+from aioftp_lite.server.transfers.cleanup import finish_cleanup
 
 
 async def test_a_cleanup_that_never_waits_runs_inline() -> None:

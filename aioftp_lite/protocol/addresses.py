@@ -22,6 +22,10 @@ class AddressError(ValueError):
     """A malformed or unsupported host/port argument."""
 
 
+class UnsupportedProtocol(AddressError):
+    """EPRT names a network protocol other than 1 (IPv4) and 2 (IPv6): RFC 2428 wants 522."""
+
+
 def _check_port(port: int) -> int:
     if not 0 < port < 65536:
         raise AddressError(f"port out of range: {port}")
@@ -74,13 +78,12 @@ def parse_eprt_argument(argument: str) -> Address:
     protocol, host, port_text = parts[1:4]
     version = _NET_PROTOCOLS.get(protocol)
     if version is None:
-        raise AddressError(f"network protocol {protocol!r} not supported, use (1,2)")
+        raise UnsupportedProtocol(f"network protocol {protocol!r} not supported, use (1,2)")
     try:
         parsed = ipaddress.ip_address(host)
     except ValueError:
         raise AddressError(f"bad address {host!r}") from None
     if parsed.version != version:
-        # Worded without "network protocol": the EPRT handler answers 522 for that phrase only.
         raise AddressError(f"{host} is not an IPv{version} address")
     if not _PORT_DIGITS.fullmatch(port_text):
         raise AddressError(f"bad port {port_text!r}")

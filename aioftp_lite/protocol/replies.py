@@ -45,6 +45,7 @@ class Code(IntEnum):
     SERVICE_UNAVAILABLE = 421
     CANT_OPEN_DATA = 425
     TRANSFER_ABORTED = 426
+    SECURITY_RESOURCE_UNAVAILABLE = 431  # RFC 2228: "Need some unavailable resource to process security"
     ACTION_NOT_TAKEN = 450
     LOCAL_ERROR = 451
     INSUFFICIENT_STORAGE = 452
@@ -53,10 +54,17 @@ class Code(IntEnum):
     NOT_IMPLEMENTED = 502
     BAD_SEQUENCE = 503
     PARAMETER_NOT_IMPLEMENTED = 504
+    PROTECTION_REQUIRED = 521  # data connections must be protected (PROT P) first
+    NETWORK_PROTOCOL_NOT_SUPPORTED = 522  # RFC 2428: EPRT/EPSV with a protocol we do not speak
+    # vsftpd's answer, same code: a data connection that did not resume the control connection's TLS session.
+    DATA_TLS_REFUSED = 522
     NOT_LOGGED_IN = 530
+    DATA_PROTECTION_REFUSED = 534  # RFC 2228: request denied for policy reasons (PROT C, CCC)
+    PROTECTION_LEVEL_NOT_SUPPORTED = 536  # RFC 2228
     FILE_UNAVAILABLE = 550
     EXCEEDED_STORAGE = 552
     BAD_FILE_NAME = 553
+    INVALID_RESTART = 554  # RFC 3659 5.5: the REST offset does not fit the file
 
 
 @dataclass(frozen=True, slots=True)

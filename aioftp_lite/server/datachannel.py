@@ -16,6 +16,7 @@ import random
 import socket
 import ssl
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,17 +24,15 @@ from ..errors import FTPError
 from ..protocol.addresses import Address, normalize_host
 from ..protocol.replies import Code
 from ..tls import FTPSContext, without_session_tickets
-from .transfer import close_quietly
-from .upload import BlockSink
+from .control import send_fin_now
 
 if TYPE_CHECKING:
     from .proxied import ProxyPolicy
 
 DataStreams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-
-# vsftpd's reply when a data connection does not resume the control connection's TLS session.
-DATA_TLS_REFUSED = 522
-
+# How a data connection takes its incoming bytes, where not through the stream reader
+# (an upload straight into blocks: transfers/blocks.py).
+ReceiverFactory = Callable[[asyncio.StreamReader], "DataProtocol"]
 
 class DataTLSRefused(FTPError):
     """A protected data connection that did not resume the control connection's TLS session.
@@ -43,7 +42,7 @@ class DataTLSRefused(FTPError):
 
     def __init__(self) -> None:
         super().__init__(
-            DATA_TLS_REFUSED,
+            Code.DATA_TLS_REFUSED,
             "TLS session of data connection not resumed: the data connection must reuse the control "
             "connection's TLS session; closing the control connection",
         )
@@ -109,7 +108,7 @@ def _try_listen(family: socket.AddressFamily, host: str, port: int) -> socket.so
         return None
 
 
-class _DataProtocol(asyncio.StreamReaderProtocol):
+class DataProtocol(asyncio.StreamReaderProtocol):
     """A data connection whose clean end of data is not undone by a later error.
 
     A client may close its socket right after its TLS close_notify (curl does), so our
@@ -126,32 +125,6 @@ class _DataProtocol(asyncio.StreamReaderProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(None if self._data_ended else exc)
-
-
-class _SinkProtocol(_DataProtocol, asyncio.BufferedProtocol):
-    """A data connection whose incoming bytes go straight into an upload's BlockSink."""
-
-    def __init__(self, reader: asyncio.StreamReader, sink: BlockSink) -> None:
-        super().__init__(reader)
-        self._sink = sink
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self._sink.attach(transport)
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._sink.get_buffer()
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self._sink.buffer_updated(nbytes)
-
-    def eof_received(self) -> bool:
-        self._sink.end(None)
-        return super().eof_received()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._sink.end(exc or ConnectionResetError("closed before the end of data"))
-        super().connection_lost(exc)
 
 
 @dataclass
@@ -188,15 +161,15 @@ class DataChannel:
         self._pending = _Active(address)
 
     async def open(
-        self, timeout: float | None, tls: ssl.SSLContext | None = None, sink: BlockSink | None = None
+        self, timeout: float | None, tls: ssl.SSLContext | None = None, receiver: ReceiverFactory | None = None
     ) -> DataConnection:
         """Accept or connect the data connection, within `timeout` seconds.
 
         With `tls` the data connection is protected (PROT P); we are the TLS server
         whichever side connected (RFC 4217 7). A handshake the context does not accept
-        (no resumption of the control connection's session) raises DataTLSRefused. With `sink`, incoming data goes there
-        instead of the stream reader (uploads). Otherwise it stays a bare socket
-        until a handler asks for streams.
+        (no resumption of the control connection's session) raises DataTLSRefused. With `receiver`,
+        incoming data goes to the protocol it makes instead of the stream reader (uploads).
+        Otherwise it stays a bare socket until a transfer asks for streams.
         """
         pending, self._pending = self._pending, None
         if pending is None:
@@ -204,7 +177,7 @@ class DataChannel:
         try:
             sock = self._take_waiting(pending) if isinstance(pending, socket.socket) else None
             proxied = sock is not None and self._proxy is not None and self._proxy.sent_by_balancer(sock)
-            if sock is not None and tls is None and sink is None and not proxied:
+            if sock is not None and tls is None and receiver is None and not proxied:
                 return DataConnection(sock, self._limit)  # nothing to wait for: no timer needed
             async with asyncio.timeout(timeout):
                 if sock is None or proxied:
@@ -214,8 +187,8 @@ class DataChannel:
                         assert isinstance(pending, socket.socket)
                         sock = await self._accept_from_peer(pending, sock)
                 connection = DataConnection(sock, self._limit)
-                if tls is not None or sink is not None:
-                    await connection.streams(tls, sink)
+                if tls is not None or receiver is not None:
+                    await connection.streams(tls, receiver)
                 return connection
         except (OSError, TimeoutError) as error:
             # str(), not the exception: a TimeoutError is truthy but has no words of its own.
@@ -287,8 +260,8 @@ class DataChannel:
 class DataConnection:
     """An open data connection.
 
-    Plain TCP stays a bare socket until a handler asks for streams: the zero-copy
-    paths (rawdata.py) need the socket itself, and a transport would own it.
+    Plain TCP stays a bare socket until a transfer asks for streams: the zero-copy
+    mechanisms (transfers/sendfile.py, splice.py) need the socket itself, and a transport would own it.
     """
 
     def __init__(self, sock: socket.socket, buffer_limit: int) -> None:
@@ -300,9 +273,11 @@ class DataConnection:
     def bare_socket(self) -> socket.socket | None:
         return self._socket if self._streams is None else None
 
-    async def streams(self, tls: ssl.SSLContext | None = None, sink: BlockSink | None = None) -> DataStreams:
+    async def streams(
+        self, tls: ssl.SSLContext | None = None, receiver: ReceiverFactory | None = None
+    ) -> DataStreams:
         if self._streams is None:
-            self._streams = await _wrap(self._socket, tls, sink, self._limit)
+            self._streams = await _wrap(self._socket, tls, receiver, self._limit)
         return self._streams
 
     @property
@@ -337,11 +312,11 @@ class DataConnection:
 
 
 async def _wrap(
-    connection: socket.socket, tls: ssl.SSLContext | None, sink: BlockSink | None, limit: int
+    connection: socket.socket, tls: ssl.SSLContext | None, receiver: ReceiverFactory | None, limit: int
 ) -> DataStreams:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=limit)
-    protocol = _DataProtocol(reader) if sink is None else _SinkProtocol(reader, sink)
+    protocol = DataProtocol(reader) if receiver is None else receiver(reader)
     try:
         with without_session_tickets():
             transport, _ = await loop.connect_accepted_socket(lambda: protocol, connection, ssl=tls)
@@ -366,3 +341,19 @@ async def _connect(address: Address) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+async def close_quietly(writer: asyncio.StreamWriter, timeout: float = 5.0) -> None:
+    """Close a data connection, flushing what is buffered; never raises."""
+    try:
+        # Plain TCP with nothing buffered closes at once: no loop turn, future or timer to wait.
+        done = not writer.transport.get_write_buffer_size() and writer.get_extra_info("ssl_object") is None
+        if done and not writer.transport.is_closing():  # (once closing, the descriptor may be gone)
+            send_fin_now(writer.transport)
+        writer.close()
+        if done:
+            return
+        async with asyncio.timeout(timeout):
+            await writer.wait_closed()
+    except (OSError, TimeoutError):
+        writer.transport.abort()

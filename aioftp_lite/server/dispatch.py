@@ -13,19 +13,30 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from ..config import ServerConfig
 from ..errors import FTPError, reply_for_os_error
 from ..protocol.commands import Command
 from ..protocol.replies import Code, Reply
-
-if TYPE_CHECKING:
-    from .session import Session
+from .state import LoginState
 
 log = logging.getLogger("aioftp_lite.session")
 
-Handler = Callable[["Session", str], Awaitable[None]]
+# A handler gets the session (session.py's Session) and the command's argument.
+Handler = Callable[[Any, str], Awaitable[None]]
+
+
+class Dispatched(Protocol):
+    """What the dispatcher itself needs of a session (the handlers get the whole Session)."""
+
+    @property
+    def login(self) -> LoginState: ...
+
+    @property
+    def peer(self) -> str: ...
+
+    async def reply(self, code: int, text: str) -> None: ...
 
 
 class Arg(enum.Enum):
@@ -84,7 +95,7 @@ def command(
     return register
 
 
-def check(session: Session, cmd: Command) -> tuple[CommandSpec | None, Reply | None]:
+def check(session: Dispatched, cmd: Command) -> tuple[CommandSpec | None, Reply | None]:
     """The fixed-order checks; returns the spec to run or the refusal to send."""
     spec = COMMANDS.get(cmd.verb)
     if spec is None:
@@ -95,14 +106,27 @@ def check(session: Session, cmd: Command) -> tuple[CommandSpec | None, Reply | N
         return None, Reply(Code.BAD_ARGUMENT, f"Syntax error: {spec.syntax}")
     if spec.argument is Arg.NONE and cmd.argument.strip():
         return None, Reply(Code.BAD_ARGUMENT, f"Syntax error: {spec.verb} takes no argument")
-    if spec.needs_login and session.account is None:
-        return None, Reply(Code.NOT_LOGGED_IN, "Please log in with USER and PASS first")
-    if spec.permission and session.account and not session.account.may(spec.permission):
-        return None, Reply(Code.FILE_UNAVAILABLE, "Permission denied")
-    return spec, None
+    refusal = _access_refusal(session, spec.needs_login, spec.permission)
+    return (None, refusal) if refusal is not None else (spec, None)
 
 
-async def dispatch(session: Session, cmd: Command) -> None:
+def _access_refusal(session: Dispatched, needs_login: bool, permission: str | None) -> Reply | None:
+    if needs_login and session.login.account is None:
+        return Reply(Code.NOT_LOGGED_IN, "Please log in with USER and PASS first")
+    if permission and session.login.account and not session.login.account.may(permission):
+        return Reply(Code.FILE_UNAVAILABLE, "Permission denied")
+    return None
+
+
+def require_access(session: Dispatched, permission: str) -> None:
+    """The dispatcher's login and permission checks, for a form of a command whose needs
+    differ from the command's own (STAT <path> lists, SITE CHMOD writes): raises the refusal."""
+    refusal = _access_refusal(session, True, permission)
+    if refusal is not None:
+        raise FTPError(refusal.code, refusal.text)
+
+
+async def dispatch(session: Dispatched, cmd: Command) -> None:
     spec, refusal = check(session, cmd)
     if spec is None:
         assert refusal is not None

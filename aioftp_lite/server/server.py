@@ -23,7 +23,7 @@ from ..passwords import SlowHashBudget, hash_password
 from ..protocol.addresses import normalize_host
 from ..protocol.replies import Code, Reply
 from ..storage.base import Storage
-from ..storage.local import LocalStorage
+from ..storage.homes import LocalHomes
 from ..tls import server_context
 from . import handlers  # noqa: F401 - registers every command in the table
 from .control import ControlConnection
@@ -67,11 +67,10 @@ class ServerContext:
             self.state = RedisState(config.state_url, self.defender, config.state_timeout, config.state_node_ttl)
         self._user_entries: dict[str, tuple[str, UserEntry]] = {}  # --user name: (password, entry)
         self._storage_factory = storage_factory
+        # Without a factory, the local disk: its storages are made when the accounts are configured.
+        self._local_homes = LocalHomes(config.chunk_size, config.fsync)
         # What the sessions' storage can do, known before any login (FEAT asks it).
-        self.storage_type: type[Storage] = LocalStorage
-        # Local storages hold no per-session state: one per home folder, each holding its
-        # folder open (the jail), made when the account is configured.
-        self._local_storages: dict[Path, LocalStorage] = {}
+        self.storage_type: type[Storage] = self._local_homes.storage_type
         self.apply_accounts_and_limits(config)
         self.passive_ports = PassivePorts(config.passive_ports)
         self.total_rate = RateLimiter(config.max_total_rate) if config.max_total_rate else None
@@ -105,29 +104,17 @@ class ServerContext:
     def storage_for(self, account: Account) -> Storage:
         if self._storage_factory is not None:
             return self._storage_factory(account)
-        return self._local_storage(account.home)
-
-    def _local_storage(self, home: Path) -> LocalStorage:
-        storage = self._local_storages.get(home)
-        if storage is None:
-            storage = LocalStorage(home, chunk_size=self.config.chunk_size, fsync=self.config.fsync)
-            self._local_storages[home] = storage
-        return storage
+        return self._local_homes.storage_for(account.home)
 
     def open_local_storages(self) -> None:
         """Open the root and every configured home now (blocking; a missing home is made): a
         server that later runs out of file descriptors still lets its users log in."""
         authenticator = self.authenticator
-        for home in {self.config.root, *map(authenticator.home_of, authenticator.users.values())}:
-            if home not in self._local_storages:
-                home.mkdir(parents=True, exist_ok=True)
-                self._local_storage(home)
+        self._local_homes.open({self.config.root, *map(authenticator.home_of, authenticator.users.values())})
 
     def close_storages(self) -> None:
         """Let go of the local storages' root descriptors (so their disk can be unmounted)."""
-        for storage in self._local_storages.values():
-            storage.close()
-        self._local_storages.clear()
+        self._local_homes.close()
 
 
 class Server:
@@ -165,7 +152,7 @@ class Server:
         if self.config.max_connections is None:
             self.max_connections = self._derived_max_connections
         if self._storage_factory is None:
-            await asyncio.to_thread(self._prepare_root)
+            await asyncio.to_thread(LocalHomes.prepare_root, Path(self.config.root))
         # Built here: hashing the --user passwords is slow on purpose, keep it off __init__.
         self.context = await asyncio.to_thread(ServerContext, self.config, self._storage_factory)
         await self.context.state.start()  # never fails: an unreachable shared store is retried
@@ -218,12 +205,6 @@ class Server:
     @property
     def implicit_tls_addresses(self) -> list[str]:
         return _addresses(self._implicit_server.sockets) if self._implicit_server is not None else []
-
-    def _prepare_root(self) -> None:
-        root = Path(self.config.root)
-        root.mkdir(parents=True, exist_ok=True)  # the homes below it: open_local_storages
-        for stray in LocalStorage(root).remove_partial_uploads():
-            log.warning("removed a partial upload left by an earlier run: %s", stray)
 
     async def _open_bucket(self) -> StorageFactory:
         """One S3 client for every session, checked now; each home is a folder under the prefix."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -18,28 +17,22 @@ from ..auth import Account
 from ..errors import FTPError, reply_for_os_error
 from ..protocol.addresses import normalize_host
 from ..protocol.commands import CommandSyntaxError, parse_command
-from ..protocol.listing import ALL_FACTS
 from ..protocol.replies import Code, Reply, encode_reply
-from ..storage.base import Storage
-from ..storage.local import PARTIAL_SUFFIX
+from ..storage.base import FileReader, FileWriter, Storage
 from ..storage.paths import ROOT, resolve_virtual
-from .cleanup import Cleanup, finish_cleanup
 from .control import ControlConnection, LineTooLong
 from .datachannel import DataChannel, DataConnection, DataTLSRefused
 from .dispatch import COMMANDS, dispatch
 from .stall import StallWatch
+from .state import LoginState, SecurityState, TransferParameters
 from .throttle import RateLimiter
-from .transfer import Progress
-from .upload import BlockSink
+from .transfers import Progress, Transfer, download, upload
+from .transfers.cleanup import finish_cleanup
 
 if TYPE_CHECKING:
-    from .server import ServerContext
+    from .context import SessionContext
 
 log = logging.getLogger("aioftp_lite.session")
-
-# The body of a transfer: gets the open data connection, returns the bytes moved.
-TransferWork = Callable[[DataConnection], Awaitable[int]]
-
 
 # File commands whose outcome gets a log line of its own (a transfer logs its own line instead).
 LOGGED_PERMISSIONS = frozenset({"read", "write", "delete", "rename", "mkdir"})
@@ -50,17 +43,15 @@ class Session:
     # 1 KiB of each one's memory (idle_conns, with DataChannel's slots: 8.0 -> 6.6 KiB per session;
     # 3.8 KiB since the control connection is a bare protocol and the idle timer is shared).
     __slots__ = (
-        "context", "config", "_control", "peer_host", "peer", "_local_host", "pending_user",
-        "account", "storage", "cwd", "ascii_mode", "restart_offset", "rename_from", "mlst_facts",
-        "epsv_all", "control_tls", "protection_buffer_set", "protect_data", "_data", "transfer",
-        "transfer_progress", "quit_requested", "rate_limiters", "shutting_down", "data_connected",
-        "_last_activity", "_last_reply", "_loop", "_stall_watch", "virtual_host", "hash_algorithm",
-        "counted_user",
+        "context", "config", "_control", "peer_host", "peer", "_local_host", "login", "params",
+        "security", "cwd", "rename_from", "_data", "transfer", "transfer_progress", "quit_requested",
+        "rate_limiters", "shutting_down", "data_connected", "_last_activity", "_last_reply", "_loop",
+        "_stall_watch",
     )  # fmt: skip
 
     def __init__(
         self,
-        context: ServerContext,
+        context: SessionContext,
         control: ControlConnection,
         peer: tuple[str, int],
     ) -> None:
@@ -73,24 +64,11 @@ class Session:
         # only logs in needs neither (one system call and two objects fewer per login).
         self._local_host: str | None = None
         self._data: DataChannel | None = None
-        # Login state.
-        self.pending_user: str | None = None
-        self.account: Account | None = None
-        self.counted_user: str | None = None  # the account this session counts for (login.py)
-        self.storage: Storage | None = None
-        # Per-session protocol state.
+        self.login = LoginState()
+        self.params = TransferParameters()
+        self.security = SecurityState(control_tls=control.is_tls)
         self.cwd = ROOT
-        self.ascii_mode = True  # RFC 959: TYPE A is the default
-        self.restart_offset = 0
-        self.rename_from: PurePosixPath | None = None
-        self.mlst_facts = ALL_FACTS
-        self.epsv_all = False  # after EPSV ALL only EPSV may set up data connections
-        self.virtual_host: str | None = None  # HOST (RFC 7151), before the login
-        self.hash_algorithm = "SHA-256"  # HASH's algorithm, chosen with OPTS HASH
-        # FTPS (RFC 4217): TLS on the control connection after AUTH, on data after PROT P.
-        self.control_tls = control.is_tls  # already TLS on the implicit FTPS port
-        self.protection_buffer_set = False
-        self.protect_data = False
+        self.rename_from: PurePosixPath | None = None  # RNFR's path, for the RNTO that follows
         self.transfer: asyncio.Task[None] | None = None
         self.transfer_progress = Progress()  # of the current or last transfer
         self.quit_requested = False
@@ -131,31 +109,29 @@ class Session:
     async def start_tls(self, context: ssl.SSLContext) -> None:
         """Upgrade the control connection (after the 234 reply to AUTH TLS)."""
         await self._control.start_tls(context, self.config.data_timeout or None)
-        self.control_tls = True
+        self.security.control_secured()
 
     # --- paths ----------------------------------------------------------------------
     def resolve(self, argument: str) -> PurePosixPath:
         return resolve_virtual(self.cwd, argument)
 
     def resolve_new_name(self, argument: str) -> PurePosixPath:
-        """A path that a command is about to create (STOR, MKD, RNTO ...).
-
-        Names of uploads in progress are reserved: a user file so named would be
-        taken for a crash leftover and deleted at the next start.
-        """
+        """A path that a command is about to create (STOR, MKD, RNTO ...): not a name the
+        backend keeps for itself (the local disk's uploads in progress)."""
         path = self.resolve(argument)
-        if path.name.endswith(PARTIAL_SUFFIX):
-            raise FTPError(Code.BAD_FILE_NAME, f"File names ending in {PARTIAL_SUFFIX} are reserved")
+        reason = self.fs.reserved_name(path.name)
+        if reason is not None:
+            raise FTPError(Code.BAD_FILE_NAME, reason)
         return path
 
     @property
     def fs(self) -> Storage:
-        assert self.storage is not None, "handlers that touch files need a login"
-        return self.storage
+        storage = self.login.storage
+        assert storage is not None, "handlers that touch files need a login"
+        return storage
 
-    def login(self, account: Account) -> None:
-        self.account = account
-        self.storage = self.context.storage_for(account)
+    def log_in(self, account: Account) -> None:
+        self.login.complete(account, self.context.storage_for(account))
         self.cwd = ROOT
 
     # --- the command loop -----------------------------------------------------------
@@ -226,16 +202,25 @@ class Session:
             log.info("%s %s %s: %s", self.peer, self._user, cmd, self.last_reply)
 
     # --- transfers ------------------------------------------------------------------
-    def start_transfer(
-        self, opening: str, work: TransferWork, cleanup: Cleanup, label: str, sink: BlockSink | None = None
-    ) -> None:
-        """Send 150, open the data connection and run `work` in a task ABOR can cancel.
+    def download(self, source: FileReader) -> Transfer:
+        """Sending `source` to the client, as this session's TYPE, PROT and limits have it."""
+        return download(
+            source, ascii_mode=self.params.ascii_mode, tls=self.security.protect_data,
+            limiters=self.rate_limiters, sendfile_allowed=self.config.use_sendfile,
+        )  # fmt: skip
 
-        An upload may pass a `sink`: the data connection then receives into it.
-        """
-        self.restart_offset = 0
+    def upload(self, target: FileWriter) -> Transfer:
+        """Receiving the client's bytes into `target`, committed only if the client stayed."""
+        return upload(
+            target, ascii_mode=self.params.ascii_mode, tls=self.security.protect_data,
+            limiters=self.rate_limiters, chunk_size=self.config.chunk_size, confirm=self.client_still_there,
+        )  # fmt: skip
+
+    def start_transfer(self, opening: str, transfer: Transfer, label: str) -> None:
+        """Send 150, open the data connection and run `transfer` in a task ABOR can cancel."""
+        self.params.restart_offset = 0
         self.transfer_progress = Progress()
-        self.transfer = asyncio.create_task(self._run_transfer(opening, work, cleanup, label, sink))
+        self.transfer = asyncio.create_task(self._run_transfer(opening, transfer, label))
         self.transfer.add_done_callback(self._transfer_ended)
 
     def _transfer_ended(self, _task: asyncio.Task[None]) -> None:
@@ -245,26 +230,24 @@ class Session:
         else:
             self._last_activity = asyncio.get_running_loop().time()  # a fresh idle period
 
-    async def _run_transfer(
-        self, opening: str, work: TransferWork, cleanup: Cleanup, label: str, sink: BlockSink | None
-    ) -> None:
+    async def _run_transfer(self, opening: str, transfer: Transfer, label: str) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         connection: DataConnection | None = None
         moved = 0
         end_session = False
         try:
-            if self.config.require_tls and not self.protect_data:
-                raise FTPError(521, "Data connections must be protected: send PBSZ 0 and PROT P first")
+            if self.config.require_tls and not self.security.protect_data:
+                raise FTPError(Code.PROTECTION_REQUIRED, "Data connections must be protected: send PBSZ 0 and PROT P first")
             if not self.data.is_pending:  # 425 at once, as vsftpd does, rather than 150 then 425
                 raise FTPError(Code.CANT_OPEN_DATA, "Use PORT, EPRT, PASV or EPSV first")
             await self.reply(Code.FILE_STATUS_OK, opening)
             # The control connection's own context: data connections resume its session (tls.py).
-            tls = self._control.transport.get_extra_info("sslcontext") if self.protect_data else None
-            connection = await self.data.open(self.config.data_timeout or None, tls, sink)
+            tls = self._control.transport.get_extra_info("sslcontext") if self.security.protect_data else None
+            connection = await self.data.open(self.config.data_timeout or None, tls, transfer.receiver)
             self.data_connected = True
             self._stall_watch = StallWatch(self.transfer_progress, connection, loop.time())
-            moved = await work(connection)
+            moved = await transfer.run(connection, self.transfer_progress)
             self._stall_watch = None  # the data has moved: closing is bounded on its own
             await connection.close()
             reply = Reply(Code.CLOSING_DATA, f"Transfer complete ({moved} bytes)")
@@ -289,10 +272,13 @@ class Session:
             self._stall_watch = None
             if connection is not None:
                 connection.abort(reset=stalled)  # no-op after a clean close
-            await finish_cleanup(cleanup)
+            await finish_cleanup(transfer.cleanup)
         elapsed = loop.time() - started
         moved = max(moved, self.transfer_progress.moved)  # a cut transfer returned nothing
-        log.info("%s %s %s: %d bytes in %.3fs, %s", self.peer, self._user, label, moved, elapsed, reply)
+        log.info(
+            "%s %s %s: %d bytes in %.3fs, %s [%s]",
+            self.peer, self._user, label, moved, elapsed, reply, transfer.strategy.value,
+        )  # fmt: skip
         if end_session:
             self._end_connection(reply)
             return
@@ -353,4 +339,4 @@ class Session:
 
     @property
     def _user(self) -> str:
-        return self.account.name if self.account else "-"
+        return self.login.user_name

@@ -18,7 +18,7 @@ import socket
 import struct
 from typing import TYPE_CHECKING
 
-from .transfer import Progress
+from .transfers.progress import Progress
 
 if TYPE_CHECKING:
     from .datachannel import DataConnection

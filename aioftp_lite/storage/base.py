@@ -39,8 +39,9 @@ class FileReader(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None: ...
 
-    def sendfile_source(self) -> tuple[BinaryIO, int] | None:
-        """A real OS file and its current offset, for the zero-copy path, if the backend has one."""
+    def local_file(self) -> tuple[BinaryIO, int] | None:
+        """A local OS file and the offset to read from, if the backend has one: the server then
+        lets the kernel move its bytes (sendfile) or reads it by descriptor (HASH)."""
         return None
 
 
@@ -69,7 +70,8 @@ class FileWriter(abc.ABC):
     async def write(self, chunk: bytes) -> None: ...
 
     def pipe_writer(self) -> PipeWriter | None:
-        """Zero-copy uploads (Linux splice): how to write from a pipe, or None if not possible."""
+        """How to write into a local file straight from a kernel pipe (Linux splice), if the
+        backend can for this file: the server then moves an upload's bytes in the kernel."""
         return None
 
     @abc.abstractmethod
@@ -129,6 +131,11 @@ class Storage(abc.ABC):
         entries = await self.list_dir(path)
         for start in range(0, len(entries), batch):
             yield entries[start : start + batch]
+
+    def reserved_name(self, name: str) -> str | None:
+        """Why a new file or folder may not take `name` (the backend uses such names itself),
+        or None: the session refuses the name with 553 and this text."""
+        return None
 
     async def free_space(self, path: PurePosixPath) -> int:
         """Bytes a user may still store in the folder `path` (AVBL)."""

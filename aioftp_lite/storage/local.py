@@ -63,7 +63,7 @@ class LocalReader(FileReader):
         # disk: done here rather than paying a worker-thread round trip per download.
         self._raw.close()
 
-    def sendfile_source(self) -> tuple[BinaryIO, int]:
+    def local_file(self) -> tuple[BinaryIO, int]:
         return self._raw, self._offset
 
 
@@ -223,6 +223,10 @@ class LocalStorage(Storage):
         # Downloads opened on the event loop itself: by default where the file system is local (mounts.py).
         self._open_inline = opens_without_blocking(self.root) if open_inline is None else open_inline
 
+    def reserved_name(self, name: str) -> str | None:
+        # A user file so named would be taken for a crash leftover and deleted at the next start.
+        return f"File names ending in {PARTIAL_SUFFIX} are reserved" if name.endswith(PARTIAL_SUFFIX) else None
+
     # --- metadata -------------------------------------------------------------------
     async def stat(self, path: PurePosixPath) -> FileInfo:
         return await asyncio.to_thread(self._stat, path)
@@ -260,8 +264,8 @@ class LocalStorage(Storage):
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
-                    if entry.name.startswith(".") and entry.name.endswith(PARTIAL_SUFFIX):
-                        continue  # an upload in progress is not a file yet
+                    if entry.name.endswith(PARTIAL_SUFFIX):
+                        continue  # an upload in progress is not a file yet (nor a name users may take)
                     try:
                         status = entry.stat(follow_symlinks=False)  # relative to the held folder
                         if stat_module.S_ISLNK(status.st_mode):

@@ -31,14 +31,14 @@ log = logging.getLogger("aioftp_lite.session")
 T = TypeVar("T")
 
 HASH_BLOCK = 1024 * 1024  # bytes per worker-thread job
-LEGACY_OK = 250  # what ProFTPD's mod_digest answers the X commands with
+LEGACY_OK = Code.FILE_ACTION_OK  # what ProFTPD's mod_digest answers the X commands with
 
 
 @command("HASH", argument=Arg.REQUIRED, permission="read", syntax="HASH <file>",
          help="checksum of a file without downloading it (OPTS HASH chooses the algorithm)",
          feature=feature_line())  # fmt: skip
 async def hash_(session: Session, argument: str) -> None:
-    await _start(session, argument, session.hash_algorithm, legacy=False)
+    await _start(session, argument, session.params.hash_algorithm, legacy=False)
 
 
 def _legacy(algorithm: str) -> Handler:
@@ -80,7 +80,7 @@ async def _run(
         reply = reply_for_os_error(error)
     finally:
         await reader.close()
-    user = session.account.name if session.account else "-"
+    user = session.login.user_name
     log.info("%s %s %s %s: %d bytes in %.3fs, %s", session.peer, user, algorithm, path, reader.size,
              loop.time() - started, reply)  # fmt: skip
     try:
@@ -91,7 +91,7 @@ async def _run(
 
 async def file_digest(reader: FileReader, algorithm: str) -> str:
     hasher = new_hasher(algorithm)
-    source = reader.sendfile_source()
+    source = reader.local_file()
     if source is not None:  # a real file: read and hash each block in one job
         raw, position = source
         descriptor = raw.fileno()
@@ -123,9 +123,9 @@ async def _in_thread(function: Callable[..., T], *arguments: Any) -> T:
 def choose(session: Session, value: str) -> Reply:
     """OPTS HASH [algorithm]: the session's choice, shown or changed."""
     if not value.strip():
-        return Reply(Code.OK, session.hash_algorithm)
+        return Reply(Code.OK, session.params.hash_algorithm)
     algorithm = choose_algorithm(value)
     if algorithm is None:
         return Reply(Code.BAD_ARGUMENT, "Unknown algorithm, current selection not changed")
-    session.hash_algorithm = algorithm
+    session.params.hash_algorithm = algorithm
     return Reply(Code.OK, algorithm)

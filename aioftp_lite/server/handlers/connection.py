@@ -8,6 +8,7 @@ from ...errors import FTPError
 from ...protocol.addresses import (
     Address,
     AddressError,
+    UnsupportedProtocol,
     format_epsv_reply_text,
     format_pasv_reply_text,
     parse_eprt_argument,
@@ -24,7 +25,7 @@ LOWEST_ACTIVE_PORT = 1024
 
 
 def _refuse_after_epsv_all(session: Session, verb: str) -> None:
-    if session.epsv_all:
+    if session.params.epsv_all:
         raise FTPError(Code.BAD_SEQUENCE, f"{verb} not allowed after EPSV ALL")
 
 
@@ -43,12 +44,12 @@ async def pasv(session: Session, _argument: str) -> None:
 async def epsv(session: Session, argument: str) -> None:
     requested = argument.strip().upper()
     if requested == "ALL":
-        session.epsv_all = True
+        session.params.epsv_all = True
         await session.reply(Code.OK, "EPSV ALL ok")
         return
     ours = "2" if ":" in session.local_host else "1"
     if requested and requested != ours:
-        raise FTPError(522, f"Network protocol not supported, use ({ours})")
+        raise FTPError(Code.NETWORK_PROTOCOL_NOT_SUPPORTED, f"Network protocol not supported, use ({ours})")
     port = session.data.listen(session.context.passive_ports, session.local_host)
     await session.reply(Code.EXTENDED_PASSIVE, format_epsv_reply_text(port))
 
@@ -70,9 +71,9 @@ async def eprt(session: Session, argument: str) -> None:
     _refuse_after_epsv_all(session, "EPRT")
     try:
         address = parse_eprt_argument(argument)
+    except UnsupportedProtocol:
+        raise FTPError(Code.NETWORK_PROTOCOL_NOT_SUPPORTED, "Network protocol not supported, use (1,2)") from None
     except AddressError as error:
-        if "network protocol" in str(error):
-            raise FTPError(522, "Network protocol not supported, use (1,2)") from None
         raise FTPError(Code.BAD_ARGUMENT, f"Bad EPRT argument: {error}") from None
     await _set_active(session, address, "EPRT")
 

@@ -28,7 +28,7 @@ async def clnt(session: Session, argument: str) -> None:
 @command("HOST", argument=Arg.REQUIRED, login=False, syntax="HOST <name>|[address]",
          help="choose the virtual host, before USER (RFC 7151)", feature="HOST")  # fmt: skip
 async def host(session: Session, argument: str) -> None:
-    if session.account is not None or session.pending_user is not None:
+    if session.login.begun:
         raise FTPError(Code.BAD_SEQUENCE, "HOST must come before USER")
     try:
         name = normalize_host_name(argument)
@@ -37,7 +37,7 @@ async def host(session: Session, argument: str) -> None:
     if not _known(session, name):
         log.info("%s HOST %s: unknown host", session.peer, name)
         raise FTPError(Code.PARAMETER_NOT_IMPLEMENTED, f"Unknown host {name[:64]}")
-    session.virtual_host = name
+    session.login.virtual_host = name
     log.info("%s HOST %s", session.peer, name)
     await session.reply(Code.SERVICE_READY, f"Host {name} accepted")
 

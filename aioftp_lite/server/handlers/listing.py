@@ -9,7 +9,6 @@ huge folder streams and holds one batch in memory.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -20,13 +19,11 @@ from ...errors import FTPError, reply_for_os_error
 from ...protocol.listing import FileInfo, format_facts, format_list_line
 from ...protocol.replies import Code
 from ...protocol.wildcards import compile_pattern, has_wildcard, split_pattern
-from ...storage.local import PARTIAL_SUFFIX
 from ...storage.paths import is_hidden
 from ..dispatch import Arg, command
-from ..transfer import send_lines
+from ..transfers import listing, streamed_listing
 
 if TYPE_CHECKING:
-    from ..datachannel import DataConnection
     from ..session import Session
 
 log = logging.getLogger("aioftp_lite.session")
@@ -35,9 +32,7 @@ LineMaker = Callable[["Session", list[FileInfo]], list[str]]
 
 
 def is_listed(name: str, show_hidden: bool) -> bool:
-    """Dotfiles only with --show-hidden; uploads in progress never."""
-    if name.endswith(PARTIAL_SUFFIX):
-        return False
+    """Dotfiles only with --show-hidden (uploads in progress: the backend never lists them)."""
     return show_hidden or not is_hidden(name)
 
 
@@ -74,7 +69,7 @@ async def _send_listing(session: Session, argument: str, lines_for: LineMaker, v
 
 
 def _user(session: Session) -> str:
-    return session.account.name if session.account else "-"
+    return session.login.user_name
 
 
 async def _start_listing(session: Session, argument: str, lines_for: LineMaker, verb: str) -> None:
@@ -88,16 +83,8 @@ async def _start_listing(session: Session, argument: str, lines_for: LineMaker, 
         await _start_streamed_listing(session, path, lines_for, verb)
         return
     entries = await visible_entries(session, path, info)
-
-    async def work(connection: DataConnection) -> int:
-        _reader, writer = await connection.streams()
-        return await send_lines(lines_for(session, entries), writer)
-
-    session.start_transfer(f"Here comes the listing of {path}", work, _nothing_to_clean, f"{verb} {path}")
-
-
-async def _nothing_to_clean() -> None:
-    return None
+    transfer = listing(lambda: lines_for(session, entries))
+    session.start_transfer(f"Here comes the listing of {path}", transfer, f"{verb} {path}")
 
 
 async def _start_streamed_listing(
@@ -111,11 +98,7 @@ async def _start_streamed_listing(
         async for batch in session.fs.scan_dir(folder):
             yield lines_for(session, [e for e in batch if is_listed(e.name, show)])
 
-    async def work(connection: DataConnection) -> int:
-        _reader, writer = await connection.streams()
-        return await send_line_batches(batches(), writer)
-
-    session.start_transfer(f"Here comes the listing of {folder}", work, _nothing_to_clean, f"{verb} {folder}")
+    session.start_transfer(f"Here comes the listing of {folder}", streamed_listing(batches), f"{verb} {folder}")
 
 
 async def _start_pattern_listing(
@@ -139,20 +122,7 @@ async def _start_pattern_listing(
             lines = lines_for(session, chosen)
             yield [prefix + line for line in lines] if prefix else lines
 
-    async def work(connection: DataConnection) -> int:
-        _reader, writer = await connection.streams()
-        return await send_line_batches(batches(), writer)
-
-    session.start_transfer(f"Here comes the listing of {path}", work, _nothing_to_clean, f"{verb} {path}")
-
-
-async def send_line_batches(batches: AsyncIterator[list[str]], writer: asyncio.StreamWriter) -> int:
-    """Each batch of lines as soon as it is ready, with back-pressure between batches."""
-    total = 0
-    async for lines in batches:
-        if lines:
-            total += await send_lines(lines, writer)
-    return total
+    session.start_transfer(f"Here comes the listing of {path}", streamed_listing(batches), f"{verb} {path}")
 
 
 def _long_lines(session: Session, entries: list[FileInfo]) -> list[str]:
@@ -165,8 +135,8 @@ def _names(session: Session, entries: list[FileInfo]) -> list[str]:
 
 
 def _facts(session: Session, entries: list[FileInfo]) -> list[str]:
-    assert session.account is not None
-    return [f"{format_facts(e, session.account.permissions, session.mlst_facts)} {e.name}" for e in entries]
+    assert session.login.account is not None
+    return [f"{format_facts(e, session.login.account.permissions, session.params.mlst_facts)} {e.name}" for e in entries]
 
 
 @command("LIST", argument=Arg.OPTIONAL, permission="list", syntax="LIST [path]",
@@ -194,8 +164,8 @@ async def mlsd(session: Session, argument: str) -> None:
          help="facts about one file or folder (RFC 3659)",
          feature="MLST type*;size*;modify*;perm*;unique*;")  # fmt: skip
 async def mlst(session: Session, argument: str) -> None:
-    assert session.account is not None
+    assert session.login.account is not None
     path = session.resolve(argument) if argument.strip() else session.cwd
     info = await session.fs.stat(path)
-    facts = format_facts(info, session.account.permissions, session.mlst_facts)
+    facts = format_facts(info, session.login.account.permissions, session.params.mlst_facts)
     await session.reply(Code.FILE_ACTION_OK, f"Listing {path}\n{facts} {path}\nEnd")

@@ -21,15 +21,14 @@ log = logging.getLogger("aioftp_lite.session")
 
 @command("USER", argument=Arg.REQUIRED, login=False, syntax="USER <name>", help="begin a login")
 async def user(session: Session, name: str) -> None:
-    session.account = session.storage = None
+    session.login.reset()
     await release_user(session)
-    if session.config.require_tls and not session.control_tls:
+    if session.config.require_tls and not session.security.control_tls:
         raise FTPError(Code.NOT_LOGGED_IN, "This server requires TLS: send AUTH TLS first")
     authenticator = session.context.authenticator
     if authenticator.refuses_anonymous(name):
-        session.pending_user = None
         raise FTPError(Code.NOT_LOGGED_IN, "Anonymous login is disabled")
-    session.pending_user = name
+    session.login.expect_password(name)
     if authenticator.is_anonymous_name(name):
         await session.reply(Code.NEED_PASSWORD, "Anonymous login ok, send your e-mail address as password")
     else:
@@ -39,13 +38,13 @@ async def user(session: Session, name: str) -> None:
 
 @command("PASS", argument=Arg.OPTIONAL, login=False, syntax="PASS <password>", help="finish a login")
 async def password(session: Session, secret: str) -> None:
-    if session.account is not None:
+    if session.login.account is not None:
         await session.reply(Code.LOGGED_IN, "Already logged in")
         return
-    if session.pending_user is None:
+    name = session.login.take_pending_user()
+    if name is None:
         await session.reply(Code.BAD_SEQUENCE, "Login with USER first")
         return
-    name, session.pending_user = session.pending_user, None
     defender, state = session.context.defender, session.context.state
     if await state.is_banned(session.peer_host):
         # Connections opened before the ban must not go on guessing (or get in).
@@ -78,15 +77,15 @@ async def password(session: Session, secret: str) -> None:
         log.warning("%s login as %s refused: too many sessions of this user", session.peer, account.name)
         await session.reply(Code.NOT_LOGGED_IN, f"Too many connections for user {account.name}, try later")
         return
-    session.counted_user = account.name
-    session.login(account)
+    session.login.counted_user = account.name
+    session.log_in(account)
     log.info("%s logged in as %s", session.peer, account.name)
     await session.reply(Code.LOGGED_IN, f"User {account.name} logged in")
 
 
 async def release_user(session: Session) -> None:
     """The session no longer counts for its account (a new USER, or its end)."""
-    name, session.counted_user = session.counted_user, None
+    name, session.login.counted_user = session.login.counted_user, None
     if name is not None:
         await session.context.state.release(user_key(name))
 

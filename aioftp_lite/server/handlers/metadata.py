@@ -19,7 +19,7 @@ from ...protocol.metadata import (
     parse_time,
 )
 from ...protocol.replies import Code
-from ..dispatch import Arg, command
+from ..dispatch import Arg, command, require_access
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -58,9 +58,7 @@ async def mff(session: Session, argument: str) -> None:
 
 
 async def site_utime(session: Session, argument: str) -> None:
-    assert session.account is not None
-    if not session.account.may("write"):
-        raise FTPError(Code.FILE_UNAVAILABLE, "Permission denied")
+    require_access(session, "write")
     try:
         path_text, mtime = parse_site_utime(argument.strip())
     except MetadataSyntaxError as error:

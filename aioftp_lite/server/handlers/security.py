@@ -15,11 +15,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aioftp_lite.session")
 
-PROTECTION_LEVEL_NOT_SUPPORTED = 536  # RFC 2228
-DATA_PROTECTION_REFUSED = 534
-RESOURCE_UNAVAILABLE = 431  # RFC 2228: "Need some unavailable resource to process security"
-
-
 def tls_offered(config: ServerConfig) -> bool:
     return config.tls_cert is not None
 
@@ -34,7 +29,7 @@ async def auth(session: Session, argument: str) -> None:
         raise FTPError(Code.PARAMETER_NOT_IMPLEMENTED, "Only AUTH TLS is supported")
     if mechanism == "SSL":  # the pre-RFC 4217 name some old clients still send
         log.info("%s AUTH SSL: answered as AUTH TLS", session.peer)
-    if session.control_tls:
+    if session.security.control_tls:
         raise FTPError(Code.BAD_SEQUENCE, "Already using TLS")
     try:
         # With session reuse required, a context of this connection's own (see tls.py). Built
@@ -44,7 +39,7 @@ async def auth(session: Session, argument: str) -> None:
             context = context.for_connection()
     except OSError as error:  # ssl.SSLError too: the certificate files changed since the start
         log.error("TLS context for %s: %s", session.peer, error)
-        raise FTPError(RESOURCE_UNAVAILABLE, "TLS is unavailable: server certificate unreadable") from None
+        raise FTPError(Code.SECURITY_RESOURCE_UNAVAILABLE, "TLS is unavailable: server certificate unreadable") from None
     await session.wait_transfer()
     await session.reply(Code.AUTH_OK, "AUTH TLS successful")
     try:
@@ -54,24 +49,23 @@ async def auth(session: Session, argument: str) -> None:
         session.quit_requested = True  # the connection is unusable now
         return
     # RFC 4217 4: a new security context means a new login.
-    session.account = session.storage = None
-    session.pending_user = None
+    session.login.reset()
 
 
 @command("CCC", login=False, help="clear the control connection (refused: it stays encrypted)")
 async def ccc(session: Session, _argument: str) -> None:
     # RFC 4217 12.3: a cleared control connection would expose later commands to tampering.
-    raise FTPError(DATA_PROTECTION_REFUSED, "CCC refused: the control connection stays encrypted")
+    raise FTPError(Code.DATA_PROTECTION_REFUSED, "CCC refused: the control connection stays encrypted")
 
 
 @command("PBSZ", argument=Arg.REQUIRED, login=False, syntax="PBSZ 0",
          help="protection buffer size (0 for TLS)", feature="PBSZ", offered=tls_offered)  # fmt: skip
 async def pbsz(session: Session, argument: str) -> None:
-    if not session.control_tls:
+    if not session.security.control_tls:
         raise FTPError(Code.BAD_SEQUENCE, "Send AUTH TLS first")
     if not argument.strip().isdigit():
         raise FTPError(Code.BAD_ARGUMENT, "PBSZ needs a number")
-    session.protection_buffer_set = True
+    session.security.protection_buffer_set = True
     await session.reply(Code.OK, "PBSZ=0")
 
 
@@ -79,17 +73,17 @@ async def pbsz(session: Session, argument: str) -> None:
          help="protect data connections (P) or not (C)", feature="PROT", offered=tls_offered)  # fmt: skip
 async def prot(session: Session, argument: str) -> None:
     level = argument.strip().upper()
-    if not session.control_tls or not session.protection_buffer_set:
+    if not session.security.control_tls or not session.security.protection_buffer_set:
         raise FTPError(Code.BAD_SEQUENCE, "Send AUTH TLS and PBSZ first")
     if level == "P":
-        session.protect_data = True
+        session.security.protect_data = True
         await session.reply(Code.OK, "Data connections will be protected")
     elif level == "C":
         if session.config.require_tls:
-            raise FTPError(DATA_PROTECTION_REFUSED, "This server requires protected data connections")
-        session.protect_data = False
+            raise FTPError(Code.DATA_PROTECTION_REFUSED, "This server requires protected data connections")
+        session.security.protect_data = False
         await session.reply(Code.OK, "Data connections will not be protected")
     elif level in ("S", "E"):
-        raise FTPError(PROTECTION_LEVEL_NOT_SUPPORTED, f"PROT {level} not supported, use P or C")
+        raise FTPError(Code.PROTECTION_LEVEL_NOT_SUPPORTED, f"PROT {level} not supported, use P or C")
     else:
         raise FTPError(Code.BAD_ARGUMENT, f"Unknown protection level {argument[:16]}")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ...errors import FTPError
 from ...protocol.listing import format_mdtm, parse_mdtm
 from ...protocol.replies import Code
-from ..dispatch import Arg, command
+from ..dispatch import Arg, command, require_access
 from .files import regular_file
 from .metadata import site_utime
 
@@ -37,9 +37,7 @@ async def site(session: Session, argument: str) -> None:
 
 
 async def _chmod(session: Session, argument: str) -> None:
-    assert session.account is not None
-    if not session.account.may("write"):
-        raise FTPError(Code.FILE_UNAVAILABLE, "Permission denied")
+    require_access(session, "write")
     mode_text, _, path_text = argument.strip().partition(" ")
     if not path_text or not mode_text or any(c not in "01234567" for c in mode_text) or len(mode_text) > 4:
         raise FTPError(Code.BAD_ARGUMENT, "Syntax: SITE CHMOD <octal mode> <path>")

@@ -8,7 +8,7 @@ from ...errors import FTPError
 from ...protocol.hashes import feature_line as hash_feature
 from ...protocol.listing import ALL_FACTS, format_list_line
 from ...protocol.replies import Code
-from ..dispatch import Arg, command, feature_lines, help_text
+from ..dispatch import Arg, command, feature_lines, help_text, require_access
 from .checksums import choose as choose_hash
 from .listing import visible_entries
 
@@ -28,7 +28,7 @@ async def syst(session: Session, _argument: str) -> None:
 @command("FEAT", login=False, help="list the protocol extensions (RFC 2389)")
 async def feat(session: Session, _argument: str) -> None:
     # The HASH line stars the session's algorithm (OPTS HASH may have changed it).
-    lines = [hash_feature(session.hash_algorithm) if line.startswith("HASH ") else line
+    lines = [hash_feature(session.params.hash_algorithm) if line.startswith("HASH ") else line
              for line in feature_lines(session.config, session.context.storage_type)]  # fmt: skip
     await session.reply(Code.SYSTEM_STATUS, "\n".join(["Features:", *lines, "End"]))
 
@@ -44,7 +44,7 @@ async def opts(session: Session, argument: str) -> None:
         await session.reply(Code.OK, "Always in UTF8 mode")
     elif name == "MLST":
         chosen = [f for f in value.strip().lower().split(";") if f in ALL_FACTS]
-        session.mlst_facts = tuple(chosen)
+        session.params.mlst_facts = tuple(chosen)
         await session.reply(Code.OK, "MLST OPTS " + "".join(f"{f};" for f in chosen))
     elif name == "HASH":
         reply = choose_hash(session, value)
@@ -70,8 +70,8 @@ async def stat(session: Session, argument: str) -> None:
     lines = [
         "aioftp_lite status:",
         f"Connected from {session.peer}",
-        f"Logged in as {session.account.name}" if session.account else "Not logged in",
-        f"TYPE: {'ASCII' if session.ascii_mode else 'BINARY'}, STRUcture: File, MODE: Stream",
+        f"Logged in as {session.login.account.name}" if session.login.account else "Not logged in",
+        f"TYPE: {session.params.mode_name}, STRUcture: File, MODE: Stream",
         "Data transfer in progress" if busy else "No data transfer in progress",
         "End of status",
     ]
@@ -79,10 +79,7 @@ async def stat(session: Session, argument: str) -> None:
 
 
 async def stat_path(session: Session, argument: str) -> None:
-    if session.account is None:
-        raise FTPError(Code.NOT_LOGGED_IN, "Please log in with USER and PASS first")
-    if not session.account.may("list"):
-        raise FTPError(Code.FILE_UNAVAILABLE, "Permission denied")
+    require_access(session, "list")
     path = session.resolve(argument)
     lines = [format_list_line(info) for info in await visible_entries(session, path)]
     await session.reply(Code.FILE_STATUS, "\n".join([f"Status of {path}:", *lines, "End of status"]))
@@ -92,10 +89,10 @@ async def stat_path(session: Session, argument: str) -> None:
 async def type_(session: Session, argument: str) -> None:
     words = argument.upper().split()
     if words in (["A"], ["A", "N"]):
-        session.ascii_mode = True
+        session.params.ascii_mode = True
         await session.reply(Code.OK, "Type set to A")
     elif words in (["I"], ["L", "8"]):
-        session.ascii_mode = False
+        session.params.ascii_mode = False
         await session.reply(Code.OK, "Type set to I")
     elif words and words[0] in ("E", "L", "A"):
         raise FTPError(Code.PARAMETER_NOT_IMPLEMENTED, f"Type {argument} not supported")

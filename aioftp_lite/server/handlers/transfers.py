@@ -12,20 +12,9 @@ from ...protocol.replies import Code
 from ...storage.base import WriteMode
 from ...storage.paths import unique_name
 from ..dispatch import Arg, command
-from ..rawdata import CAN_SPLICE, sendfile_to_socket, splice_from_socket
-from ..transfer import UPLOAD_BLOCKS, receive_file, send_file
-from ..upload import BlockSink, on_selector_loop, receive_blocks
 
 if TYPE_CHECKING:
-    from ..datachannel import DataConnection
     from ..session import Session
-
-INVALID_RESTART = 554  # RFC 3659 5.5: the REST offset does not fit the file
-
-
-def _mode_name(session: Session) -> str:
-    return "ASCII" if session.ascii_mode else "BINARY"
-
 
 @command("REST", argument=Arg.REQUIRED, syntax="REST <offset>",
          help="resume the next RETR or STOR at a byte offset", feature="REST STREAM")  # fmt: skip
@@ -35,16 +24,14 @@ async def rest(session: Session, argument: str) -> None:
         raise FTPError(Code.BAD_ARGUMENT, "REST needs a byte offset (a whole number)")
     if offset > MAX_OFFSET:
         raise FTPError(Code.BAD_ARGUMENT, f"REST offset too large (at most {MAX_OFFSET})")
-    session.restart_offset = offset
-    await session.reply(
-        Code.PENDING_FURTHER_INFO, f"Restarting at {session.restart_offset}, send RETR or STOR"
-    )
+    session.params.restart_offset = offset
+    await session.reply(Code.PENDING_FURTHER_INFO, f"Restarting at {offset}, send RETR or STOR")
 
 
 @command("RETR", argument=Arg.REQUIRED, permission="read", syntax="RETR <file>", help="download a file")
 async def retr(session: Session, argument: str) -> None:
     path = session.resolve(argument)
-    offset, session.restart_offset = session.restart_offset, 0
+    offset = session.params.take_restart_offset()
     if offset:
         # Checked before opening: a file system refuses to seek that far (EINVAL) on its own.
         _check_offset(offset, (await session.fs.stat(path)).size)
@@ -52,20 +39,8 @@ async def retr(session: Session, argument: str) -> None:
     if offset > source.size:  # it shrank meanwhile
         await source.close()
         _check_offset(offset, source.size)
-    ascii_mode = session.ascii_mode
-    zero_copy = session.config.use_sendfile and not ascii_mode and not session.rate_limiters
-
-    async def work(connection: DataConnection) -> int:
-        raw = source.sendfile_source() if zero_copy else None
-        if raw is not None and (sock := connection.bare_socket) is not None:
-            return await sendfile_to_socket(sock, *raw, session.transfer_progress, source.size)
-        _reader, writer = await connection.streams()
-        return await send_file(
-            source, writer, ascii_mode, session.rate_limiters, session.transfer_progress
-        )
-
-    opening = f"Opening {_mode_name(session)} mode data connection for {path} ({source.size} bytes)"
-    session.start_transfer(opening, work, source.close, f"RETR {path}")
+    opening = f"Opening {session.params.mode_name} mode data connection for {path} ({source.size} bytes)"
+    session.start_transfer(opening, session.download(source), f"RETR {path}")
 
 
 @command("STOR", argument=Arg.REQUIRED, permission="write", syntax="STOR <file>",
@@ -96,45 +71,20 @@ async def stou(session: Session, argument: str) -> None:
 async def _store(
     session: Session, path: PurePosixPath, mode: WriteMode, verb: str, opening: str = ""
 ) -> None:
-    offset, session.restart_offset = session.restart_offset, 0
+    offset = session.params.take_restart_offset()
     if offset and mode is WriteMode.REPLACE:
         mode = WriteMode.RESUME
         # Past the end is refused rather than clamped (pure-ftpd) or left as a hole (vsftpd):
         # the client's bytes would land elsewhere than it believes, or make a sparse monster.
         _check_offset(offset, (await session.fs.stat(path)).size)
     target = await session.fs.open_write(path, mode, offset)
-    ascii_mode, chunk_size = session.ascii_mode, session.config.chunk_size
-    plain = not ascii_mode and not session.rate_limiters
-    # Plain TCP into a local file: zero-copy splice. Otherwise binary uploads go straight
-    # into blocks on asyncio's own loop, where that was measured (uvloop's BufferedProtocol
-    # support differs), and through the stream reader everywhere else.
-    pipe_writer = target.pipe_writer() if plain and CAN_SPLICE and not session.protect_data else None
-    fast = plain and pipe_writer is None and on_selector_loop()
-    sink = BlockSink(chunk_size * UPLOAD_BLOCKS) if fast else None
-
-    async def work(connection: DataConnection) -> int:
-        if pipe_writer is not None and (sock := connection.bare_socket) is not None:
-            received = await splice_from_socket(sock, pipe_writer, session.transfer_progress)
-        elif sink is not None:
-            received = await receive_blocks(sink, target, session.transfer_progress)
-        else:
-            reader, _writer = await connection.streams()
-            received = await receive_file(
-                reader, target, ascii_mode, chunk_size, session.rate_limiters, session.transfer_progress
-            )
-        session.transfer_progress.held_by_server = True  # all received: the rest is ours to do
-        if not await session.client_still_there():
-            raise ConnectionAbortedError("client disconnected during the upload")
-        await target.commit()
-        return received
-
-    opening = opening or f"Opening {_mode_name(session)} mode data connection for {path}"
-    session.start_transfer(opening, work, target.abort, f"{verb} {path}", sink)
+    opening = opening or f"Opening {session.params.mode_name} mode data connection for {path}"
+    session.start_transfer(opening, session.upload(target), f"{verb} {path}")
 
 
 def _check_offset(offset: int, size: int) -> None:
     if offset > size:
-        raise FTPError(INVALID_RESTART, f"Restart offset {offset} is past the end ({size} bytes)")
+        raise FTPError(Code.INVALID_RESTART, f"Restart offset {offset} is past the end ({size} bytes)")
 
 
 @command("ABOR", during_transfer=True, help="abort the transfer in progress")

@@ -1,15 +1,10 @@
-"""Zero-copy transfers on a bare data socket: sendfile for downloads, splice for uploads.
+"""SPLICE: uploads from the bare data socket into a local file through kernel pipes.
 
-Why below asyncio's streams here: a transport owns its socket, so the kernel's
-zero-copy calls cannot be used through one (asyncio's `loop.sendfile` can, uvloop's
-cannot). On the bare, non-blocking socket we wait for readiness with add_reader /
-add_writer, which every event loop offers, and let the kernel move the bytes:
-
-- downloads: `os.sendfile` from the page cache to the socket, no copy through Python;
-- uploads: `os.splice` moves the received bytes into a pipe (page references, no
-  copy), and a worker thread splices the pipe into the file. Measured on loopback
-  into tmpfs, one core: a Python loop of recv_into + write tops out at about
-  1,440 MiB/s, socket -> pipe -> file at about 2,370 MiB/s.
+Below asyncio's streams for the same reason as sendfile.py: a transport owns its socket.
+`os.splice` moves the received bytes into a pipe (page references, no copy), and a
+worker thread splices the pipe into the file. Measured on loopback into tmpfs, one
+core: a Python loop of recv_into + write tops out at about 1,440 MiB/s, socket -> pipe
+-> file at about 2,370 MiB/s.
 
 Memory per upload stays bounded: two pipes of PIPE_SIZE bytes; while both wait for
 the disk, nothing is read from the socket (TCP back-pressure).
@@ -22,66 +17,15 @@ import contextlib
 import fcntl
 import os
 import socket
-from collections.abc import Callable
-from typing import BinaryIO
 
-from ..storage.base import PipeWriter
-from .transfer import Progress
+from ...storage.base import PipeWriter
+from .progress import Progress
+from .readiness import wait_readable
 
 PIPE_SIZE = 1024 * 1024
-# Downloads go in slices this big, so that `Progress` knows how far a cut one got.
-SENDFILE_SLICE = 4 * 1024 * 1024
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 CAN_SPLICE = hasattr(os, "splice")  # Linux
 _NONBLOCKING_MOVE = getattr(os, "SPLICE_F_NONBLOCK", 0) | getattr(os, "SPLICE_F_MOVE", 0)
-
-
-async def _ready(add: Callable[..., None], remove: Callable[[int], object], fd: int) -> None:
-    waiter = asyncio.get_running_loop().create_future()
-    add(fd, lambda: waiter.done() or waiter.set_result(None))
-    try:
-        await waiter
-    finally:
-        remove(fd)
-
-
-async def wait_readable(fd: int) -> None:
-    loop = asyncio.get_running_loop()
-    await _ready(loop.add_reader, loop.remove_reader, fd)
-
-
-async def wait_writable(fd: int) -> None:
-    loop = asyncio.get_running_loop()
-    await _ready(loop.add_writer, loop.remove_writer, fd)
-
-
-# A big download gets a fixed send buffer (the kernel doubles the value: 8 MiB) instead of
-# one that autotuning grows from 16 KiB: fewer wake-ups per byte. Measured (retr_big 512 MiB,
-# one core each): 2,490-4,050 MiB/s without, 3,500-3,990 with. Only for big files: a slow
-# client may keep that much queued in the kernel, twice autotuning's 4 MiB ceiling.
-BIG_DOWNLOAD = 8 * 1024 * 1024
-BIG_SEND_BUFFER = 4 * 1024 * 1024
-
-
-async def sendfile_to_socket(
-    sock: socket.socket, file: BinaryIO, offset: int, progress: Progress, size: int = 0
-) -> int:
-    """Download: the file from `offset` to its end (`size`: the file's size, a hint),
-    straight from the page cache."""
-    out, source = sock.fileno(), file.fileno()
-    if size - offset >= BIG_DOWNLOAD:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, BIG_SEND_BUFFER)
-    total = 0
-    while True:
-        try:
-            sent = os.sendfile(out, source, offset + total, SENDFILE_SLICE)
-        except BlockingIOError:
-            await wait_writable(out)
-            continue
-        if sent == 0:
-            return total
-        total += sent
-        progress.moved += sent
 
 
 class _Pipe:

@@ -1,4 +1,4 @@
-"""Uploads received straight into large blocks, through asyncio.BufferedProtocol.
+"""BLOCKS: uploads received straight into large blocks, through asyncio.BufferedProtocol.
 
 Why a lower asyncio layer here: through a StreamReader every uploaded byte is copied
 twice in Python (into its buffer, then out of it) in pieces of one socket read each.
@@ -14,11 +14,11 @@ waiting for the disk, reading from the socket pauses (TCP back-pressure).
 from __future__ import annotations
 
 import asyncio
-import asyncio.selector_events
 from collections import deque
 
-from ..storage.base import FileWriter
-from .transfer import Progress
+from ...storage.base import FileWriter
+from ..datachannel import DataProtocol
+from .progress import Progress
 
 
 class BlockSink:
@@ -106,9 +106,36 @@ class BlockSink:
             self._transport.resume_reading()  # type: ignore[union-attr]
 
 
-def on_selector_loop() -> bool:
-    """True on asyncio's own event loop, whose BufferedProtocol handling this path is built on."""
-    return isinstance(asyncio.get_running_loop(), asyncio.selector_events.BaseSelectorEventLoop)
+def loop_takes_blocks(loop: asyncio.AbstractEventLoop) -> bool:
+    """The loop's capability this path needs: asyncio's own selector loop, whose BufferedProtocol
+    handling it was built and measured on (uvloop's differs). The one place that asks."""
+    return isinstance(loop, asyncio.SelectorEventLoop)
+
+
+class SinkProtocol(DataProtocol, asyncio.BufferedProtocol):
+    """A data connection whose incoming bytes go straight into an upload's BlockSink."""
+
+    def __init__(self, reader: asyncio.StreamReader, sink: BlockSink) -> None:
+        super().__init__(reader)
+        self._sink = sink
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._sink.attach(transport)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._sink.get_buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._sink.buffer_updated(nbytes)
+
+    def eof_received(self) -> bool:
+        self._sink.end(None)
+        return super().eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._sink.end(exc or ConnectionResetError("closed before the end of data"))
+        super().connection_lost(exc)
 
 
 async def receive_blocks(sink: BlockSink, target: FileWriter, progress: Progress) -> int:

@@ -1,4 +1,5 @@
-"""Moving bytes over a data connection in bounded chunks, with back-pressure.
+"""STREAM and LINES: bytes through the data connection's stream reader and writer, in
+bounded chunks, with back-pressure; TYPE A conversion and rate limits happen here.
 
 Memory per transfer is one chunk (plus the transport's high-water mark), whatever
 the file size: every write is followed by `drain()`, every read asks for one chunk.
@@ -7,25 +8,12 @@ the file size: every write is followed by `drain()`, every read asks for one chu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable
 
-from ..protocol.text import FromNetworkAscii, ToNetworkAscii
-from ..storage.base import FileReader, FileWriter
-from .control import send_fin_now
-from .throttle import RateLimiter, throttle
-
-
-@dataclass
-class Progress:
-    """Bytes moved so far by one transfer: the log line reports them even when it is cut.
-
-    `held_by_server`: the transfer waits on the server itself (a rate limit, committing an
-    upload), not on the client; the stall watch (stall.py) does not count that time.
-    """
-
-    moved: int = 0
-    held_by_server: bool = False
+from ...protocol.text import FromNetworkAscii, ToNetworkAscii
+from ...storage.base import FileReader, FileWriter
+from ..throttle import RateLimiter, throttle
+from .progress import Progress
 
 
 async def send_file(
@@ -35,11 +23,7 @@ async def send_file(
     limiters: list[RateLimiter] | None = None,
     progress: Progress | None = None,
 ) -> int:
-    """Download through the stream writer: file -> socket. Returns the bytes read from the file.
-
-    Plain binary downloads take the zero-copy path on the bare socket instead (rawdata.py);
-    this one serves TLS, TYPE A and rate-limited transfers, and backends without a real file.
-    """
+    """Download through the stream writer: file -> socket. Returns the bytes read from the file."""
     progress = progress or Progress()
     converter = ToNetworkAscii() if ascii_mode else None
     total = 0
@@ -118,17 +102,10 @@ async def send_lines(lines: Iterable[str], writer: asyncio.StreamWriter, batch: 
     return total
 
 
-async def close_quietly(writer: asyncio.StreamWriter, timeout: float = 5.0) -> None:
-    """Close a data connection, flushing what is buffered; never raises."""
-    try:
-        # Plain TCP with nothing buffered closes at once: no loop turn, future or timer to wait.
-        done = not writer.transport.get_write_buffer_size() and writer.get_extra_info("ssl_object") is None
-        if done and not writer.transport.is_closing():  # (once closing, the descriptor may be gone)
-            send_fin_now(writer.transport)
-        writer.close()
-        if done:
-            return
-        async with asyncio.timeout(timeout):
-            await writer.wait_closed()
-    except (OSError, TimeoutError):
-        writer.transport.abort()
+async def send_line_batches(batches: AsyncIterator[list[str]], writer: asyncio.StreamWriter) -> int:
+    """Each batch of lines as soon as it is ready, with back-pressure between batches."""
+    total = 0
+    async for lines in batches:
+        if lines:
+            total += await send_lines(lines, writer)
+    return total

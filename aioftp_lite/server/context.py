@@ -1,0 +1,29 @@
+"""What a session needs of the server it runs in (ServerContext in server.py provides it).
+
+A protocol rather than the class itself: the session depends on these few things, not on
+the module that accepts connections and owns every session (which imports the session).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..auth import Account, Authenticator
+from ..config import ServerConfig
+from ..defender import LoginDefender
+from ..storage.base import Storage
+from ..tls import FTPSContext
+from .datachannel import PassivePorts
+from .throttle import RateLimiter
+
+
+class SessionContext(Protocol):
+    config: ServerConfig
+    authenticator: Authenticator
+    defender: LoginDefender
+    passive_ports: PassivePorts
+    total_rate: RateLimiter | None
+    tls: FTPSContext | None
+    storage_type: type[Storage]  # what the sessions' storage can do, before any login (FEAT)
+
+    def storage_for(self, account: Account) -> Storage: ...
