@@ -12,7 +12,7 @@ from ..storage.base import Storage
 class LoginState:
     """Who is logged in (or half-way: USER sent), and the storage of that account."""
 
-    __slots__ = ("account", "pending_user", "storage", "virtual_host")
+    __slots__ = ("account", "counted_user", "pending_user", "storage", "virtual_host")
 
     def __init__(self) -> None:
         self.pending_user: str | None = None  # USER accepted, PASS awaited
