@@ -64,12 +64,8 @@ async def _send_listing(session: Session, argument: str, lines_for: LineMaker, v
         await _start_listing(session, argument, lines_for, verb)
     except (FTPError, OSError) as error:
         reply = error.reply if isinstance(error, FTPError) else reply_for_os_error(error)
-        log.info("%s %s %s %s: %s", session.peer, _user(session), verb, argument.strip(), reply)
+        log.info("%s %s %s %s: %s", session.peer, session.login.user_name, verb, argument.strip(), reply)
         raise
-
-
-def _user(session: Session) -> str:
-    return session.login.user_name
 
 
 async def _start_listing(session: Session, argument: str, lines_for: LineMaker, verb: str) -> None:
