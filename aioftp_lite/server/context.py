@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Protocol
 
 from ..auth import Account, Authenticator
+from ..cluster.state import SharedState
 from ..config import ServerConfig
 from ..defender import LoginDefender
 from ..storage.base import Storage
 from ..tls import FTPSContext
 from .datachannel import PassivePorts
+from .proxied import ProxyPolicy
 from .throttle import RateLimiter
 
 
@@ -25,5 +27,7 @@ class SessionContext(Protocol):
     total_rate: RateLimiter | None
     tls: FTPSContext | None
     storage_type: type[Storage]  # what the sessions' storage can do, before any login (FEAT)
+    state: SharedState  # failure scores, bans and counts: this process's, or a cluster's (Redis)
+    proxy: ProxyPolicy | None  # PROXY protocol from a load balancer (--proxy-protocol)
 
     def storage_for(self, account: Account) -> Storage: ...
