@@ -93,8 +93,10 @@ class S3Client:
             from aiobotocore.session import get_session
         except ImportError:
             raise StoreError('S3 storage needs aiobotocore: pip install "aioftp_lite[s3]"') from None
+        # A read that stalls (a request lost on a pooled connection the store dropped) is
+        # tried once more within the request's own budget: each attempt gets under half of it.
         config = AioConfig(
-            connect_timeout=min(timeout, 5.0), read_timeout=timeout, max_pool_connections=64,
+            connect_timeout=min(timeout, 5.0), read_timeout=timeout / 2.5, max_pool_connections=64,
             retries={"mode": "standard", "max_attempts": 2},
             s3={"addressing_style": "path"} if endpoint else {},
             # Our own data has no use for a CRC of every request: it costs CPU per byte.
