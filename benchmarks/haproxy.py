@@ -6,12 +6,13 @@ that node, `send-proxy-v2` on both. Started in the foreground, stopped by its PI
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from .processes import terminate
 
 READY_TIMEOUT = 10.0
 
@@ -107,11 +108,4 @@ class HAProxy:
         raise TimeoutError(f"haproxy not listening after {READY_TIMEOUT:.0f} s")
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        terminate(self.process)

@@ -4,11 +4,12 @@ disk, stopped by its PID: the shared state of the cluster tests and benchmarks."
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+
+from .processes import terminate
 
 READY_TIMEOUT = 10.0
 
@@ -71,14 +72,7 @@ class RedisServer:
 
     def stop(self) -> None:
         """SIGTERM to our process (SIGKILL if it lingers)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        terminate(self.process)
 
     def __enter__(self) -> RedisServer:
         self.start()

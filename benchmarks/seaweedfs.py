@@ -21,6 +21,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from .processes import terminate
+
 ACCESS_KEY = "aioftp-test-key"
 SECRET_KEY = "aioftp-test-secret-0123456789"
 REGION = "us-east-1"
@@ -168,14 +170,7 @@ class SeaweedFS:
 
     def stop(self) -> None:
         """SIGTERM to our process, SIGKILL if it lingers."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        terminate(self.process)
 
     def pause(self) -> None:
         """SIGSTOP: the store stops answering but keeps its connections (a hung server)."""

@@ -16,7 +16,6 @@ import importlib.util
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .processes import terminate
 from .scenarios import NAMED_PASSWORD, NAMED_USER, cold_user
 
 REPO = Path(__file__).resolve().parent.parent
@@ -272,13 +272,7 @@ class RunningServer:
             descendants = psutil.Process(self.pid).children(recursive=True)
         except psutil.Error:
             descendants = []
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
+        terminate(self.process, timeout)
         for child in descendants:
             try:
                 child.kill()
