@@ -10,23 +10,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import getpass
 import importlib.util
 import logging
-import os
-import signal
 import sys
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from .config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_ROOT, ServerConfig
+from .config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_ROOT, ServerConfig, UsageError
 from .configfile import LOG_LEVELS, ConfigError, load_config_file, parse_port_range
+from .daemon import serve
 from .defender import parse_safelist
 from .passwords import hash_password
-from .server import Server
 from .storage.s3_client import StoreError
 from .workers import Supervisor, die_with_supervisor
 
@@ -245,10 +242,6 @@ def config_from_arguments(arguments: argparse.Namespace) -> ServerConfig:
     return ServerConfig(**settings)
 
 
-class UsageError(Exception):
-    """A mistake in what the operator asked for: one line, exit status 2."""
-
-
 def configure_logging(config: ServerConfig) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if config.log_file is not None:
@@ -256,84 +249,6 @@ def configure_logging(config: ServerConfig) -> None:
     logging.basicConfig(
         level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers
     )
-
-
-GC_FIRST_THRESHOLD = 10_000
-
-
-def tune_garbage_collector() -> None:
-    """Fewer and smaller passes of the cycle collector in a long-running server process.
-
-    Serving makes no reference cycles (measured: 10,000 downloads left the collector
-    nothing to free), yet with the default first threshold (700 allocations) it ran a
-    pass every 20 downloads, and the full passes walked every module and session object:
-    5-7 % of the server's time in many_small. freeze() moves what start-up created out of
-    its sight for good; the higher threshold makes passes rarer. Cycles, such as those of
-    error paths, are still collected.
-    """
-    gc.freeze()
-    first, second, third = gc.get_threshold()
-    gc.set_threshold(max(first, GC_FIRST_THRESHOLD), second, third)
-
-
-async def serve(
-    config: ServerConfig, worker_index: int | None = None, reread: Callable[[], ServerConfig] | None = None
-) -> int:
-    """Serve until SIGTERM or SIGINT; SIGHUP takes accounts and limits from `reread()`."""
-    server = Server(config)
-    try:
-        await server.start()
-    except StoreError as error:
-        print(f"aioftp-lite: error: cannot serve {config.storage_location}: {error.strerror}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        reason = os.strerror(error.errno).lower() if error.errno else str(error)
-        print(f"aioftp-lite: error: cannot listen on {config.host}:{config.port}: {reason}", file=sys.stderr)
-        return 1
-    tune_garbage_collector()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    log = logging.getLogger("aioftp_lite.server")
-    log.info("event loop: %s", type(loop).__module__.split(".")[0])
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signal_number, stop.set)
-    reloads: set[asyncio.Task[None]] = set()
-    if reread is not None:
-
-        def start_reload() -> None:
-            task = loop.create_task(reload(server, reread))
-            reloads.add(task)
-            task.add_done_callback(reloads.discard)
-
-        loop.add_signal_handler(signal.SIGHUP, start_reload)
-    for address in server.addresses:
-        if worker_index is None:
-            print(f"aioftp-lite serving {config.storage_location} on {config.url_scheme}://{address} "
-                  f"({config.access_summary()})", flush=True)  # fmt: skip
-        else:
-            logging.getLogger("aioftp_lite.workers").info("worker %d serving on %s", worker_index, address)
-    for address in server.implicit_tls_addresses:
-        if worker_index is None:
-            print(f"aioftp-lite serving {config.root} on ftps://{address} (implicit TLS)", flush=True)
-    await stop.wait()
-    log.info("stopping: no new connections, transfers may finish")
-    await server.close()
-    return 0
-
-
-async def reload(server: Server, reread: Callable[[], ServerConfig]) -> None:
-    """SIGHUP: read the config file and flags again; a mistake keeps the running settings."""
-    log = logging.getLogger("aioftp_lite.server")
-    try:
-        config = await asyncio.to_thread(reread)
-    except (UsageError, OSError) as error:
-        log.error("reload failed, the running settings stay: %s", error)
-        return
-    needs_restart = await server.reload(config)
-    logging.getLogger().setLevel(server.config.log_level)
-    if needs_restart:
-        log.warning("reload: %s changed; a restart applies that", ", ".join(needs_restart))
-    log.info("reloaded accounts and limits (%s)", server.config.access_summary())
 
 
 def hash_password_command(from_stdin: bool) -> int:

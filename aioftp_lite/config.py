@@ -128,3 +128,6 @@ class ServerConfig:
         parts.append(f"anonymous: {anonymous}")
         return "; ".join(parts)
 
+
+class UsageError(Exception):
+    """A mistake in what the operator asked for: one line, exit status 2."""
