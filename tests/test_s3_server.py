@@ -316,8 +316,17 @@ async def test_lftp_mirror_down_and_up(s3_server: Server, tmp_path: Path) -> Non
 # --- many clients at once -----------------------------------------------------------------------
 
 
-async def test_100_concurrent_clients_with_sha256(s3_server: Server) -> None:
-    clients = 100
+@pytest.fixture
+async def busy_s3_server(seaweedfs: SeaweedFS, s3_client: object) -> AsyncIterator[Server]:
+    """The store's default request timeout: with 100 clients and the store on the same two
+    cores, a request can queue for seconds without anything being wrong."""
+    settings = s3_settings(seaweedfs, s3_part_size=PART)
+    async with Server(host="127.0.0.1", port=0, users={USER: PASSWORD}, **settings) as server:
+        yield server
+
+
+async def test_100_concurrent_clients_with_sha256(busy_s3_server: Server) -> None:
+    clients, s3_server = 100, busy_s3_server
 
     def one(index: int) -> tuple[str, str, str]:
         data = os.urandom(20_000 + index * 97)
