@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 
 from aioftp_lite import Server
+from benchmarks.s3_listing import object_names
+from benchmarks.s3_listing import seed as seed_objects
 from benchmarks.seaweedfs import SeaweedFS
 
 from .conftest import PASSWORD, USER, connect_ftplib
@@ -311,6 +313,21 @@ async def test_lftp_mirror_down_and_up(s3_server: Server, tmp_path: Path) -> Non
     await lftp(s3_server.port, "mirror tree copy", home)
     assert checksums(home / "copy") == checksums(source)
     assert folders(home / "copy") == folders(source)
+
+
+async def test_a_folder_of_several_listing_pages_lists_completely(s3_server: Server, seaweedfs: SeaweedFS) -> None:
+    # 2,500 objects are three ListObjectsV2 pages: every one is listed, once, in order.
+    # (100,000 objects, with the server's memory sampled: `python -m benchmarks.s3_listing`.)
+    count = 2_500
+    filer = f"http://127.0.0.1:{seaweedfs.filer_port}"
+    await seed_objects(seaweedfs.endpoint, count, filer, f"{s3_server.config.s3_prefix}/many")
+
+    def session() -> tuple[list[str], list[str]]:
+        with ftp(s3_server) as client:
+            return client.nlst("many"), [name for name, _facts in client.mlsd("many")]
+
+    names, facts = await in_thread(session)
+    assert names == object_names(count) and sorted(facts) == object_names(count)
 
 
 # --- many clients at once -----------------------------------------------------------------------
