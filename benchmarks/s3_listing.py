@@ -22,7 +22,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from .processes import terminate
 from .s3_direct import s3_client
@@ -114,7 +114,7 @@ class PeakRSS:
         while not self._stop.wait(0.02):
             self.peak = max(self.peak, self._process.memory_info().rss)
 
-    def __enter__(self) -> PeakRSS:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
