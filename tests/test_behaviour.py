@@ -20,7 +20,7 @@ import pytest
 
 from aioftp_lite import Server
 
-from .conftest import PASSWORD, USER, connect_ftplib
+from .conftest import ACCOUNTS, PASSWORD, USER, connect_ftplib
 from .ftp_tools import RawControl, code_of, in_thread
 
 
@@ -225,7 +225,7 @@ async def test_read_only_refuses_every_write(root: Path, user: str) -> None:
     before = snapshot(root)
     password = PASSWORD if user == USER else "guest@"
 
-    async with Server(root=root, host="127.0.0.1", port=0, users={USER: PASSWORD}, anonymous="write",
+    async with Server(root=root, host="127.0.0.1", port=0, accounts=ACCOUNTS, anonymous="write",
                       read_only=True) as server:  # fmt: skip
 
         def session() -> dict:

@@ -18,7 +18,7 @@ import pytest
 
 from aioftp_lite import Server
 
-from .conftest import PASSWORD, USER
+from .conftest import ACCOUNTS, PASSWORD, USER
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 async def named_only(root: Path) -> AsyncIterator[Server]:
     (root / "docs").mkdir()
     (root / "docs" / "a.txt").write_bytes(b"for alice\n")
-    async with Server(root=root, host="127.0.0.1", port=0, users={USER: PASSWORD}) as running:
+    async with Server(root=root, host="127.0.0.1", port=0, accounts=ACCOUNTS) as running:
         yield running
 
 

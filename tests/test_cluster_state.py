@@ -22,9 +22,13 @@ from typing import Any, TypeVar
 import pytest
 
 from aioftp_lite import Server
+from aioftp_lite.auth import UserEntry
 from benchmarks.redis_server import RedisServer, free_port
 
+from .conftest import quick_hash
+
 USER, PASSWORD = "alice", "pw"
+ACCOUNTS = {USER: UserEntry(quick_hash(PASSWORD))}
 TIMEOUT = 10.0
 T = TypeVar("T")
 
@@ -32,7 +36,7 @@ T = TypeVar("T")
 def node(root: Path, redis: RedisServer, **settings: Any) -> Server:
     options: dict[str, Any] = {"state_url": redis.url, "login_failure_delay": 0.0, "ban_safelist": ()}
     options.update(settings)
-    return Server(root=root, host="127.0.0.1", port=0, users={USER: PASSWORD}, **options)
+    return Server(root=root, host="127.0.0.1", port=0, accounts=ACCOUNTS, **options)
 
 
 async def in_thread(work: Callable[[], T]) -> T:

@@ -13,7 +13,7 @@ import pytest
 
 from aioftp_lite import Server
 
-from .conftest import PASSWORD, USER, connect_ftplib
+from .conftest import ACCOUNTS, PASSWORD, USER, connect_ftplib
 from .ftp_tools import RawControl, assert_multiline_shape, code_of, in_thread
 
 # Every command the issue lists (issue 2, point 3), plus the X-variants.
@@ -47,7 +47,7 @@ async def test_login_noop_syst_pwd_quit(server: Server) -> None:
 
 async def test_named_user_login_and_bad_logins(root: Path) -> None:
     # A short failure delay keeps the test fast; the delay itself is another test's subject.
-    async with Server(root=root, host="127.0.0.1", port=0, users={USER: PASSWORD},
+    async with Server(root=root, host="127.0.0.1", port=0, accounts=ACCOUNTS,
                       login_failure_delay=0.05) as server:  # fmt: skip
         await in_thread(lambda: _bad_logins_then_good(server.port))
 

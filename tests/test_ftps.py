@@ -24,10 +24,13 @@ import pytest
 import trustme
 
 from aioftp_lite import Server
+from aioftp_lite.auth import UserEntry
 
+from .conftest import quick_hash
 from .ftp_tools import ResumingFTP_TLS
 
 USER, PASSWORD = "alice", "tls pass"
+ACCOUNTS = {USER: UserEntry(quick_hash(PASSWORD))}
 CLIENT_TIMEOUT = 20.0
 CURL = shutil.which("curl")
 T = TypeVar("T")
@@ -53,7 +56,7 @@ def certs(tmp_path: Path) -> Certificates:
 
 
 def tls_server(root: Path, certs: Certificates, **settings: Any) -> Server:
-    return Server(root=root, host="127.0.0.1", port=0, users={USER: PASSWORD}, tls_cert=certs.server_pem,
+    return Server(root=root, host="127.0.0.1", port=0, accounts=ACCOUNTS, tls_cert=certs.server_pem,
                   login_failure_delay=0.0, **settings)  # fmt: skip
 
 

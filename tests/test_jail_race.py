@@ -25,7 +25,7 @@ import pytest
 from aioftp_lite import Server
 from aioftp_lite.storage import jail
 
-from .conftest import PASSWORD, USER, connect_ftplib
+from .conftest import ACCOUNTS, PASSWORD, USER, connect_ftplib
 from .ftp_tools import in_thread, server_process
 
 RACE_SECONDS = 3.0
@@ -315,7 +315,7 @@ async def test_symlinks_that_stay_inside_the_root_keep_working(
         client.quit()
         return seen
 
-    async with Server(root=root, host="127.0.0.1", port=0, users={USER: PASSWORD}) as server:
+    async with Server(root=root, host="127.0.0.1", port=0, accounts=ACCOUNTS) as server:
         seen = await in_thread(lambda: session(server.port))
     assert seen["names"] == ["abs-link", "chain", "docs", "file-link", "rel-link", "top.txt"]
     assert seen["RETR abs-link/a.txt"] == seen["RETR rel-link/a.txt"] == b"a in docs"

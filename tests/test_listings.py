@@ -16,7 +16,7 @@ import pytest
 from aioftp_lite import Server
 from aioftp_lite.storage import MemoryStorage
 
-from .conftest import PASSWORD, USER, connect_ftplib
+from .conftest import ACCOUNTS, PASSWORD, USER, connect_ftplib
 from .ftp_tools import code_of, in_thread
 
 
@@ -187,7 +187,7 @@ async def test_core_round_trip_on_the_memory_backend(tmp_path: Path) -> None:
     payload = os.urandom(1024 * 1024 + 123)
     unused_root = tmp_path / "never-created"
 
-    async with Server(root=unused_root, host="127.0.0.1", port=0, users={USER: PASSWORD}, anonymous="write",
+    async with Server(root=unused_root, host="127.0.0.1", port=0, accounts=ACCOUNTS, anonymous="write",
                       storage_factory=lambda account: shared) as server:  # fmt: skip
 
         def writer() -> None:

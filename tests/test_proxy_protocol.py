@@ -21,9 +21,13 @@ from typing import Any, TypeVar
 import pytest
 
 from aioftp_lite import Server
+from aioftp_lite.auth import UserEntry
 from aioftp_lite.protocol.proxy import encode_v1, encode_v2
 
+from .conftest import quick_hash
+
 USER, PASSWORD = "alice", "pw"
+ACCOUNTS = {USER: UserEntry(quick_hash(PASSWORD))}
 TIMEOUT = 10.0
 CLIENT = "127.0.0.7"  # the client the balancer speaks for
 OTHER = "127.0.0.8"
@@ -37,7 +41,7 @@ def serve(root: Path, **settings: Any) -> Server:
         "login_failure_delay": 0.0,
     }
     options.update(settings)
-    return Server(root=root, host="127.0.0.1", port=0, users={USER: PASSWORD}, **options)
+    return Server(root=root, host="127.0.0.1", port=0, accounts=ACCOUNTS, **options)
 
 
 async def in_thread(work: Callable[[], T]) -> T:

@@ -14,7 +14,7 @@ import trustme
 
 from aioftp_lite import Server
 
-from .conftest import PASSWORD, USER
+from .conftest import ACCOUNTS, PASSWORD, USER
 from .test_repl_batch import run_client, sha
 
 
@@ -34,7 +34,7 @@ async def test_ftpes_url_uploads_lists_and_downloads(root: Path, tmp_path: Path,
     local = tmp_path / "local"
     local.mkdir()
     (local / "up.bin").write_bytes(os.urandom(300_000))
-    async with Server(root=root, port=0, users={USER: PASSWORD}, tls_cert=certificate, require_tls=True) as server:
+    async with Server(root=root, port=0, accounts=ACCOUNTS, tls_cert=certificate, require_tls=True) as server:
         url = f"ftpes://{USER}:{PASSWORD.replace(' ', '%20')}@127.0.0.1:{server.port}/"
         status, out, err = await run_client(
             url, "--ca-file", str(ca), "-c", "put up.bin; ls; get up.bin back.bin", cwd=local

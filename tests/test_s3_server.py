@@ -22,7 +22,7 @@ from benchmarks.s3_listing import object_names
 from benchmarks.s3_listing import seed as seed_objects
 from benchmarks.seaweedfs import SeaweedFS
 
-from .conftest import PASSWORD, USER, connect_ftplib
+from .conftest import ACCOUNTS, PASSWORD, USER, connect_ftplib
 from .ftp_tools import in_thread
 from .s3_store import s3_settings
 from .test_interop_curl import CURL, curl, payload
@@ -35,7 +35,7 @@ PART = 5 * MiB  # the smallest part S3 allows: big uploads take several parts qu
 @pytest.fixture
 async def s3_server(seaweedfs: SeaweedFS, s3_client: object) -> AsyncIterator[Server]:
     settings = s3_settings(seaweedfs, s3_part_size=PART, s3_timeout=3.0)
-    async with Server(host="127.0.0.1", port=0, users={USER: PASSWORD}, anonymous="write", **settings) as server:
+    async with Server(host="127.0.0.1", port=0, accounts=ACCOUNTS, anonymous="write", **settings) as server:
         yield server
 
 
@@ -338,7 +338,7 @@ async def busy_s3_server(seaweedfs: SeaweedFS, s3_client: object) -> AsyncIterat
     """The store's default request timeout: with 100 clients and the store on the same two
     cores, a request can queue for seconds without anything being wrong."""
     settings = s3_settings(seaweedfs, s3_part_size=PART)
-    async with Server(host="127.0.0.1", port=0, users={USER: PASSWORD}, **settings) as server:
+    async with Server(host="127.0.0.1", port=0, accounts=ACCOUNTS, **settings) as server:
         yield server
 
 
