@@ -335,7 +335,7 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
         if choice == "uvloop":
             raise UsageError("--event-loop uvloop: uvloop is not installed (pip install 'aioftp_lite[fast]')")
         return None
-    return uvloop.new_event_loop  # type: ignore[no-any-return]
+    return uvloop.new_event_loop
 
 
 # Options the supervisor sets itself for each worker.

@@ -186,7 +186,7 @@ class RedisState:
         self._failure_serial += 1
         member = f"{self.node}:{self._failure_serial}"
         keys = [_key(address, "failures"), _key(address, "banned"), _key(address, "bans")]
-        args = [
+        args: list[str | int | float] = [
             defender.max_failures,
             defender.window,
             defender.first_ban_seconds,
@@ -209,7 +209,7 @@ class RedisState:
 
     # --- connection counts ----------------------------------------------------------------
     async def admit(self, key: str, limit: int, discount: int = 0) -> bool:
-        args = [key, limit, discount, self.node, PREFIX, self._node_ttl_ms]
+        args: list[str | int | float] = [key, limit, discount, self.node, PREFIX, self._node_ttl_ms]
         try:
             admitted = await self._call(
                 lambda: self._admit(keys=[f"{PREFIX}nodes", self._counts_key], args=args)

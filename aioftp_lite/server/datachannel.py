@@ -154,7 +154,8 @@ class DataChannel:
         self.close()
         listener = ports.bind(host)
         self._pending = listener
-        return listener.getsockname()[1]
+        port: int = listener.getsockname()[1]
+        return port
 
     def target(self, address: Address) -> None:
         self.close()

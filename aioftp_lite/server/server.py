@@ -298,7 +298,8 @@ class Server:
     @property
     def port(self) -> int:
         assert self._server is not None, "call start() first"
-        return self._server.sockets[0].getsockname()[1]
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
 
     @property
     def addresses(self) -> list[str]:

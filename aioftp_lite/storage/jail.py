@@ -27,7 +27,7 @@ import os
 import stat as stat_module
 import sys
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 # Without O_PATH (not Linux) a plain read-only open; O_NONBLOCK so a FIFO cannot hang it.
 O_PATH = getattr(os, "O_PATH", os.O_RDONLY | os.O_NONBLOCK)
@@ -49,7 +49,7 @@ class _OpenHow(ctypes.Structure):
     _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
 
 
-def _load_openat2():
+def _load_openat2() -> Callable[..., int] | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -72,7 +72,8 @@ def _openat2(dir_fd: int, path: bytes, flags: int, mode: int) -> int:
     how = _hows.get((flags, mode))
     if how is None:
         how = _hows.setdefault((flags, mode), _OpenHow(flags, mode, _RESOLVE))
-    fd = _syscall(_SYS_OPENAT2, dir_fd, path, ctypes.byref(how), ctypes.sizeof(how))  # type: ignore[misc]
+    assert _syscall is not None  # only called once the probe found openat2
+    fd = _syscall(_SYS_OPENAT2, dir_fd, path, ctypes.byref(how), ctypes.sizeof(how))
     if fd < 0:
         code = ctypes.get_errno()
         raise OSError(code, os.strerror(code))

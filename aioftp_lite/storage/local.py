@@ -56,7 +56,8 @@ class LocalReader(FileReader):
     async def read_chunk(self) -> bytes:
         if self._file is None:
             self._file = aiofiles.threadpool.wrap(self._raw, loop=asyncio.get_running_loop(), executor=None)
-        return await self._file.read(self._chunk_size)
+        chunk: bytes = await self._file.read(self._chunk_size)
+        return chunk
 
     async def close(self) -> None:
         # Closing a file opened read-only writes nothing back, so it cannot stall on the

@@ -7,8 +7,13 @@ from collections.abc import Callable
 
 
 async def _ready(add: Callable[..., None], remove: Callable[[int], object], fd: int) -> None:
-    waiter = asyncio.get_running_loop().create_future()
-    add(fd, lambda: waiter.done() or waiter.set_result(None))
+    waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def wake() -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    add(fd, wake)
     try:
         await waiter
     finally:
