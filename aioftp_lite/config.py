@@ -75,6 +75,7 @@ class ServerConfig:
     hooks: tuple[HookSpec, ...] = ()  # [[hooks]] of the config file (hooks.py)
     hook_concurrency: int = 4  # hooks running at once
     hook_queue: int = 1000  # hooks waiting at most; beyond, an event's hooks are dropped (logged)
+    hook_timeout: float = 10.0  # seconds, for a Python callback (a [[hooks]] table has its own)
     chunk_size: int = DEFAULT_CHUNK_SIZE
     banner: str = "aioftp_lite ready"
     use_sendfile: bool = True

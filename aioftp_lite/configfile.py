@@ -1,7 +1,8 @@
 """The TOML config file (`--config FILE`): a schema table, checked key by key.
 
     [server]    root, host, port, anonymous ("off" | "read" | "write"), read_only, show_hidden,
-                banner, log_level, log_file, log_format ("text" | "json"), xferlog, fsync, hosts = ["ftp.example.com", ...] (HOST),
+                banner, log_level, log_file, log_format ("text" | "json"), xferlog, fsync,
+                hosts = ["ftp.example.com", ...] (HOST),
                 proxy_protocol, proxy_trusted = ["10.0.0.5/32", ...] (load balancers)
     [limits]    max_connections, max_connections_per_ip, max_connections_per_user, idle_timeout, data_timeout,
                 max_line_length, passive_ports = "50000-50100", masquerade_address,
@@ -9,7 +10,8 @@
                 ban_seconds, ban_safelist = ["10.0.0.0/8", ...], login_hash_cpu (share of a core),
                 login_queue, login_queue_wait,
                 max_session_rate, max_total_rate, shutdown_timeout       (rates in bytes/s),
-                max_hash_size (bytes; HASH refuses larger files), hook_concurrency, hook_queue
+                max_hash_size (bytes; HASH refuses larger files), hook_concurrency, hook_queue,
+                hook_timeout (seconds, for the Python callbacks)
     [tls]       cert, key, require, session_reuse, implicit_port (implicit FTPS, 990 by convention)
     [storage]   backend ("local" | "s3"), bucket, prefix, endpoint, region, part_size (bytes,
                 at least 5 MiB), timeout (seconds per request); S3 credentials come from the
@@ -234,6 +236,7 @@ SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("limits", "shutdown_timeout"): ("shutdown_timeout", _seconds),
     ("limits", "hook_concurrency"): ("hook_concurrency", _integer),
     ("limits", "hook_queue"): ("hook_queue", _integer),
+    ("limits", "hook_timeout"): ("hook_timeout", _seconds),
     ("metrics", "listen"): ("metrics_listen", _listen),
     ("tls", "cert"): ("tls_cert", _path),
     ("tls", "key"): ("tls_key", _path),

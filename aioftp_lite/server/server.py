@@ -139,7 +139,10 @@ class Server:
         self.config = replace(config or ServerConfig(), **settings)
         self._storage_factory = storage_factory
         self._hooks = (
-            Hooks(hooks, self.config.hooks, concurrency=self.config.hook_concurrency, queue=self.config.hook_queue)
+            Hooks(
+                hooks, self.config.hooks, concurrency=self.config.hook_concurrency,
+                queue=self.config.hook_queue, timeout=self.config.hook_timeout,
+            )  # fmt: skip
             if hooks is not None or self.config.hooks
             else None
         )
