@@ -278,7 +278,8 @@ def load_config_file(path: Path) -> dict[str, Any]:
             if not isinstance(table, dict):
                 places = ", ".join(f"[{name}]" for name in SECTIONS)
                 raise ConfigError(f"{section}: unknown key (settings go in {places} or [[users]])")
-            raise ConfigError(f"unknown section [{section}] (expected {', '.join(SECTIONS)}, [[hooks]] or [[users]])")
+            expected = f"{', '.join(SECTIONS)}, [[hooks]] or [[users]]"
+            raise ConfigError(f"unknown section [{section}] (expected {expected})")
         if not isinstance(table, dict):
             raise ConfigError(f"{section}: expected a table [{section}]")
         for key, value in table.items():
@@ -342,7 +343,8 @@ def _hooks(hooks: Any) -> tuple[HookSpec, ...]:
             raise ConfigError(f"{where}.url: expected a string, got {url!r}")
         timeout = _seconds(hook.get("timeout", 10.0), f"{where}.timeout", Path())
         try:
-            specs.append(HookSpec(_text(hook.get("event"), f"{where}.event", Path()), tuple(command), url, timeout))
+            event = _text(hook.get("event"), f"{where}.event", Path())
+            specs.append(HookSpec(event, tuple(command), url, timeout))
         except ValueError as error:
             raise ConfigError(f"{where}: {error}") from None
     return tuple(specs)

@@ -154,7 +154,8 @@ class Hooks:
         try:
             self._queue.put_nowait((name, event))
         except asyncio.QueueFull:
-            log.warning("hook queue full (%d waiting): %s hooks for %s dropped", self._queue.maxsize, name, event)
+            log.warning("hook queue full (%d waiting): %s hooks for %s dropped",
+                        self._queue.maxsize, name, event)  # fmt: skip
 
     async def _work(self) -> None:
         while True:
@@ -188,7 +189,8 @@ class Hooks:
         name = "before_upload" if isinstance(event, UploadStarting) else "before_delete"
         callback = self._callbacks.get(name)
         for spec in self._specs.get(name, ()):
-            refusal = await self._veto(name, functools.partial(self._run_spec, spec, name, event), spec.timeout)
+            run = functools.partial(self._run_spec, spec, name, event)
+            refusal = await self._veto(name, run, spec.timeout)
             if refusal is not None:
                 return refusal
         if callback is not None:
@@ -216,7 +218,8 @@ class Hooks:
     # --- commands and webhooks ------------------------------------------------------
     async def _run_spec(self, spec: HookSpec, name: str, event: object) -> Reply | None:
         if spec.url:
-            status = await asyncio.to_thread(_post, spec.url, {"event": name, **event_fields(event)}, spec.timeout)
+            body = {"event": name, **event_fields(event)}
+            status = await asyncio.to_thread(_post, spec.url, body, spec.timeout)
             if not 200 <= status < 300:
                 raise OSError(f"{spec.url} answered HTTP {status}")
             return None

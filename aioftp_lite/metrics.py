@@ -58,19 +58,26 @@ class Metrics:
         self.connections_refused = counter(
             "connections_refused_total", "Control connections refused (421), by reason", ("reason",)
         )
-        self.logins = counter("logins_total", "Logins by result (ok, failed) and user kind", ("result", "kind"))
+        self.logins = counter("logins_total", "Logins by result (ok, failed), user kind", ("result", "kind"))
         self.bans = counter("bans_total", "Addresses banned after failed logins")
         self.bans_active = gauge("bans_active", "Addresses banned now")
-        self.transfers = counter("transfers_total", "File transfers by direction and result", ("direction", "result"))
+        self.transfers = counter(
+            "transfers_total", "File transfers by direction and result", ("direction", "result")
+        )
         self.transferred = counter("transferred_bytes_total", "File data moved, by direction", ("direction",))
         self.transfer_seconds = histogram("transfer_duration_seconds", "File transfer time", ("direction",))
         self.listings = counter("listings_total", "LIST, NLST and MLSD by result", ("result",))
         self.listing_seconds = histogram("listing_duration_seconds", "Listing time")
-        self.file_operations = counter("file_operations_total", "Deletes, renames, folders made", ("operation",))
-        self.tls_handshakes = counter("tls_handshakes_total", "Control connection TLS handshakes", ("result",))
-        self.passive_ports = gauge("passive_ports_in_use", "Passive listeners waiting for their data connection")
-        self.storage_errors = counter("storage_errors_total", "Storage operations failed by the server's side",
-                                      ("backend",))  # fmt: skip
+        self.file_operations = counter(
+            "file_operations_total", "Deletes, renames, folders made", ("operation",)
+        )
+        self.tls_handshakes = counter(
+            "tls_handshakes_total", "Control connection TLS handshakes", ("result",)
+        )
+        self.passive_ports = gauge("passive_ports_in_use", "Passive listeners waiting for a connection")
+        self.storage_errors = counter(
+            "storage_errors_total", "Storage operations failed on the server's side", ("backend",)
+        )
         self._handlers: dict[type, Callable[[Any], None]] = {
             ConnectionAccepted: self._accepted, ConnectionRefused: self._refused, SessionClosed: self._closed,
             LoginSucceeded: self._login_ok, LoginFailed: self._login_failed, Banned: self._banned,
@@ -130,7 +137,8 @@ class Metrics:
     def sample_passive_ports(self, in_use: Callable[[], int]) -> None:
         """Read `in_use()` into the gauge now and every SAMPLE_INTERVAL seconds, until stop()."""
         self.passive_ports.set(in_use())
-        self._sampler = asyncio.get_running_loop().call_later(SAMPLE_INTERVAL, self.sample_passive_ports, in_use)
+        loop = asyncio.get_running_loop()
+        self._sampler = loop.call_later(SAMPLE_INTERVAL, self.sample_passive_ports, in_use)
 
     def stop(self) -> None:
         if self._sampler is not None:
