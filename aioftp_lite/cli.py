@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import getpass
 import importlib.util
-import logging
 import sys
 from collections.abc import Callable
 from dataclasses import fields
@@ -20,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from .config import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_ROOT, ServerConfig, UsageError
-from .configfile import LOG_LEVELS, ConfigError, load_config_file, parse_port_range
+from .configfile import LOG_LEVELS, ConfigError, load_config_file, parse_listen, parse_port_range
 from .daemon import serve
 from .defender import parse_safelist
+from .logfiles import LOG_FORMATS
+from .logfiles import configure_logging as configure_log_handlers
 from .passwords import hash_password
 from .storage.s3_client import StoreError
 from .workers import Supervisor, die_with_supervisor
@@ -102,6 +103,13 @@ def state_url_argument(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def listen_argument(text: str) -> tuple[str, int]:
+    try:
+        return parse_listen(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def port_range_argument(text: str) -> tuple[int, int]:
     try:
         return parse_port_range(text)
@@ -133,6 +141,10 @@ SETTING_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--implicit-tls-port", "implicit_tls_port", port_argument, "also serve implicit FTPS (TLS first) on this port"),
     ("--log-file", "log_file", Path, "also write the log to this file"),
     ("--log-level", "log_level", str.upper, f"one of {', '.join(LOG_LEVELS)} (default INFO)"),
+    ("--log-format", "log_format", str.lower, f"one of {', '.join(LOG_FORMATS)} (json: one object per line)"),
+    ("--xferlog", "xferlog", Path, "write the wu-ftpd/vsftpd transfer log (xferlog(5)) to this file"),
+    ("--metrics", "metrics_listen", listen_argument,
+     "serve Prometheus metrics on HOST:PORT/metrics (pip install 'aioftp_lite[metrics]')"),
     ("--max-login-failures", "max_login_failures", count_argument,
      "failed logins within the window that ban an address (default 5; 0: never ban)"),
     ("--ban-seconds", "ban_seconds", seconds_argument,
@@ -230,6 +242,10 @@ def config_from_arguments(arguments: argparse.Namespace) -> ServerConfig:
     settings["root"] = Path(settings.get("root", DEFAULT_ROOT)).resolve()  # the default is created on demand
     if settings.get("log_level", "INFO") not in LOG_LEVELS:
         raise UsageError(f"--log-level: expected one of {', '.join(LOG_LEVELS)}")
+    if settings.get("log_format", "text") not in LOG_FORMATS:
+        raise UsageError(f"--log-format: expected one of {', '.join(LOG_FORMATS)}")
+    if settings.get("metrics_listen") and importlib.util.find_spec("prometheus_client") is None:
+        raise UsageError("--metrics needs prometheus_client: pip install 'aioftp_lite[metrics]'")
     if settings.get("require_tls") and not settings.get("tls_cert"):
         raise UsageError("--require-tls needs --tls-cert (or tls.cert in the config file)")
     if settings.get("implicit_tls_port") is not None and not settings.get("tls_cert"):
@@ -243,12 +259,7 @@ def config_from_arguments(arguments: argparse.Namespace) -> ServerConfig:
 
 
 def configure_logging(config: ServerConfig) -> None:
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if config.log_file is not None:
-        handlers.append(logging.FileHandler(config.log_file, encoding="utf-8"))
-    logging.basicConfig(
-        level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=handlers
-    )
+    configure_log_handlers(config.log_level, config.log_file, config.log_format)
 
 
 def hash_password_command(from_stdin: bool) -> int:

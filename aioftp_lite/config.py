@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .auth import UserEntry
 from .defender import DEFAULT_SAFELIST
+from .hooks import HookSpec
 from .storage.base import DEFAULT_CHUNK_SIZE
 
 DEFAULT_HOST = "127.0.0.1"
@@ -68,6 +69,13 @@ class ServerConfig:
     # Operations.
     log_level: str = "INFO"
     log_file: Path | None = None
+    log_format: str = "text"  # or "json": one object per line
+    xferlog: Path | None = None  # the wu-ftpd/vsftpd transfer log (xferlog.py)
+    metrics_listen: tuple[str, int] | None = None  # Prometheus /metrics here (metrics.py)
+    hooks: tuple[HookSpec, ...] = ()  # [[hooks]] of the config file (hooks.py)
+    hook_concurrency: int = 4  # hooks running at once
+    hook_queue: int = 1000  # hooks waiting at most; beyond, an event's hooks are dropped (logged)
+    hook_timeout: float = 10.0  # seconds, for a Python callback (a [[hooks]] table has its own)
     chunk_size: int = DEFAULT_CHUNK_SIZE
     banner: str = "aioftp_lite ready"
     use_sendfile: bool = True
@@ -95,6 +103,7 @@ class ServerConfig:
         self.ban_safelist = tuple(self.ban_safelist)
         self.hosts = tuple(self.hosts)
         self.proxy_trusted = tuple(self.proxy_trusted)
+        self.hooks = tuple(self.hooks)
 
     @property
     def anonymous_access(self) -> str:

@@ -1,7 +1,8 @@
 """The TOML config file (`--config FILE`): a schema table, checked key by key.
 
     [server]    root, host, port, anonymous ("off" | "read" | "write"), read_only, show_hidden,
-                banner, log_level, log_file, fsync, hosts = ["ftp.example.com", ...] (HOST),
+                banner, log_level, log_file, log_format ("text" | "json"), xferlog, fsync,
+                hosts = ["ftp.example.com", ...] (HOST),
                 proxy_protocol, proxy_trusted = ["10.0.0.5/32", ...] (load balancers)
     [limits]    max_connections, max_connections_per_ip, max_connections_per_user, idle_timeout, data_timeout,
                 max_line_length, passive_ports = "50000-50100", masquerade_address,
@@ -9,7 +10,8 @@
                 ban_seconds, ban_safelist = ["10.0.0.0/8", ...], login_hash_cpu (share of a core),
                 login_queue, login_queue_wait,
                 max_session_rate, max_total_rate, shutdown_timeout       (rates in bytes/s),
-                max_hash_size (bytes; HASH refuses larger files)
+                max_hash_size (bytes; HASH refuses larger files), hook_concurrency, hook_queue,
+                hook_timeout (seconds, for the Python callbacks)
     [tls]       cert, key, require, session_reuse, implicit_port (implicit FTPS, 990 by convention)
     [storage]   backend ("local" | "s3"), bucket, prefix, endpoint, region, part_size (bytes,
                 at least 5 MiB), timeout (seconds per request); S3 credentials come from the
@@ -17,6 +19,9 @@
     [state]     url = "redis://HOST:PORT/DB" (bans and connection counts shared by a cluster),
                 timeout (seconds per request to it), node_ttl (seconds: a stopped node's counts
                 are forgotten after it)
+    [metrics]   listen = "127.0.0.1:9121" (Prometheus /metrics)
+    [[hooks]]   event = "upload_done", command = ["/usr/local/bin/job"] or url = "http://...",
+                timeout (seconds)
     [[users]]   name, password_hash (from `aioftp-lite hash-password`), home, permissions = [...]
 
 Every mistake raises `ConfigError` naming the key, so the CLI can print one clear line.
@@ -32,6 +37,8 @@ from typing import Any
 
 from .auth import ANONYMOUS_MODES, PERMISSIONS, UserEntry
 from .defender import parse_safelist
+from .hooks import HookSpec
+from .logfiles import LOG_FORMATS
 from .protocol.metadata import MetadataSyntaxError, normalize_host_name
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -167,6 +174,28 @@ def _part_size(value: Any, key: str, base: Path) -> int:
     return size
 
 
+def parse_listen(text: str) -> tuple[str, int]:
+    """HOST:PORT ([::1]:PORT for IPv6) -> (host, port)."""
+    host, colon, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"expected HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+def _listen(value: Any, key: str, base: Path) -> tuple[str, int]:
+    try:
+        return parse_listen(_text(value, key, base))
+    except ValueError as error:
+        raise ConfigError(f"{key}: {error}") from None
+
+
+def _log_format(value: Any, key: str, base: Path) -> str:
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"{key}: expected one of {', '.join(map(repr, LOG_FORMATS))}, got {value!r}")
+    return str(value)
+
+
 # (section, key) -> (ServerConfig field, converter)
 SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("server", "root"): ("root", _path),
@@ -178,6 +207,8 @@ SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("server", "banner"): ("banner", _text),
     ("server", "log_level"): ("log_level", _log_level),
     ("server", "log_file"): ("log_file", _path),
+    ("server", "log_format"): ("log_format", _log_format),
+    ("server", "xferlog"): ("xferlog", _path),
     ("server", "fsync"): ("fsync", _boolean),
     ("server", "hosts"): ("hosts", _host_names),
     ("server", "proxy_protocol"): ("proxy_protocol", _boolean),
@@ -203,6 +234,10 @@ SCHEMA: dict[tuple[str, str], tuple[str, Converter]] = {
     ("limits", "max_total_rate"): ("max_total_rate", _integer),
     ("limits", "max_hash_size"): ("max_hash_size", _integer),
     ("limits", "shutdown_timeout"): ("shutdown_timeout", _seconds),
+    ("limits", "hook_concurrency"): ("hook_concurrency", _integer),
+    ("limits", "hook_queue"): ("hook_queue", _integer),
+    ("limits", "hook_timeout"): ("hook_timeout", _seconds),
+    ("metrics", "listen"): ("metrics_listen", _listen),
     ("tls", "cert"): ("tls_cert", _path),
     ("tls", "key"): ("tls_key", _path),
     ("tls", "require"): ("require_tls", _boolean),
@@ -236,11 +271,15 @@ def load_config_file(path: Path) -> dict[str, Any]:
         if section == "users":
             overrides["accounts"] = _users(table, base)
             continue
+        if section == "hooks":
+            overrides["hooks"] = _hooks(table)
+            continue
         if section not in SECTIONS:
             if not isinstance(table, dict):
                 places = ", ".join(f"[{name}]" for name in SECTIONS)
                 raise ConfigError(f"{section}: unknown key (settings go in {places} or [[users]])")
-            raise ConfigError(f"unknown section [{section}] (expected {', '.join(SECTIONS)} or [[users]])")
+            expected = f"{', '.join(SECTIONS)}, [[hooks]] or [[users]]"
+            raise ConfigError(f"unknown section [{section}] (expected {expected})")
         if not isinstance(table, dict):
             raise ConfigError(f"{section}: expected a table [{section}]")
         for key, value in table.items():
@@ -283,3 +322,29 @@ def _users(users: Any, base: Path) -> dict[str, UserEntry]:
                 raise ConfigError(f"{where}.permissions: unknown {permission!r} (expected {allowed})")
         accounts[name] = UserEntry(password_hash, home, frozenset(permissions))
     return accounts
+
+
+def _hooks(hooks: Any) -> tuple[HookSpec, ...]:
+    if not isinstance(hooks, list):
+        raise ConfigError("hooks: expected [[hooks]] tables")
+    specs = []
+    for index, hook in enumerate(hooks):
+        where = f"hooks[{index}]"
+        if not isinstance(hook, dict):
+            raise ConfigError(f"{where}: expected a [[hooks]] table, got {hook!r}")
+        unknown = set(hook) - {"event", "command", "url", "timeout"}
+        if unknown:
+            raise ConfigError(f"{where}.{min(unknown)}: unknown key")
+        command = hook.get("command", [])
+        if not isinstance(command, list) or not all(isinstance(word, str) and word for word in command):
+            raise ConfigError(f"{where}.command: expected a list of words, such as [\"/usr/local/bin/job\"]")
+        url = hook.get("url", "")
+        if not isinstance(url, str):
+            raise ConfigError(f"{where}.url: expected a string, got {url!r}")
+        timeout = _seconds(hook.get("timeout", 10.0), f"{where}.timeout", Path())
+        try:
+            event = _text(hook.get("event"), f"{where}.event", Path())
+            specs.append(HookSpec(event, tuple(command), url, timeout))
+        except ValueError as error:
+            raise ConfigError(f"{where}: {error}") from None
+    return tuple(specs)

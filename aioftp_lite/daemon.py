@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 
 from .config import ServerConfig, UsageError
+from .logfiles import reopen_log_files
 from .server import Server
 from .storage.s3_client import StoreError
 
@@ -37,8 +38,9 @@ def tune_garbage_collector() -> None:
 async def serve(
     config: ServerConfig, worker_index: int | None = None, reread: Callable[[], ServerConfig] | None = None
 ) -> int:
-    """Serve until SIGTERM or SIGINT; SIGHUP takes accounts and limits from `reread()`."""
-    server = Server(config)
+    """Serve until SIGTERM or SIGINT; SIGHUP reopens the log files and takes accounts and
+    limits from `reread()`. A --workers worker counts metrics; its supervisor serves them."""
+    server = Server(config, metrics_endpoint=worker_index is None)
     try:
         await server.start()
     except StoreError as error:
@@ -56,14 +58,17 @@ async def serve(
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stop.set)
     reloads: set[asyncio.Task[None]] = set()
-    if reread is not None:
 
-        def start_reload() -> None:
+    def hang_up() -> None:
+        # First the files, which logrotate has moved: the reload's own lines go to the new ones.
+        reopen_log_files()
+        server.reopen_logs()
+        if reread is not None:
             task = loop.create_task(reload(server, reread))
             reloads.add(task)
             task.add_done_callback(reloads.discard)
 
-        loop.add_signal_handler(signal.SIGHUP, start_reload)
+    loop.add_signal_handler(signal.SIGHUP, hang_up)
     for address in server.addresses:
         if worker_index is None:
             print(f"aioftp-lite serving {config.storage_location} on {config.url_scheme}://{address} "

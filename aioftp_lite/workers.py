@@ -5,6 +5,7 @@ kernel spreads new connections over their listening sockets. The parent only
 supervises: it reserves the port (so `--port 0` works), gives each worker its own
 slice of the passive port range (so two workers never hand out the same port),
 forwards SIGTERM/SIGINT (and SIGHUP: each worker reloads), reaps its children and restarts a worker that died.
+With `--metrics` it serves /metrics itself: the workers' sum (metrics.py).
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Sequence
+from typing import Any
 
 from .config import ServerConfig
 
@@ -71,6 +75,7 @@ class Supervisor:
         self._count = workers
         self._stopping = False
         self._processes: dict[int, asyncio.subprocess.Process] = {}
+        self._metrics_dir: str | None = None
 
     def _command(self, index: int, port: int, passive: tuple[int, int] | None) -> list[str]:
         command = [sys.executable, "-m", "aioftp_lite", "serve", *self._argv, "--port", str(port),
@@ -83,6 +88,7 @@ class Supervisor:
         reserved = reserve_port(self.config.host, self.config.port)
         port = reserved.getsockname()[1]
         slices = split_port_range(self.config.passive_ports, self._count)
+        endpoint = self._serve_metrics()
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signal_number, self._stop)
@@ -95,13 +101,34 @@ class Supervisor:
             await asyncio.gather(*keepers)
         finally:
             reserved.close()
+            if endpoint is not None:
+                endpoint.close()
+            if self._metrics_dir is not None:
+                shutil.rmtree(self._metrics_dir, ignore_errors=True)
         return 0
+
+    def _serve_metrics(self) -> Any:
+        """With --metrics: a private folder for the workers' values (they inherit its name in
+        PROMETHEUS_MULTIPROC_DIR), and the endpoint that sums them."""
+        if self.config.metrics_listen is None:
+            return None
+        self._metrics_dir = tempfile.mkdtemp(prefix="aioftp-lite-metrics-")
+        from .metrics import MULTIPROCESS_DIR, Endpoint, multiprocess_registry
+
+        os.environ[MULTIPROCESS_DIR] = self._metrics_dir
+        endpoint = Endpoint(multiprocess_registry(), *self.config.metrics_listen)
+        log.info("metrics on http://%s:%d/metrics", self.config.metrics_listen[0], endpoint.port)
+        return endpoint
 
     async def _keep_running(self, index: int, port: int, passive: tuple[int, int] | None) -> None:
         while not self._stopping:
             process = await asyncio.create_subprocess_exec(*self._command(index, port, passive))
             self._processes[index] = process
             status = await process.wait()  # reaps the child: no zombies
+            if self._metrics_dir is not None:
+                from .metrics import worker_died
+
+                worker_died(process.pid)
             if self._stopping:
                 return
             log.warning("worker %d (pid %d) exited with status %s; restarting", index, process.pid, status)

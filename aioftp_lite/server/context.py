@@ -12,6 +12,8 @@ from ..auth import Account, Authenticator
 from ..cluster.state import SharedState
 from ..config import ServerConfig
 from ..defender import LoginDefender
+from ..events import EventBus
+from ..hooks import Hooks
 from ..storage.base import Storage
 from ..tls import FTPSContext
 from .datachannel import PassivePorts
@@ -29,5 +31,7 @@ class SessionContext(Protocol):
     storage_type: type[Storage]  # what the sessions' storage can do, before any login (FEAT)
     state: SharedState  # failure scores, bans and counts: this process's, or a cluster's (Redis)
     proxy: ProxyPolicy | None  # PROXY protocol from a load balancer (--proxy-protocol)
+    events: EventBus  # what happened, to the log, xferlog, metrics and hooks (events.py)
+    hooks: Hooks | None  # for the hooks that may refuse an upload or a delete
 
     def storage_for(self, account: Account) -> Storage: ...

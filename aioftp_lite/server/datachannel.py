@@ -16,6 +16,7 @@ import random
 import socket
 import ssl
 import struct
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -78,8 +79,19 @@ class PassivePorts:
         self._size = high - low + 1
         start = random.randrange(self._size)  # workers and restarts spread out
         self._next = itertools.cycle([*range(low + start, high + 1), *range(low, low + start)])
+        # The listeners handed out; a closed or dropped one no longer counts (metrics read it).
+        self._handed_out: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+
+    @property
+    def in_use(self) -> int:
+        return sum(1 for sock in list(self._handed_out) if sock.fileno() != -1)
 
     def bind(self, host: str) -> socket.socket:
+        sock = self._bind(host)
+        self._handed_out.add(sock)
+        return sock
+
+    def _bind(self, host: str) -> socket.socket:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         attempts = self._size if self._configured else self.AUTOMATIC_ATTEMPTS
         for _ in range(attempts):

@@ -38,6 +38,8 @@ class Dispatched(Protocol):
 
     async def reply(self, code: int, text: str) -> None: ...
 
+    def storage_failed(self, error: OSError, reply: Reply) -> None: ...
+
 
 class Arg(enum.Enum):
     NONE = "none"
@@ -138,6 +140,7 @@ async def dispatch(session: Dispatched, cmd: Command) -> None:
         await session.reply(error.reply.code, error.reply.text)
     except OSError as error:
         reply = reply_for_os_error(error)
+        session.storage_failed(error, reply)
         await session.reply(reply.code, reply.text)
     except NotImplementedError:
         await session.reply(Code.NOT_IMPLEMENTED, f"{cmd.verb} is not supported by this storage")

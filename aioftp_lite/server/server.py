@@ -19,6 +19,8 @@ from ..auth import Account, Authenticator, UserEntry
 from ..cluster.state import LocalState, SharedState, address_key
 from ..config import DEFAULT_MAX_CONNECTIONS_PER_IP, ServerConfig
 from ..defender import LoginDefender
+from ..events import ConnectionAccepted, ConnectionRefused, EventBus, SessionClosed, TLSHandshake
+from ..hooks import Hooks
 from ..passwords import SlowHashBudget, hash_password
 from ..protocol.addresses import normalize_host
 from ..protocol.replies import Code, Reply
@@ -31,7 +33,7 @@ from .datachannel import PassivePorts
 from .descriptors import AcceptFailureLog, connection_limit, raise_open_file_limit
 from .handlers.login import release_user
 from .proxied import ProxyHeaderReader, ProxyPolicy
-from .session import Session
+from .session import Session, log_data_sent
 from .throttle import RateLimiter
 
 log = logging.getLogger("aioftp_lite.server")
@@ -78,6 +80,9 @@ class ServerContext:
         self.proxy = (
             ProxyPolicy(config.proxy_trusted, config.proxy_header_timeout) if config.proxy_protocol else None
         )
+        self.events = EventBus()  # its sinks: the transfer log line, and what Server.start adds
+        self.events.sinks.append(log_data_sent)
+        self.hooks: Hooks | None = None
 
     def apply_accounts_and_limits(self, config: ServerConfig) -> None:
         """Accounts, anonymous access and the login defence from `config` (at start and on a
@@ -125,10 +130,27 @@ class Server:
         config: ServerConfig | None = None,
         *,
         storage_factory: StorageFactory | None = None,
+        hooks: object = None,
+        metrics_endpoint: bool = True,
         **settings: Any,
     ) -> None:
+        """`hooks`: an object or a mapping of async callbacks (hooks.py); `metrics_endpoint`
+        False: count metrics (metrics_listen) without serving them (a --workers worker)."""
         self.config = replace(config or ServerConfig(), **settings)
         self._storage_factory = storage_factory
+        self._hooks = (
+            Hooks(
+                hooks, self.config.hooks, concurrency=self.config.hook_concurrency,
+                queue=self.config.hook_queue, timeout=self.config.hook_timeout,
+            )  # fmt: skip
+            if hooks is not None or self.config.hooks
+            else None
+        )
+        self._serve_metrics = metrics_endpoint
+        self.metrics: Any = None  # metrics.Metrics with metrics_listen
+        self._metrics_endpoint: Any = None
+        self._xferlog: Any = None
+        self._closing = False
         self.context: ServerContext | None = None
         self._server: asyncio.Server | None = None
         self._sessions: dict[asyncio.Task[None], Session] = {}
@@ -156,6 +178,7 @@ class Server:
         # Built here: hashing the --user passwords is slow on purpose, keep it off __init__.
         self.context = await asyncio.to_thread(ServerContext, self.config, self._storage_factory)
         await self.context.state.start()  # never fails: an unreachable shared store is retried
+        self._add_event_sinks(self.context)
         if self._s3_client is not None:
             from ..storage.s3 import S3Storage
 
@@ -184,6 +207,35 @@ class Server:
                 "connection limit %s (from %s open files; --max-connections sets it)",
                 self.max_connections or "none", descriptors if descriptors is not None else "unlimited",
             )
+
+    def _add_event_sinks(self, context: ServerContext) -> None:
+        """The xferlog, the metrics and the hooks, as configured, listen to the server's events."""
+        if self.config.xferlog is not None:
+            from ..xferlog import XferLog
+
+            self._xferlog = XferLog(self.config.xferlog)
+            context.events.sinks.append(self._xferlog)
+        if self.config.metrics_listen is not None:
+            from ..metrics import Endpoint, Metrics  # only servers with metrics need prometheus_client
+
+            self.metrics = Metrics()
+            context.events.sinks.append(self.metrics)
+            self.metrics.sample_passive_ports(lambda: context.passive_ports.in_use)
+            if self._serve_metrics:
+                self._metrics_endpoint = Endpoint(self.metrics.registry, *self.config.metrics_listen)
+        if self._hooks is not None:
+            context.hooks = self._hooks
+            context.events.sinks.append(self._hooks)
+
+    @property
+    def metrics_port(self) -> int:
+        assert self._metrics_endpoint is not None, "metrics_listen is not set"
+        return int(self._metrics_endpoint.port)
+
+    def reopen_logs(self) -> None:
+        """SIGHUP: open the xferlog by its name again (logrotate moved it)."""
+        if self._xferlog is not None:
+            self._xferlog.reopen()
 
     async def _listen_implicit_tls(self) -> None:
         """Implicit FTPS (`--implicit-tls-port`, 990 by convention): TLS from the first byte,
@@ -256,6 +308,7 @@ class Server:
         setting), then cut what is left (an unfinished upload is dropped, never
         left under its final name)."""
         timeout = self.config.shutdown_timeout if timeout is None else timeout
+        self._closing = True
         if self._server is not None:
             self._server.close()
         if self._implicit_server is not None:
@@ -279,6 +332,16 @@ class Server:
             if loop.get_exception_handler() is self._accept_failures:
                 loop.set_exception_handler(self._accept_failures.previous)
             self._accept_failures = None
+        if self.metrics is not None:
+            self.metrics.stop()
+        if self._metrics_endpoint is not None:
+            await asyncio.to_thread(self._metrics_endpoint.close)
+            self._metrics_endpoint = None
+        if self._hooks is not None:
+            await self._hooks.close()
+        if self._xferlog is not None:
+            self._xferlog.close()
+            self._xferlog = None
         if self.context is not None:
             await self.context.state.close()
             self.context.authenticator.budget.close()
@@ -333,13 +396,18 @@ class Server:
                 await control.start_tls(self.context.tls.for_connection(), self.config.data_timeout or None)
             except OSError as error:  # ssl.SSLError, a timeout, a reset
                 log.info("%s:%s no TLS handshake on the implicit FTPS port: %s", *peer[:2], error or "timed out")
+                self.context.events.emit(TLSHandshake(f"{normalize_host(peer_host)}:{peer[1]}", False, str(error)))
                 control.transport.abort()
                 return
+            self.context.events.emit(TLSHandshake(f"{normalize_host(peer_host)}:{peer[1]}", True))
         refusal = await self._refusal(peer_host)  # counts the connection if it is let in
         if refusal is not None:
-            control.say_goodbye(refusal.encode())
+            reason, reply = refusal
+            self.context.events.emit(ConnectionRefused(f"{normalize_host(peer_host)}:{peer[1]}", reason))
+            control.say_goodbye(reply.encode())
             return
         session = Session(self.context, control, peer)
+        self.context.events.emit(ConnectionAccepted(session.peer))
         task = asyncio.current_task()
         assert task is not None
         self._sessions[task] = session
@@ -351,6 +419,7 @@ class Server:
             pass
         finally:
             del self._sessions[task]
+            self.context.events.emit(SessionClosed(session.peer, session.login.user_name))
             await self.context.state.release(address_key(normalize_host(peer_host)))
             await release_user(session)
 
@@ -372,16 +441,19 @@ class Server:
         for session in list(self._sessions.values()):
             session.check_timeouts(now)
 
-    async def _refusal(self, peer_host: str) -> Reply | None:
-        """Why a new connection is refused, or None: then it is counted (the state's admit)."""
+    async def _refusal(self, peer_host: str) -> tuple[str, Reply] | None:
+        """Why a new connection is refused (the reason's name and the reply), or None: then it
+        is counted (the state's admit)."""
         assert self.context is not None
+        if self._closing:  # accepted just before the listener closed
+            return "shutdown", Reply(Code.SERVICE_UNAVAILABLE, "Server shutting down")
         host = normalize_host(peer_host)
         state = self.context.state
         if await state.is_banned(host):
-            return Reply(Code.SERVICE_UNAVAILABLE, "Too many failed logins from your address, try later")
+            return "banned", Reply(Code.SERVICE_UNAVAILABLE, "Too many failed logins from your address, try later")
         limit = self.max_connections
         if limit and len(self._sessions) >= limit and self._staying() >= limit:
-            return Reply(Code.SERVICE_UNAVAILABLE, "Too many connections, try again later")
+            return "limit", Reply(Code.SERVICE_UNAVAILABLE, "Too many connections, try again later")
         per_ip = self.config.max_connections_per_ip
         if per_ip is None:
             per_ip = 0 if self.context.defender.is_safelisted(host) else DEFAULT_MAX_CONNECTIONS_PER_IP
@@ -389,7 +461,7 @@ class Server:
         # Sessions whose client has hung up are about to end: they do not hold a place.
         ending = state.local_count(key) - self._staying(host) if per_ip else 0
         if not await state.admit(key, per_ip, ending):
-            return Reply(Code.SERVICE_UNAVAILABLE, "Too many connections from your address")
+            return "per_ip", Reply(Code.SERVICE_UNAVAILABLE, "Too many connections from your address")
         return None
 
     def _staying(self, peer_host: str | None = None) -> int:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..auth import Account
 from ..errors import FTPError, reply_for_os_error
+from ..events import DataSent, ListingDone, StorageFailed, TLSHandshake, TransferDone
 from ..protocol.addresses import normalize_host
 from ..protocol.commands import CommandSyntaxError, parse_command
 from ..protocol.replies import Code, Reply, encode_reply
@@ -36,6 +37,18 @@ log = logging.getLogger("aioftp_lite.session")
 
 # File commands whose outcome gets a log line of its own (a transfer logs its own line instead).
 LOGGED_PERMISSIONS = frozenset({"read", "write", "delete", "rename", "mkdir"})
+# The verbs of transfers, by direction; other uses of the data connection are listings.
+DIRECTIONS = {"RETR": "download", "STOR": "upload", "APPE": "upload", "STOU": "upload"}
+
+
+def log_data_sent(event: object) -> None:
+    """The event sink that writes each transfer's and listing's log line."""
+    if isinstance(event, DataSent):
+        log.info(
+            "%s %s %s %s: %d bytes in %.3fs, %s [%s]",
+            event.peer, event.user, event.verb, event.path, event.size, event.seconds, event.reply, event.strategy,
+            extra={"event": event},  # its fields, for --log-format json
+        )  # fmt: skip
 
 
 class Session:
@@ -108,8 +121,20 @@ class Session:
 
     async def start_tls(self, context: ssl.SSLContext) -> None:
         """Upgrade the control connection (after the 234 reply to AUTH TLS)."""
-        await self._control.start_tls(context, self.config.data_timeout or None)
+        try:
+            await self._control.start_tls(context, self.config.data_timeout or None)
+        except (OSError, TimeoutError) as error:
+            self.context.events.emit(TLSHandshake(self.peer, False, str(error) or "timed out"))
+            raise
+        self.context.events.emit(TLSHandshake(self.peer, True))
         self.security.control_secured()
+
+    def storage_failed(self, error: OSError, reply: Reply) -> None:
+        """An OSError became `reply`: a failure of the server's side (451, 452), not a missing
+        file or a refused path (550), is an event (metrics count it by backend)."""
+        if reply.code != Code.FILE_UNAVAILABLE and self.login.storage is not None:
+            backend = type(self.login.storage).__name__.removesuffix("Storage").lower() or "custom"
+            self.context.events.emit(StorageFailed(self.peer, self._user, backend, str(error)))
 
     # --- paths ----------------------------------------------------------------------
     def resolve(self, argument: str) -> PurePosixPath:
@@ -216,11 +241,11 @@ class Session:
             limiters=self.rate_limiters, chunk_size=self.config.chunk_size, confirm=self.client_still_there,
         )  # fmt: skip
 
-    def start_transfer(self, opening: str, transfer: Transfer, label: str) -> None:
+    def start_transfer(self, opening: str, transfer: Transfer, verb: str, path: PurePosixPath) -> None:
         """Send 150, open the data connection and run `transfer` in a task ABOR can cancel."""
         self.params.restart_offset = 0
         self.transfer_progress = Progress()
-        self.transfer = asyncio.create_task(self._run_transfer(opening, transfer, label))
+        self.transfer = asyncio.create_task(self._run_transfer(opening, transfer, verb, path))
         self.transfer.add_done_callback(self._transfer_ended)
 
     def _transfer_ended(self, _task: asyncio.Task[None]) -> None:
@@ -230,7 +255,7 @@ class Session:
         else:
             self._last_activity = asyncio.get_running_loop().time()  # a fresh idle period
 
-    async def _run_transfer(self, opening: str, transfer: Transfer, label: str) -> None:
+    async def _run_transfer(self, opening: str, transfer: Transfer, verb: str, path: PurePosixPath) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         connection: DataConnection | None = None
@@ -267,6 +292,7 @@ class Session:
             reply = Reply(Code.TRANSFER_ABORTED, "Data connection lost; transfer aborted")
         except OSError as error:
             reply = reply_for_os_error(error)
+            self.storage_failed(error, reply)
         finally:
             stalled = self._stall_watch is not None and self._stall_watch.fired
             self._stall_watch = None
@@ -275,10 +301,7 @@ class Session:
             await finish_cleanup(transfer.cleanup)
         elapsed = loop.time() - started
         moved = max(moved, self.transfer_progress.moved)  # a cut transfer returned nothing
-        log.info(
-            "%s %s %s: %d bytes in %.3fs, %s [%s]",
-            self.peer, self._user, label, moved, elapsed, reply, transfer.strategy.value,
-        )  # fmt: skip
+        self._transfer_finished(verb, path, moved, elapsed, reply, transfer.strategy.value)
         if end_session:
             self._end_connection(reply)
             return
@@ -286,6 +309,20 @@ class Session:
             await self.reply(reply.code, reply.text)
         except ConnectionError:
             pass
+
+    def _transfer_finished(
+        self, verb: str, path: PurePosixPath, moved: int, elapsed: float, reply: Reply, strategy: str
+    ) -> None:
+        code = reply.code
+        result = "ok" if code == Code.CLOSING_DATA else "aborted" if code == Code.TRANSFER_ABORTED else "failed"
+        args = (self.peer, self._user, verb, str(path), moved, elapsed, result, str(reply), strategy)
+        direction = DIRECTIONS.get(verb)
+        if direction is None:
+            self.context.events.emit(ListingDone(*args))
+            return
+        account = self.login.account
+        anonymous = account is not None and account.anonymous
+        self.context.events.emit(TransferDone(*args, direction, self.params.ascii_mode, anonymous))
 
     async def wait_transfer(self) -> None:
         if self.transfer is not None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from ...errors import FTPError
+from ...events import Deleted, DeleteStarting, FolderMade, Renamed
 from ...protocol.listing import FileInfo, format_mdtm
 from ...protocol.replies import Code
 from ...storage.paths import ROOT, quote_path
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 async def mkd(session: Session, argument: str) -> None:
     path = session.resolve_new_name(argument)
     await session.fs.mkdir(path)
+    session.context.events.emit(FolderMade(session.peer, session.login.user_name, str(path)))
     await session.reply(Code.PATH_CREATED, f"{quote_path(path)} created")
 
 
@@ -28,15 +31,28 @@ async def rmd(session: Session, argument: str) -> None:
     path = session.resolve(argument)
     if path == ROOT or path == session.cwd or path in session.cwd.parents:
         raise FTPError(Code.FILE_UNAVAILABLE, "Cannot remove the current folder or one above it")
+    await _may_delete(session, path, folder=True)
     await session.fs.rmdir(path)
+    session.context.events.emit(Deleted(session.peer, session.login.user_name, str(path), True))
     await session.reply(Code.FILE_ACTION_OK, f"Folder {path} removed")
 
 
 @command("DELE", argument=Arg.REQUIRED, permission="delete", syntax="DELE <file>", help="delete a file")
 async def dele(session: Session, argument: str) -> None:
     path = session.resolve(argument)
+    await _may_delete(session, path, folder=False)
     await session.fs.remove(path)
+    session.context.events.emit(Deleted(session.peer, session.login.user_name, str(path), False))
     await session.reply(Code.FILE_ACTION_OK, f"File {path} deleted")
+
+
+async def _may_delete(session: Session, path: PurePosixPath, folder: bool) -> None:
+    """A before_delete hook may refuse (hooks.py)."""
+    hooks = session.context.hooks
+    if hooks is not None and hooks.wants("before_delete"):
+        refusal = await hooks.check(DeleteStarting(session.peer, session.login.user_name, str(path), folder))
+        if refusal is not None:
+            raise FTPError(refusal.code, refusal.text)
 
 
 @command("RNFR", argument=Arg.REQUIRED, permission="rename", syntax="RNFR <path>",
@@ -59,6 +75,7 @@ async def rnto(session: Session, argument: str) -> None:
         raise FTPError(Code.BAD_SEQUENCE, "RNFR required first")
     target = session.resolve_new_name(argument)
     await session.fs.rename(source, target)
+    session.context.events.emit(Renamed(session.peer, session.login.user_name, str(source), str(target)))
     await session.reply(Code.FILE_ACTION_OK, f"Renamed {source} to {target}")
 
 

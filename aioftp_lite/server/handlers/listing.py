@@ -80,7 +80,7 @@ async def _start_listing(session: Session, argument: str, lines_for: LineMaker, 
         return
     entries = await visible_entries(session, path, info)
     transfer = listing(lambda: lines_for(session, entries))
-    session.start_transfer(f"Here comes the listing of {path}", transfer, f"{verb} {path}")
+    session.start_transfer(f"Here comes the listing of {path}", transfer, verb, path)
 
 
 async def _start_streamed_listing(
@@ -94,7 +94,7 @@ async def _start_streamed_listing(
         async for batch in session.fs.scan_dir(folder):
             yield lines_for(session, [e for e in batch if is_listed(e.name, show)])
 
-    session.start_transfer(f"Here comes the listing of {folder}", streamed_listing(batches), f"{verb} {folder}")
+    session.start_transfer(f"Here comes the listing of {folder}", streamed_listing(batches), verb, folder)
 
 
 async def _start_pattern_listing(
@@ -118,7 +118,7 @@ async def _start_pattern_listing(
             lines = lines_for(session, chosen)
             yield [prefix + line for line in lines] if prefix else lines
 
-    session.start_transfer(f"Here comes the listing of {path}", streamed_listing(batches), f"{verb} {path}")
+    session.start_transfer(f"Here comes the listing of {path}", streamed_listing(batches), verb, path)
 
 
 def _long_lines(session: Session, entries: list[FileInfo]) -> list[str]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ...cluster.state import user_key
 from ...errors import FTPError
+from ...events import Banned, LoginFailed, LoginSucceeded
 from ...passwords import ServerBusy
 from ...protocol.replies import Code
 from ..dispatch import Arg, command
@@ -60,8 +61,11 @@ async def password(session: Session, secret: str) -> None:
         session.quit_requested = True
         await session.reply(Code.SERVICE_UNAVAILABLE, "Server busy, try again later")
         return
+    events = session.context.events
     if account is None:
         log.warning("%s failed login as %r", session.peer, name)
+        if events.sinks:
+            events.emit(LoginFailed(session.peer, name, session.context.authenticator.is_anonymous_name(name)))
         # The delay slows password guessing; the defender bans an address that keeps trying,
         # from its next connection on. This attempt is answered like every other failure.
         await asyncio.sleep(session.config.login_failure_delay)
@@ -70,6 +74,7 @@ async def password(session: Session, secret: str) -> None:
             log.warning("%s banned for %gs after repeated failed logins (ban %d)",
                         ban.address, ban.seconds, ban.count)  # fmt: skip
             asyncio.get_running_loop().call_later(ban.seconds, _log_unban, defender, ban.address)
+            events.emit(Banned(ban.address, ban.seconds, ban.count))
         await session.reply(Code.NOT_LOGGED_IN, "Login incorrect")
         return
     await state.record_success(session.peer_host)
@@ -80,6 +85,8 @@ async def password(session: Session, secret: str) -> None:
     session.login.counted_user = account.name
     session.log_in(account)
     log.info("%s logged in as %s", session.peer, account.name)
+    if events.sinks:
+        events.emit(LoginSucceeded(session.peer, account.name, account.anonymous))
     await session.reply(Code.LOGGED_IN, f"User {account.name} logged in")
 
 

@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from ...errors import FTPError
+from ...events import UploadStarting
 from ...protocol.commands import MAX_OFFSET, parse_offset
 from ...protocol.replies import Code
 from ...storage.base import WriteMode
@@ -40,7 +41,7 @@ async def retr(session: Session, argument: str) -> None:
         await source.close()
         _check_offset(offset, source.size)
     opening = f"Opening {session.params.mode_name} mode data connection for {path} ({source.size} bytes)"
-    session.start_transfer(opening, session.download(source), f"RETR {path}")
+    session.start_transfer(opening, session.download(source), "RETR", path)
 
 
 @command("STOR", argument=Arg.REQUIRED, permission="write", syntax="STOR <file>",
@@ -77,9 +78,14 @@ async def _store(
         # Past the end is refused rather than clamped (pure-ftpd) or left as a hole (vsftpd):
         # the client's bytes would land elsewhere than it believes, or make a sparse monster.
         _check_offset(offset, (await session.fs.stat(path)).size)
+    hooks = session.context.hooks
+    if hooks is not None and hooks.wants("before_upload"):
+        refusal = await hooks.check(UploadStarting(session.peer, session.login.user_name, str(path), verb))
+        if refusal is not None:
+            raise FTPError(refusal.code, refusal.text)
     target = await session.fs.open_write(path, mode, offset)
     opening = opening or f"Opening {session.params.mode_name} mode data connection for {path}"
-    session.start_transfer(opening, session.upload(target), f"{verb} {path}")
+    session.start_transfer(opening, session.upload(target), verb, path)
 
 
 def _check_offset(offset: int, size: int) -> None:
