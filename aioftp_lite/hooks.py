@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import urllib.parse
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,9 +110,9 @@ def _callbacks(hooks: object) -> dict[str, Callback]:
         unknown = set(hooks) - names.keys()
         if unknown:
             raise ValueError(f"unknown hook {min(unknown)!r} (expected one of {', '.join(names)})")
-        items = hooks.items()
+        items: Iterable[tuple[str, Any]] = hooks.items()
     else:
-        items = ((attribute, getattr(hooks, attribute, None)) for attribute in names)
+        items = [(attribute, getattr(hooks, attribute, None)) for attribute in names]
     for attribute, callback in items:
         if callback is not None:
             found[names[attribute]] = callback

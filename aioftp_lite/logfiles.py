@@ -43,7 +43,7 @@ class ReopeningFileHandler(logging.FileHandler):
             if self.stream is not None:
                 self.stream.flush()
                 self.stream.close()
-            self.stream = None  # type: ignore[assignment]  # FileHandler.emit opens it again
+            self.stream = None  # FileHandler.emit opens it again
         finally:
             self.release()
 
