@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import importlib.util
 import json
 import os
@@ -286,6 +287,14 @@ def _positive(kind: type) -> Any:
     return convert
 
 
+def _importable(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aioftp-lite-bench",
@@ -370,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in scenarios:
         if name not in SCENARIOS:
             parser.error(f"unknown scenario {name!r} (choose from {', '.join(SCENARIOS)})")
-    if args.png is not None and importlib.util.find_spec("matplotlib") is None:
+    if args.png is not None and not _importable("matplotlib"):
         print("aioftp-lite-bench: --png needs matplotlib, which is not installed "
               "(pip install 'aioftp_lite[bench]')", file=sys.stderr)  # fmt: skip
         return 2
