@@ -201,13 +201,18 @@ async def test_the_search_ramps_then_bisects() -> None:
     for capacity, upper in [(0, 10), (1, 10), (5, 16), (7, 16), (16, 16), (40, 16), (3, 3), (12, 100)]:
         tried: list[int] = []
 
-        async def passes(count: int) -> bool:
+        async def passes(count: int, tried: list[int] = tried, capacity: int = capacity) -> bool:
             tried.append(count)
             return count <= capacity
 
         assert await ratesearch.most_users(passes, upper) == min(capacity, upper)
-        ramp = [count for count in tried if count & (count - 1) == 0 or count == upper]
-        assert tried[: len(ramp)] == ramp[: len(ramp)]  # doubling first
+        ramp, count = [], 1
+        while True:  # doubling until a trial fails or the upper bound passed
+            ramp.append(count)
+            if count > capacity or count == upper:
+                break
+            count = min(2 * count, upper)
+        assert tried[: len(ramp)] == ramp, (capacity, upper, tried)
         assert len(tried) <= 2 * upper.bit_length() + 1
 
 
