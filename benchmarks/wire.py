@@ -173,13 +173,14 @@ class _ThrottledSink(_Sink):
     def buffer_updated(self, nbytes: int) -> None:
         super().buffer_updated(nbytes)
         ahead = self._began + self.size / self._rate - self._loop.time()
-        if ahead > 0 and isinstance(self.transport, asyncio.ReadTransport):
-            self.transport.pause_reading()
+        if ahead > 0 and self.transport is not None:
+            # uvloop's transports have pause_reading but are no asyncio.ReadTransport subclass.
+            self.transport.pause_reading()  # type: ignore[attr-defined]
             self._loop.call_later(ahead, self._resume)
 
     def _resume(self) -> None:
-        if isinstance(self.transport, asyncio.ReadTransport) and not self.transport.is_closing():
-            self.transport.resume_reading()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()  # type: ignore[attr-defined]
 
 
 class _Source(asyncio.Protocol):

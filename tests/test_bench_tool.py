@@ -149,6 +149,23 @@ def test_users_at_rate_finds_how_many_clients_a_capped_server_keeps_at_the_rate(
     assert list((tmp_path / "root").iterdir()) == []
 
 
+def test_users_at_rate_reads_no_faster_than_the_rate(tmp_path: Path) -> None:
+    """An uncapped server: every client keeps the rate, and no download of `duration` seconds'
+    worth ends sooner (the throttled reader holds the server back)."""
+    report = tmp_path / "rate.json"
+    (tmp_path / "root").mkdir()
+    with our_server(tmp_path / "root") as (port, _pid):
+        done = bench(f"ftp://127.0.0.1:{port}/", "--scenario", "users_at_rate", "--rate", "800",
+                     "--clients", "2", "--duration", "1", "--json", str(report))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (run,) = json.loads(report.read_text())["runs"]
+    assert [(trial["clients"], trial["passed"]) for trial in run["result"]["trials"]] == [(1, True), (2, True)]
+    assert run["result"]["metrics"]["users"] == 2
+    assert run["result"]["bytes"] == 3 * 100_000
+    # A lower bound only (a slower machine is slower still): 100,000 bytes at 100,000 bytes/s.
+    assert run["result"]["elapsed_s"] >= 2 * 0.95
+
+
 def test_a_progress_line_on_a_terminal(tmp_path: Path) -> None:
     (tmp_path / "root").mkdir()
     primary, secondary = pty.openpty()
