@@ -51,7 +51,7 @@ def event_loop_name(use_uvloop: bool) -> str:
     return "asyncio"
 
 
-async def _run(name: str, target: Target, ctx: Context, limit: float) -> None:
+async def run_in_loop(name: str, target: Target, ctx: Context, limit: float) -> None:
     try:
         async with asyncio.timeout(limit):
             await SCENARIOS[name](target, ctx)
@@ -67,7 +67,7 @@ def run_process(name: str, target: Target, params: dict[str, Any], index: int, p
                 barrier: Any, server_pid: int | None, limit: float, use_uvloop: bool) -> Tally:  # fmt: skip
     event_loop_name(use_uvloop)
     ctx = Context(Tally(), params, index=index, procs=procs, barrier=barrier, server_pid=server_pid)
-    asyncio.run(_run(name, target, ctx, limit))
+    asyncio.run(run_in_loop(name, target, ctx, limit))
     return ctx.tally
 
 
@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=5.0,
         help="conn_login/mixed/login_flood: seconds of load; retr/stor_big: time limit of the transfer",
     )
+    parser.add_argument("--rate", type=float, default=256.0,
+                        help="users_at_rate: kbit/s each client reads at (default 256)")  # fmt: skip
     parser.add_argument("--procs", type=int, default=1, help="load-generator processes (default 1)")
     parser.add_argument("--server-pid", type=int, default=None, help="measure this server's CPU and memory")
     parser.add_argument("--op-timeout", type=float, default=30.0, help="seconds allowed per FTP operation")
@@ -173,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     raise_open_file_limit()
     params = {"clients": args.clients, "repeat": args.repeat, "size": int(args.size_mib * MiB),
-              "duration": args.duration, "users": args.users, "idle": args.idle}  # fmt: skip
+              "duration": args.duration, "users": args.users, "idle": args.idle,
+              "rate": int(args.rate * 1000 / 8)}  # fmt: skip
     sources = tuple(f"127.1.{n // 250}.{n % 250 + 1}" for n in range(args.sources))
     target = Target(args.host, args.port, args.user, args.password, args.op_timeout, sources)
     loop_name = event_loop_name(not args.no_uvloop)

@@ -140,3 +140,36 @@ def server_memory(pid: int) -> int:
         except psutil.Error:
             pass
     return total
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """Fields of /proc/PID/stat after the command name (which may hold spaces): field 4 is [1]."""
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().rpartition(")")[2].split()
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """CPU seconds of `pid` and its live descendants from /proc (utime + stime, and cutime +
+    cstime for their children already reaped: a forking server's finished sessions), without
+    psutil. OSError if `pid` is gone."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                parents.setdefault(int(_stat_fields(int(entry.name))[1]), []).append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue  # ended meanwhile
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, pending, root = 0.0, [pid], True
+    while pending:
+        current = pending.pop()
+        try:
+            fields = _stat_fields(current)  # utime stime cutime cstime: fields 14-17, [11:15] here
+        except OSError:
+            if root:
+                raise
+            continue
+        root = False
+        total += sum(int(value) for value in fields[11:15]) / ticks
+        pending.extend(parents.get(current, []))
+    return total

@@ -32,6 +32,10 @@ SMALL_FILE, SMALL_SIZE = "small.bin", 64 * KiB
 MID_FILE, MID_SIZE = "mid.bin", 1 * MiB
 BIG_FILE = "big.bin"
 FLOOD_FILE, FLOOD_SIZE = "flood.bin", 32 * MiB
+RATE_FILE = "rate.bin"  # users_at_rate: `rate` x `duration` bytes
+# users_at_rate: a client keeps the rate when its download averaged at least this share of it
+# (the transfer's own EPSV, connect and 226 take a little of its time).
+KEEP_FRACTION = 0.9
 NAMED_USER, NAMED_PASSWORD = "bench", "bench"
 # login_flood: the flood comes from 127.0.0.2 ... 127.0.0.250, the bystander from 127.0.0.1.
 FLOOD_ADDRESSES = [f"127.0.0.{n}" for n in range(2, 251)]
@@ -47,6 +51,8 @@ HIGHER_IS_BETTER = {
     # the first; its NOOP latency under the flood; wrong passwords answered 530 per second
     # (fewer is better: each is one guess of a brute force).
     "idle MiB/s": True, "flood MiB/s": True, "kept": True, "NOOP p99 ms": False, "guesses/s": False,
+    # users_at_rate: the share of clients that kept the rate (one trial), the most that did (the search).
+    "kept %": True, "users": True,
 }  # fmt: skip
 
 
@@ -72,6 +78,7 @@ class Target:
     # Local addresses the clients connect from, in turn (none: the kernel's choice). Behind a
     # balancer sticky by client address, clients from one address would all land on one node.
     sources: tuple[str, ...] = ()
+    directory: str = ""  # the folder to work in after login (CWD); "": the login folder
     _next: itertools.count[int] = field(default_factory=itertools.count, repr=False)
 
     def source(self) -> str | None:
@@ -84,6 +91,8 @@ async def login(target: Target) -> FTPClient:
         client = await FTPClient.connect(target.host, target.port, target.source())
         try:
             await client.login(target.user, target.password)
+            if target.directory:
+                await client.expect(f"CWD {target.directory}", 250)
         except BaseException:
             client.abort()
             raise
@@ -102,8 +111,10 @@ async def login_many(target: Target, count: int, tally: Tally) -> list[FTPClient
                 tally.error(failure)
                 return None
 
-    clients = await asyncio.gather(*(one() for _ in range(count)))
-    return [client for client in clients if client is not None]
+    opened = await asyncio.gather(*(one() for _ in range(count)))
+    clients = [client for client in opened if client is not None]
+    tally.extra["logins_sum"] = tally.extra.get("logins_sum", 0) + len(clients)
+    return clients
 
 
 async def quit_all(clients: list[FTPClient], timeout: float = 10.0) -> None:
@@ -415,6 +426,53 @@ async def mixed(target: Target, ctx: Context) -> None:
     await quit_all(clients)
 
 
+def rate_file_size(rate: int, duration: float) -> int:
+    """users_at_rate's file: `duration` seconds of download at `rate` bytes/s."""
+    return max(1, int(rate * duration))
+
+
+async def users_at_rate(target: Target, ctx: Context) -> None:
+    """`clients` clients at once each download RATE_FILE reading no faster than `rate` bytes/s,
+    as users on lines of that speed would (dkftpbench's model); a client keeps the rate when
+    its whole download (EPSV to 226) averaged at least KEEP_FRACTION of it. One trial of
+    `aioftp-lite-bench --scenario users_at_rate`, which searches the most clients that keep it."""
+    tally, rate = ctx.tally, ctx.params["rate"]
+    size = rate_file_size(rate, ctx.params["duration"])
+    wanted = ctx.share(ctx.params["clients"])
+    clients = await login_many(target, wanted, tally)
+    # Past this a client can no longer keep the rate: it is given up, not waited for.
+    give_up = size / (rate * KEEP_FRACTION) + 0.5
+    kept = 0
+
+    async def worker(client: FTPClient) -> None:
+        nonlocal kept
+        began = time.monotonic()
+        try:
+            async with asyncio.timeout(give_up):
+                got, crc = await client.retr(RATE_FILE, rate=rate)
+        except TimeoutError:
+            tally.extra["late_sum"] = tally.extra.get("late_sum", 0) + 1
+            client.abort()
+            return
+        except (OSError, FTPFailure) as failure:
+            tally.error(failure)
+            client.abort()
+            return
+        seconds = time.monotonic() - began
+        check(tally, got, crc, size)
+        tally.bytes += got
+        tally.ops += 1
+        tally.latencies.append(seconds)
+        if got == size and got / seconds >= KEEP_FRACTION * rate:
+            kept += 1
+
+    async with measured(ctx):
+        await asyncio.gather(*(worker(client) for client in clients))
+    tally.extra["kept_sum"] = kept
+    tally.extra["clients_sum"] = wanted
+    await quit_all(clients)
+
+
 SCENARIOS: dict[str, Callable[[Target, Context], Awaitable[None]]] = {
     "retr_big": retr_big,
     "stor_big": stor_big,
@@ -424,6 +482,7 @@ SCENARIOS: dict[str, Callable[[Target, Context], Awaitable[None]]] = {
     "idle_conns": idle_conns,
     "mixed": mixed,
     "login_flood": login_flood,
+    "users_at_rate": users_at_rate,
 }
 
 
@@ -468,4 +527,7 @@ def summarize(name: str, tally: Tally) -> dict[str, float]:
             "NOOP p99 ms": _percentile(ms, 0.99),
             "guesses/s": extra.get("flood_rejected_sum", 0) / tally.elapsed,
         }
+    if name == "users_at_rate":
+        wanted = tally.extra.get("clients_sum", 0)
+        return {"kept %": 100 * tally.extra.get("kept_sum", 0) / wanted if wanted else float("nan")}
     raise ValueError(f"unknown scenario {name!r}")

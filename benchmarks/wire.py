@@ -128,9 +128,11 @@ class _Sink(asyncio.BufferedProtocol):
         self.size = 0
         self.crc = 0
         self.closed: asyncio.Future[None] = loop.create_future()
+        self.transport: asyncio.BaseTransport | None = None
         self._low_water = low_water
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
         if self._low_water:
             sock = transport.get_extra_info("socket")
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, self._low_water)
@@ -147,6 +149,38 @@ class _Sink(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         _wake(self.closed, FTPFailure("data_lost", str(exc)) if exc else None)
+
+
+class _ThrottledSink(_Sink):
+    """A download read no faster than `rate` bytes/s, as by a user on a line of that speed:
+    reading pauses while ahead of schedule, so TCP flow control holds the server back (the
+    data socket's receive buffer is kept small for that, see `FTPClient._connect_data`)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, rate: int) -> None:
+        super().__init__(loop)
+        self._loop = loop
+        self._rate = rate
+        self._chunk = max(1024, min(len(_RECEIVE_BUFFER), rate // 20))  # a twentieth of a second's worth
+        self._began = loop.time()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._began = self._loop.time()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return _RECEIVE_BUFFER[: self._chunk]
+
+    def buffer_updated(self, nbytes: int) -> None:
+        super().buffer_updated(nbytes)
+        ahead = self._began + self.size / self._rate - self._loop.time()
+        if ahead > 0 and self.transport is not None:
+            # uvloop's transports have pause_reading but are no asyncio.ReadTransport subclass.
+            self.transport.pause_reading()  # type: ignore[attr-defined]
+            self._loop.call_later(ahead, self._resume)
+
+    def _resume(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()  # type: ignore[attr-defined]
 
 
 class _Source(asyncio.Protocol):
@@ -319,9 +353,30 @@ class FTPClient:
         except AddressError as error:
             raise FTPFailure("bad_passive_reply", str(error)) from None
 
-    async def _open_data(self, command: str, factory: Callable[[], P]) -> P:
+    async def _connect_data(
+        self, factory: Callable[[], P], host: str, port: int, receive_buffer: int
+    ) -> tuple[asyncio.BaseTransport, P]:
+        if not receive_buffer:
+            return await self._loop.create_connection(factory, host, port, local_addr=self._local)
+        (family, kind, proto, _name, address), *_ = await self._loop.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )
+        sock = socket.socket(family, kind, proto)
+        try:
+            # Before connecting: the buffer sets the window the connection offers the server.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            sock.setblocking(False)
+            if self._local is not None:
+                sock.bind(self._local)
+            await self._loop.sock_connect(sock, address)
+        except BaseException:
+            sock.close()
+            raise
+        return await self._loop.create_connection(factory, sock=sock)
+
+    async def _open_data(self, command: str, factory: Callable[[], P], receive_buffer: int = 0) -> P:
         host, port = await self._passive_address()
-        transport, protocol = await self._loop.create_connection(factory, host, port, local_addr=self._local)
+        transport, protocol = await self._connect_data(factory, host, port, receive_buffer)
         try:
             await self.expect(command, 125, 150)
         except BaseException:
@@ -329,12 +384,23 @@ class FTPClient:
             raise
         return protocol
 
-    async def retr(self, path: str, bulk: bool = False) -> tuple[int, int]:
+    async def retr(self, path: str, bulk: bool = False, rate: int = 0) -> tuple[int, int]:
         """Download `path`; returns (size, crc32) of what arrived. `bulk`: one big file,
-        read in whole buffers (see `_BULK_LOW_WATER`)."""
-        low_water = _BULK_LOW_WATER if bulk else 0
-        sink = await self._open_data(f"RETR {path}", lambda: _Sink(self._loop, low_water))
-        await sink.closed
+        read in whole buffers (see `_BULK_LOW_WATER`); `rate`: read at most that many bytes/s,
+        with a receive buffer of a quarter of a second's worth."""
+        if rate:
+            sink: _Sink = await self._open_data(
+                f"RETR {path}", lambda: _ThrottledSink(self._loop, rate), max(4096, rate // 4)
+            )
+        else:
+            low_water = _BULK_LOW_WATER if bulk else 0
+            sink = await self._open_data(f"RETR {path}", lambda: _Sink(self._loop, low_water))
+        try:
+            await sink.closed
+        except BaseException:  # cancelled (a deadline) or lost: the data connection goes too
+            if sink.transport is not None:
+                sink.transport.abort()
+            raise
         await self.expect(None, 226, 250)
         return sink.size, sink.crc
 
