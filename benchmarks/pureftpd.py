@@ -32,7 +32,7 @@ ACCOUNT_OWNER = "nobody"  # the virtual user's uid and gid: a system account eve
 # setting up 500 clients take minutes; the account gets the C library's SHA-512 crypt hash
 # instead, which pure-ftpd checks with crypt(3), as vsftpd's PAM checks /etc/shadow.
 CRYPT_PREFIX = b"$6$"
-TIMEOUT = 300.0  # each apt-get / dpkg-deb / pure-pw call
+TIMEOUT = 120.0  # each apt-get / dpkg-deb / pure-pw call
 
 
 class Unavailable(RuntimeError):
