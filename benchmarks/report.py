@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from . import pureftpd
 from .scenarios import HIGHER_IS_BETTER
 from .servers import SERVERS
 
@@ -78,6 +79,7 @@ def machine_info(
             "pyftpdlib": _version("pyftpdlib"),
             "aioftp": _version("aioftp"),
             "vsftpd": _vsftpd_version(),
+            "pure-ftpd": pureftpd.version(),
             "uvloop (load generator)": _version("uvloop"),
         },
         "command": "python -m benchmarks.runner" + "".join(f" {a}" for a in argv),
@@ -248,7 +250,7 @@ def plot(path: Path, plan: list[Any], servers: list[str], summary: dict[str, Any
     rows = math.ceil(len(panels) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.9 * rows), squeeze=False)
     colours = {"aioftp_lite": "#d62728", "aioftp_lite_w2": "#ff7f0e", "pyftpdlib": "#1f77b4",
-               "aioftp": "#2ca02c", "vsftpd": "#9467bd"}  # fmt: skip
+               "aioftp": "#2ca02c", "vsftpd": "#9467bd", "pure-ftpd": "#8c564b"}  # fmt: skip
     for axis, (variant, metric) in zip(axes.flat, panels):
         # A server restricted to some scenarios (--workers 2) has no bar elsewhere.
         shown = [name for name in servers if name not in SERVERS or SERVERS[name].runs_in(variant.scenario)]

@@ -53,13 +53,16 @@ class Variant:
         return f"{self.scenario} {self.label}"
 
 
-NO_VSFTPD_10K = {"vsftpd": "10,000 sessions would be 20,000 vsftpd processes"}
+NO_FORKING_10K = {
+    "vsftpd": "10,000 sessions would be 20,000 vsftpd processes",
+    "pure-ftpd": "10,000 sessions would be 20,000 pure-ftpd processes",
+}
 NAMED = {"user": NAMED_USER, "password": NAMED_PASSWORD}  # a variant that logs in as the named user
 # cold_login measures the first check of a slow password hash: only ours stores one and
-# remembers what verified. vsftpd checks the system's hash at every login (conn_login named).
+# remembers what verified. vsftpd and pure-ftpd check theirs at every login (conn_login named).
 NO_HASH = "plain-text passwords: no hash to check"
-OURS_ONLY_COLD = {"pyftpdlib": NO_HASH, "aioftp": NO_HASH,
-                  "vsftpd": "no cache: every named login is a first one (conn_login named)"}  # fmt: skip
+NO_CACHE = "no cache: every named login is a first one (conn_login named)"
+OURS_ONLY_COLD = {"pyftpdlib": NO_HASH, "aioftp": NO_HASH, "vsftpd": NO_CACHE, "pure-ftpd": NO_CACHE}  # fmt: skip
 # The flood comes from 127.0.0.2-250: none may be safelisted; and no bans, so that the CPU
 # budget of the password hash alone protects the bystander (see benchmarks/README.md).
 FLOOD_ARGS = {"aioftp_lite": ("--ban-safelist", "", "--max-login-failures", "0")}
@@ -82,7 +85,7 @@ FULL_PLAN = [
         {"aioftp_lite": ("--login-hash-cpu", "1.0")},
     ),
     Variant("idle_conns", "1000", {"clients": 1000}),
-    Variant("idle_conns", "10000", {"clients": 10000}, NO_VSFTPD_10K),
+    Variant("idle_conns", "10000", {"clients": 10000}, NO_FORKING_10K),
     Variant("mixed", "200 clients", {"clients": 200, "duration": 10}),
     Variant(
         "login_flood",
@@ -108,7 +111,8 @@ QUICK_PLAN = [
         server_args=FLOOD_ARGS,
     ),
 ]
-FULL_SERVERS = ["aioftp_lite", "aioftp_lite_w2", "pyftpdlib", "aioftp", "vsftpd", "aioftp_lite_s3", "s3_direct"]
+FULL_SERVERS = ["aioftp_lite", "aioftp_lite_w2", "pyftpdlib", "aioftp", "vsftpd", "pure-ftpd",
+                "aioftp_lite_s3", "s3_direct"]  # fmt: skip
 QUICK_SERVERS = ["aioftp_lite", "aioftp_lite_w2", "pyftpdlib"]
 
 
@@ -155,7 +159,10 @@ def run_loadgen(
 ) -> dict[str, Any]:
     command = [sys.executable, "-m", "benchmarks.loadgen", variant.scenario, "--port", str(server.port),
                "--server-pid", str(server.pid), "--limit", str(limit)]  # fmt: skip
-    for flag, value in variant.flags.items():
+    flags = variant.flags
+    if server.spec.named_only and "user" not in flags:
+        flags = {**flags, **NAMED}
+    for flag, value in flags.items():
         command += [f"--{flag}", str(value)]
     try:
         done = subprocess.run(servers.pinned(command, cpu), capture_output=True, text=True, check=False,

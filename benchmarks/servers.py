@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import pureftpd
 from .processes import terminate
 from .scenarios import NAMED_PASSWORD, NAMED_USER, cold_user
 
@@ -207,6 +208,23 @@ def _vsftpd_missing() -> str | None:
     return None
 
 
+def _pureftpd(root: Path, port: int, workdir: Path) -> list[str]:
+    return pureftpd.command(root, port, MAX_SESSIONS)
+
+
+def _pureftpd_prepare(root: Path) -> None:
+    # Its only account is a virtual user running as pureftpd.ACCOUNT_OWNER, who must be able
+    # to write into the upload folder.
+    owner = pwd.getpwnam(pureftpd.ACCOUNT_OWNER)
+    os.chown(root / "upload", owner.pw_uid, owner.pw_gid)
+    pureftpd.make_account(root, NAMED_USER, NAMED_PASSWORD)
+
+
+def _pureftpd_note() -> str:
+    return (f"forks two processes per session (privilege separation); logs in as the named user {NAMED_USER} "
+            "in every scenario (a virtual user in a PureDB file, SHA-512 crypt hash)")  # fmt: skip
+
+
 def _module_missing(module: str) -> Callable[[], str | None]:
     return lambda: None if importlib.util.find_spec(module) else f"python package {module} not installed"
 
@@ -226,6 +244,7 @@ class ServerSpec:
     listeners: int = 1  # listening sockets (one per worker process) to wait for before measuring
     store: bool = False  # needs the runner's S3 store (S3_STORE)
     direct: bool = False  # no FTP server: the runner measures direct S3 transfers (direct_command)
+    named_only: bool = False  # no anonymous login: every variant logs in as NAMED_USER
 
     @property
     def shown(self) -> str:
@@ -246,6 +265,10 @@ SERVERS: dict[str, ServerSpec] = {
     "aioftp": ServerSpec("aioftp", _python_launcher("launch_aioftp"), _module_missing("aioftp")),
     "vsftpd": ServerSpec("vsftpd", _vsftpd, _vsftpd_missing, _vsftpd_prepare,
                          lambda: "forks a process per session", named=_vsftpd_named),
+    # Debian's package, unpacked privately (it conflicts with vsftpd's). Its anonymous users may
+    # neither overwrite nor delete, which stor_big and mixed do: it serves the named user only.
+    "pure-ftpd": ServerSpec("pure-ftpd", _pureftpd, pureftpd.missing, _pureftpd_prepare,
+                            _pureftpd_note, named_only=True),
     # Ours serving the S3 store instead of a local folder; in its own table beside ours on
     # local storage, with direct aiobotocore transfers of the same objects as the yardstick.
     "aioftp_lite_s3": ServerSpec("aioftp_lite_s3", _ours_s3, _s3_missing, _seed_s3, title="aioftp_lite on S3",
