@@ -191,7 +191,8 @@ def measure_server(
 
 
 def run_direct(variant: Variant, cpu: int | None, limit: float) -> dict[str, Any]:
-    """Direct S3 transfers (no FTP) on the server's core: the S3 client is in the server's place."""
+    """Direct S3 transfers (no FTP) on the load generator's core: a client of the store, as the
+    load generator is a client of ours."""
     command = servers.direct_command(variant.scenario, variant.flags)
     try:
         done = subprocess.run(servers.pinned(command, cpu), capture_output=True, text=True, check=False,
@@ -205,12 +206,18 @@ def run_direct(variant: Variant, cpu: int | None, limit: float) -> dict[str, Any
     return json.loads(lines[-1])
 
 
-def start_store(workdir: Path) -> Any:
+def start_store(workdir: Path, cpu: int | None) -> Any:
     """The SeaweedFS of the S3 variants, its data on the runner's tmpfs folder; its credentials
-    go into this process's environment, which the servers inherit."""
+    go into this process's environment, which the servers inherit.
+
+    It runs on the load generator's core, and so do direct S3 transfers: the store and the
+    client side then share one core in both measurements, and the FTP server has the other.
+    Unpinned, the store took the idle second core during a direct transfer (no load
+    generator ran) but shared it with the load generator through ours, which measured the
+    machine's layout rather than the FTP layer."""
     from .seaweedfs import SeaweedFS
 
-    store = SeaweedFS(workdir / "seaweedfs", (servers.S3_BUCKET,))
+    store = SeaweedFS(workdir / "seaweedfs", (servers.S3_BUCKET,), None if cpu is None else str(cpu))
     store.start()
     os.environ.update(store.environment())
     servers.S3_STORE["endpoint"] = store.endpoint
@@ -337,9 +344,9 @@ def main(argv: list[str] | None = None) -> int:
     store = None
     try:
         if any(servers.SERVERS[name].store for name in available):
-            store = start_store(workdir)
-            meta["notes"].append("S3 store: one SeaweedFS (weed mini) on 127.0.0.1, data on tmpfs, not pinned to a core; "
-                                 "direct S3 transfers run on the server's core")
+            store = start_store(workdir, loadgen_cpu)
+            meta["notes"].append("S3 store: one SeaweedFS (weed mini) on 127.0.0.1, data on tmpfs, on the load generator's "
+                                 "core; direct S3 transfers run on that core too")
         roots = prepare_roots(workdir, available, big)
         cold = [
             int(v.flags["users"]) for v in plan if v.scenario == "cold_login" and "aioftp_lite" not in v.skip
@@ -353,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     waited = settle(threshold, 65.0) if threshold else 0.0
                     if servers.SERVERS[name].direct:
-                        result = run_direct(variant, server_cpu, limit=300.0)
+                        result = run_direct(variant, loadgen_cpu, limit=300.0)
                     else:
                         result = measure_server(variant, name, roots[name], workdir, server_cpu, loadgen_cpu)
                     result["settle_s"] = round(waited, 1)

@@ -73,9 +73,10 @@ def _free_ports(count: int) -> list[int]:
 class SeaweedFS:
     """`weed mini` with an S3 gateway; `endpoint` is its S3 URL once `start()` returned."""
 
-    def __init__(self, data_dir: Path, buckets: tuple[str, ...] = ("aioftp",)) -> None:
+    def __init__(self, data_dir: Path, buckets: tuple[str, ...] = ("aioftp",), cpus: str | None = None) -> None:
         self.data_dir = data_dir
         self.buckets = buckets
+        self.cpus = cpus  # a taskset CPU list to run on, or None for any core
         self.process: subprocess.Popen[bytes] | None = None
         self.s3_port = 0
         self.filer_port = 0
@@ -128,9 +129,10 @@ class SeaweedFS:
                 self._command = self._build_command(binary)
             log_path = self.data_dir / "weed.log"
             log_start = log_path.stat().st_size if log_path.exists() else 0
+            pinning = ["taskset", "-c", self.cpus] if self.cpus and shutil.which("taskset") else []
             with open(log_path, "ab") as log:
                 self.process = subprocess.Popen(
-                    self._command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    [*pinning, *self._command], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                     cwd=self.data_dir, start_new_session=True,
                 )  # fmt: skip
             try:
