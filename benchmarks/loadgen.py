@@ -24,7 +24,19 @@ from dataclasses import asdict
 from typing import Any
 
 from .measure import Context, Tally
-from .scenarios import SCENARIOS, MiB, Target, summarize
+from .scenarios import LOGIN_SCENARIOS, SCENARIOS, TRANSFER_SCENARIOS, MiB, Target, summarize
+
+
+def cpu_costs(scenario: str, server_cpu: float, moved: int, ops: int) -> dict[str, float]:
+    """The server's CPU seconds per GiB moved or per 1,000 logins; nothing where the server
+    used less than the clock's resolution (a reading of 0 measures nothing)."""
+    if server_cpu <= 0:
+        return {}
+    if scenario in TRANSFER_SCENARIOS and moved:
+        return {"srv CPU s/GiB": server_cpu / (moved / 2**30)}
+    if scenario in LOGIN_SCENARIOS and ops:
+        return {"srv CPU s/1k logins": 1000 * server_cpu / ops}
+    return {}
 
 
 def raise_open_file_limit(wanted: int = 65536) -> int:
@@ -129,6 +141,7 @@ def report(name: str, params: dict[str, Any], tally: Tally, procs: int, loop_nam
     }
     if "server_cpu" in tally.extra:
         result["server_cpu_pct"] = round(100 * tally.extra["server_cpu"] / tally.elapsed, 1)
+        result["metrics"].update(cpu_costs(name, tally.extra["server_cpu"], tally.bytes, tally.ops))
     if "open_seconds_max" in tally.extra:
         result["open_seconds"] = round(tally.extra["open_seconds_max"], 3)
     if name == "login_flood":  # the flood's answers: 530, 421 after PASS, 421 at connect

@@ -24,13 +24,13 @@ from .servers import SERVERS
 
 OURS = "aioftp_lite"
 HEADLINES = {
-    "retr_big": ["MiB/s"],
-    "stor_big": ["MiB/s"],
-    "many_small": ["files/s", "p50 ms", "p99 ms"],
-    "conn_login": ["logins/s", "p99 ms"],
-    "cold_login": ["logins/s", "p50 ms", "p99 ms"],
+    "retr_big": ["MiB/s", "srv CPU s/GiB"],
+    "stor_big": ["MiB/s", "srv CPU s/GiB"],
+    "many_small": ["files/s", "p50 ms", "p99 ms", "srv CPU s/GiB"],
+    "conn_login": ["logins/s", "p99 ms", "srv CPU s/1k logins"],
+    "cold_login": ["logins/s", "p50 ms", "p99 ms", "srv CPU s/1k logins"],
     "idle_conns": ["KiB/conn", "fresh ms"],
-    "mixed": ["ops/s", "p99 ms"],
+    "mixed": ["ops/s", "p99 ms", "srv CPU s/GiB"],
     "login_flood": ["idle MiB/s", "flood MiB/s", "kept", "NOOP p99 ms", "guesses/s"],
 }
 HERE = Path(__file__).resolve().parent

@@ -53,7 +53,12 @@ HIGHER_IS_BETTER = {
     "idle MiB/s": True, "flood MiB/s": True, "kept": True, "NOOP p99 ms": False, "guesses/s": False,
     # users_at_rate: the share of clients that kept the rate (one trial), the most that did (the search).
     "kept %": True, "users": True,
+    # What a deployment's core count follows: the server's CPU seconds (its own and its
+    # children's) per GiB moved and per 1,000 logins.
+    "srv CPU s/GiB": False, "srv CPU s/1k logins": False,
 }  # fmt: skip
+TRANSFER_SCENARIOS = frozenset({"retr_big", "stor_big", "many_small", "mixed"})
+LOGIN_SCENARIOS = frozenset({"conn_login", "cold_login"})
 
 
 def cold_user(number: int) -> str:
