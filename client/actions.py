@@ -30,7 +30,8 @@ from .target import parse_target
       details="""
       Connect to an FTP server: `open ftp://alice@example.org:2121/docs`, `open alice@host`,
       `open host 2121`, or a bookmark: `open work` (see bookmark). Without a user the login is
-      anonymous; with a user and no password, ~/.netrc gives it or you are asked for it. A bare `open` reconnects to the last server, in the last remote folder.
+      anonymous; with a user and no password, ~/.netrc gives it or you are asked for it. A bare
+      `open` reconnects to the last server, in the last remote folder.
       """)  # fmt: skip
 async def open_(shell: ShellContext, call: Call) -> None:
     if not call.args:

@@ -43,8 +43,8 @@ def write_line(text: str, stream: TextSink) -> None:
 
 
 class Shell:
-    def __init__(self, *, out: TextSink, err: TextSink, local_dir: Path | None = None, show_progress: bool = False,
-                 ask_password: PasswordPrompt | None = None, timeout: float = 30.0,
+    def __init__(self, *, out: TextSink, err: TextSink, local_dir: Path | None = None,
+                 show_progress: bool = False, ask_password: PasswordPrompt | None = None, timeout: float = 30.0,
                  passive: bool = True, tls_context: ssl.SSLContext | None = None) -> None:  # fmt: skip
         self.out = out
         self.err = err
