@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import TextIO
 
-from .commands import ShellError
+from .errors import ShellError
 from .target import Target
 
 PASSWORD_VARIABLE = "AIOFTP_LITE_PASSWORD"

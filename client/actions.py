@@ -11,18 +11,16 @@ import fnmatch
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
-from aioftp_lite import FTPReplyError
+from aioftp_lite import FTPReplyError, RemoteEntry
 
-from . import globbing, remote_paths
-from .commands import Arg, Call, ShellError, format_help, format_menu, verb
+from . import bookmarks, globbing, remote_paths
+from .commands import Arg, Call, format_help, format_menu, verb
+from .context import ShellContext
+from .errors import ShellError
 from .progress import format_size
 from .target import parse_target
-
-if TYPE_CHECKING:
-    from .shell import Shell
-
 
 # --- connection --------------------------------------------------------------------
 
@@ -32,17 +30,16 @@ if TYPE_CHECKING:
       details="""
       Connect to an FTP server: `open ftp://alice@example.org:2121/docs`, `open alice@host`,
       `open host 2121`, or a bookmark: `open work` (see bookmark). Without a user the login is
-      anonymous; with a user and no password, ~/.netrc gives it or you are asked for it. A bare `open` reconnects to the last server, in the last remote folder.
+      anonymous; with a user and no password, ~/.netrc gives it or you are asked for it. A bare
+      `open` reconnects to the last server, in the last remote folder.
       """)  # fmt: skip
-async def open_(shell: Shell, call: Call) -> None:
+async def open_(shell: ShellContext, call: Call) -> None:
     if not call.args:
         target = shell.reconnect_target()
         if target is None:
             raise ShellError("no server to reconnect to: open HOST or open ftp://user@host")
     else:
-        from .bookmarks import lookup  # (imported here: `help` lists bookmark after open)
-
-        target = lookup(call.args[0]) or parse_target(call.args[0])
+        target = bookmarks.lookup(call.args[0]) or parse_target(call.args[0])
         if len(call.args) == 2:
             if not call.args[1].isdigit() or not 0 < int(call.args[1]) < 65536:
                 raise ShellError(f"bad port {call.args[1]!r}")
@@ -52,14 +49,30 @@ async def open_(shell: Shell, call: Call) -> None:
 
 @verb("close", usage="close", group="Connection", summary="log out and disconnect", needs_connection=False,
       details="Say goodbye to the server (QUIT). `open` alone connects again.")  # fmt: skip
-async def close(shell: Shell, call: Call) -> None:
+async def close(shell: ShellContext, call: Call) -> None:
     await shell.disconnect()
 
 
 # --- remote folders and files ------------------------------------------------------
 
 
-def format_entries(entries: Iterable[Any]) -> list[str]:
+class Entry(Protocol):
+    """What `ls` and `lls` show of a remote or a local file."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def is_dir(self) -> bool: ...
+
+    @property
+    def size(self) -> int | None: ...
+
+    @property
+    def mtime(self) -> float | None: ...  # seconds since the epoch
+
+
+def format_entries(entries: Iterable[Entry]) -> list[str]:
     """`ls` lines: size, date, name (folders end in /)."""
     lines = []
     for entry in entries:
@@ -68,12 +81,10 @@ def format_entries(entries: Iterable[Any]) -> list[str]:
     return lines
 
 
-def _format_time(mtime: Any) -> str:
+def _format_time(mtime: float | None) -> str:
     if mtime is None:
         return " " * 16
-    if isinstance(mtime, int | float):
-        mtime = datetime.datetime.fromtimestamp(mtime, datetime.UTC)
-    return mtime.astimezone().strftime("%Y-%m-%d %H:%M")
+    return datetime.datetime.fromtimestamp(mtime, datetime.UTC).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 LS_OPTIONS = {
@@ -90,7 +101,7 @@ LS_OPTIONS = {
       `/`. A pattern such as `ls *.txt` or `ls docs/*.csv` lists the matching names only. Names
       starting with . are left out unless -a is given (or the pattern starts with .).
       """)  # fmt: skip
-async def ls(shell: Shell, call: Call) -> None:
+async def ls(shell: ShellContext, call: Call) -> None:
     shell.require_client()
     path = call.args[0] if call.args else ""
     pattern = ""
@@ -110,7 +121,7 @@ async def ls(shell: Shell, call: Call) -> None:
         await _list_below(shell, path.rstrip("/") or ".", folders, long=long, hidden=hidden)
 
 
-async def _listing(shell: Shell, path: str, long: bool) -> list[Any]:
+async def _listing(shell: ShellContext, path: str, long: bool) -> list[RemoteEntry]:
     """A folder's entries; for `ls -l`, with the modes and owners of a LIST where MLSD had none."""
     client = shell.require_client()
     entries = await client.list(path)
@@ -124,12 +135,12 @@ async def _listing(shell: Shell, path: str, long: bool) -> list[Any]:
     return [dataclasses.replace(entry, facts={**lines.get(entry.name, {}), **entry.facts}) for entry in entries]
 
 
-def _visible(entries: Iterable[Any], hidden: bool) -> list[Any]:
+def _visible(entries: Iterable[RemoteEntry], hidden: bool) -> list[RemoteEntry]:
     return sorted((entry for entry in entries if hidden or not entry.name.startswith(".")),
                   key=lambda entry: entry.name)  # fmt: skip
 
 
-async def _list_below(shell: Shell, parent: str, folders: list[str], *, long: bool, hidden: bool) -> None:
+async def _list_below(shell: ShellContext, parent: str, folders: list[str], *, long: bool, hidden: bool) -> None:
     """`ls -R`: each folder's listing under a `path:` heading, depth first as ls does."""
     for name in folders:
         folder = f"{parent}/{name}" if parent != "." else name
@@ -141,7 +152,7 @@ async def _list_below(shell: Shell, parent: str, folders: list[str], *, long: bo
         await _list_below(shell, folder, [entry.name for entry in shown if entry.is_dir], long=long, hidden=hidden)
 
 
-def format_long(entries: Iterable[Any]) -> list[str]:
+def format_long(entries: Iterable[RemoteEntry]) -> list[str]:
     """`ls -l` lines: `drwxr-xr-x alice    staff        4096 2024-01-05 10:30  name`."""
     lines = []
     for entry in entries:
@@ -172,7 +183,7 @@ def _mode_text(mode: str) -> str:
 @verb("cd", usage="cd [FOLDER]", group="Remote files", args=(Arg.REMOTE_FOLDER,),
       summary="change the remote folder",
       details="`cd ..` goes up, `cd /` to the top, `cd` alone to the login folder.")  # fmt: skip
-async def cd(shell: Shell, call: Call) -> None:
+async def cd(shell: ShellContext, call: Call) -> None:
     client = shell.require_client()
     home = shell.target.path if shell.target is not None and shell.target.path else "/"
     await client.cwd(call.args[0] if call.args else home)
@@ -181,7 +192,7 @@ async def cd(shell: Shell, call: Call) -> None:
 
 
 @verb("pwd", usage="pwd", group="Remote files", summary="show the remote folder")  # fmt: skip
-async def pwd(shell: Shell, call: Call) -> None:
+async def pwd(shell: ShellContext, call: Call) -> None:
     shell.remote_cwd = await shell.require_client().pwd()
     shell.print(shell.remote_cwd)
 
@@ -192,7 +203,7 @@ async def pwd(shell: Shell, call: Call) -> None:
       Delete one or more remote files (use rmdir for folders). Globs are expanded, in folder
       parts too: `rm *.tmp`, `rm "logs/*/old-*"`.
       """)  # fmt: skip
-async def rm(shell: Shell, call: Call) -> None:
+async def rm(shell: ShellContext, call: Call) -> None:
     client = shell.require_client()
     for path in await globbing.expand_all(shell, call.args):
         try:
@@ -207,13 +218,13 @@ async def rm(shell: Shell, call: Call) -> None:
       Delete the remote files matching each pattern (`mrm *.bak "old logs/*.gz"`); folders are
       left alone. Stops at the first failure.
       """)  # fmt: skip
-async def mrm(shell: Shell, call: Call) -> None:
-    await rm(shell, call)
+async def mrm(shell: ShellContext, call: Call) -> None:
+    await rm.handler(shell, call)
 
 
 @verb("mkdir", usage="mkdir FOLDER...", group="Remote files", args=(Arg.REMOTE_FOLDER,), repeat_last=True,
       required=1, summary="create remote folders")  # fmt: skip
-async def mkdir(shell: Shell, call: Call) -> None:
+async def mkdir(shell: ShellContext, call: Call) -> None:
     client = shell.require_client()
     for path in call.args:
         await client.mkdir(path)
@@ -222,7 +233,7 @@ async def mkdir(shell: Shell, call: Call) -> None:
 
 @verb("rmdir", usage="rmdir FOLDER...", group="Remote files", args=(Arg.REMOTE_FOLDER,), repeat_last=True,
       required=1, summary="remove empty remote folders")  # fmt: skip
-async def rmdir(shell: Shell, call: Call) -> None:
+async def rmdir(shell: ShellContext, call: Call) -> None:
     client = shell.require_client()
     for path in call.args:
         await client.rmdir(path.rstrip("/") or path)
@@ -232,7 +243,7 @@ async def rmdir(shell: Shell, call: Call) -> None:
 @verb("mv", usage="mv SOURCE TARGET", group="Remote files", args=(Arg.REMOTE, Arg.REMOTE), required=2,
       aliases=("rename",), summary="rename or move a remote file or folder",
       details="A TARGET that is an existing folder (or ends in /) receives SOURCE under its own name.")  # fmt: skip
-async def mv(shell: Shell, call: Call) -> None:
+async def mv(shell: ShellContext, call: Call) -> None:
     client = shell.require_client()
     source, target = call.args
     if target.endswith("/") or await shell.is_remote_folder(target):
@@ -246,7 +257,7 @@ async def mv(shell: Shell, call: Call) -> None:
 
 @verb("lcd", usage="lcd [FOLDER]", group="Local files", args=(Arg.LOCAL_FOLDER,), needs_connection=False,
       summary="change the local folder", details="Without a folder, go to your home folder.")  # fmt: skip
-async def lcd(shell: Shell, call: Call) -> None:
+async def lcd(shell: ShellContext, call: Call) -> None:
     folder = shell.local(call.args[0]) if call.args else Path.home()
     if not folder.is_dir():
         raise ShellError(f"no such local folder: {folder}")
@@ -258,7 +269,7 @@ async def lcd(shell: Shell, call: Call) -> None:
 
 @verb("lls", usage="lls [PATH]", group="Local files", args=(Arg.LOCAL,), needs_connection=False,
       summary="list a local folder")  # fmt: skip
-async def lls(shell: Shell, call: Call) -> None:
+async def lls(shell: ShellContext, call: Call) -> None:
     path = shell.local(call.args[0]) if call.args else shell.local_dir
     if path.is_dir():
         children = sorted(path.iterdir(), key=lambda child: child.name)
@@ -282,7 +293,7 @@ class _LocalEntry:
 
 
 @verb("lpwd", usage="lpwd", group="Local files", needs_connection=False, summary="show the local folder")  # fmt: skip
-async def lpwd(shell: Shell, call: Call) -> None:
+async def lpwd(shell: ShellContext, call: Call) -> None:
     shell.print(str(shell.local_dir))
 
 
@@ -291,20 +302,20 @@ async def lpwd(shell: Shell, call: Call) -> None:
 
 @verb("help", usage="help [COMMAND]", group="Session", args=(Arg.COMMAND,), needs_connection=False,
       aliases=("?",), summary="list the commands, or explain one")  # fmt: skip
-async def help_(shell: Shell, call: Call) -> None:
+async def help_(shell: ShellContext, call: Call) -> None:
     shell.print(format_help(call.args[0]) if call.args else format_menu())
 
 
 @verb("quit", usage="quit", group="Session", needs_connection=False, aliases=("exit", "bye"),
       summary="disconnect and leave", details="Ctrl-D at the prompt does the same.")  # fmt: skip
-async def quit_(shell: Shell, call: Call) -> None:
+async def quit_(shell: ShellContext, call: Call) -> None:
     if not await leave_jobs(shell):
         return
     await shell.disconnect()
     shell.finished = True
 
 
-async def leave_jobs(shell: Shell) -> bool:
+async def leave_jobs(shell: ShellContext) -> bool:
     """Jobs running: the REPL asks whether to stop them; batch mode waits for them."""
     running = shell.jobs.running()
     if not running:

@@ -16,12 +16,13 @@ import asyncio
 import getpass
 import os
 import sys
+from typing import NoReturn
 
 from aioftp_lite.tls import client_context
 
 from .accounts import PASSWORD_VARIABLE, from_netrc, read_password_file
 from .batch import FAILED, run_batch
-from .commands import ShellError
+from .errors import ShellError
 from .shell import Shell
 from .target import Target, TargetError, parse_target
 
@@ -32,7 +33,7 @@ KEEPALIVE = 60.0  # seconds; under the idle timeouts servers commonly have (vsft
 class OneLineParser(argparse.ArgumentParser):
     """A mistake on the command line costs one line, not a usage dump."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 

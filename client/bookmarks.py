@@ -11,13 +11,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from .commands import Arg, Call, ShellError, UsageError, verb
+from .commands import Arg, Call, verb
+from .context import ShellContext
+from .errors import ShellError, UsageError
 from .target import Target, TargetError, parse_target
-
-if TYPE_CHECKING:
-    from .shell import Shell
 
 _NAME = re.compile(r"[\w.-]+")
 
@@ -70,7 +68,7 @@ def lookup(name: str) -> Target | None:
         raise ShellError(f"bookmark {name}: {error}") from None
 
 
-def _here(shell: Shell) -> Target:
+def _here(shell: ShellContext) -> Target:
     """Where the shell is: its server, user and remote folder (relative to the login folder)."""
     if shell.target is None or not shell.connected:
         raise ShellError("not connected: give the URL (bookmark add NAME URL)")
@@ -96,7 +94,7 @@ def _here(shell: Shell) -> Target:
       Passwords are not kept unless --save-password is given; ~/.netrc or a prompt supplies them.
       The bookmarks live in $XDG_DATA_HOME/aioftp-lite/bookmarks (mode 600).
       """)  # fmt: skip
-async def bookmark(shell: Shell, call: Call) -> None:
+async def bookmark(shell: ShellContext, call: Call) -> None:
     action, *rest = call.args
     marks = load()
     if action == "list" and not rest:

@@ -1,7 +1,8 @@
 """The table of REPL verbs: each declared once with its usage, help and argument kinds.
 
-Handlers register themselves with `@verb(...)` beside their code (`actions.py`,
-`transfers.py`). The same table drives dispatch and usage checks (`shell.py`), the
+Handlers are declared with `@verb(...)` beside their code (`actions.py`, `transfers.py`,
+...), which makes each a `Verb`; `registry.py` puts them all in the table, in the order
+`help` lists them. The same table drives dispatch and usage checks (`shell.py`), the
 `help` menu, and completion (which kind of name each argument wants).
 """
 
@@ -9,12 +10,11 @@ from __future__ import annotations
 
 import enum
 import textwrap
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .shell import Shell
+from .context import ShellContext
+from .errors import UsageError
 
 
 class Arg(enum.Enum):
@@ -26,14 +26,6 @@ class Arg(enum.Enum):
     REMOTE_FOLDER = "remote folder"
     LOCAL = "local path"
     LOCAL_FOLDER = "local folder"
-
-
-class ShellError(Exception):
-    """A mistake the user can fix, explained in one line (no such local file, not connected...)."""
-
-
-class UsageError(ShellError):
-    """The words do not fit the verb's usage."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +47,7 @@ class Call:
         return int(text)
 
 
-Handler = Callable[["Shell", Call], Awaitable[None]]
+Handler = Callable[[ShellContext, Call], Awaitable[None]]
 
 GROUPS = ("Connection", "Remote files", "Transfers", "Local files", "Session")
 
@@ -163,9 +155,6 @@ class Verb:
                 and all(self.takes_value(f"-{letter}") is False for letter in letters))  # fmt: skip
 
 
-VERBS: dict[str, Verb] = {}  # every name and alias -> its verb
-
-
 def verb(
     name: str,
     *,
@@ -182,26 +171,34 @@ def verb(
     raw: bool = False,
     swap_flag: str = "",
     retry: str | None = None,
-) -> Callable[[Handler], Handler]:
-    """Declare a REPL verb; the decorated coroutine runs it."""
+) -> Callable[[Handler], Verb]:
+    """Declare a REPL verb: the decorated coroutine runs it, and the name becomes its `Verb`."""
     assert group in GROUPS, group
 
-    def register(handler: Handler) -> Handler:
-        declared = Verb(name, handler, usage, summary, textwrap.dedent(details).strip(), group, args,
-                        repeat_last, required, dict(options or {}), aliases, needs_connection, raw, swap_flag, retry)  # fmt: skip
-        for key in (name, *aliases):
+    def declare(handler: Handler) -> Verb:
+        return Verb(name, handler, usage, summary, textwrap.dedent(details).strip(), group, args,
+                    repeat_last, required, dict(options or {}), aliases, needs_connection, raw, swap_flag,
+                    retry)  # fmt: skip
+
+    return declare
+
+
+VERBS: dict[str, Verb] = {}  # every name and alias -> its verb, filled once by `register`
+
+
+def register(verbs: Iterable[Verb]) -> dict[str, Verb]:
+    """Put `verbs` in the table, in this order (the order `help` lists them in)."""
+    for declared in verbs:
+        for key in (declared.name, *declared.aliases):
             assert key not in VERBS, f"verb {key!r} declared twice"
             VERBS[key] = declared
-        return handler
-
-    return register
+    return VERBS
 
 
 def table() -> dict[str, Verb]:
-    """The full table (importing the handler modules registers every verb)."""
-    # Imported for their @verb declarations, in the order `help` lists them.
-    from . import actions, bookmarks, everyday, transfers, mirror, pget, jobs  # noqa: F401, I001
-
+    """The full table; `registry.py`, which the shell imports, fills it."""
+    if not VERBS:
+        raise RuntimeError("no REPL verbs registered: import client.registry first")
     return VERBS
 
 

@@ -16,20 +16,19 @@ import shlex
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aioftp_lite import FTPReplyError
 from aioftp_lite.protocol.replies import Reply
 
 from . import globbing, remote_paths
-from .commands import Arg, Call, ShellError, verb
+from .commands import Arg, Call, verb
+from .context import ShellContext
+from .errors import ShellError
+from .mirror import remote_tree
 from .progress import format_size
 
-if TYPE_CHECKING:
-    from .shell import Shell
 
-
-async def _fetch(shell: Shell, path: str) -> bytes:
+async def _fetch(shell: ShellContext, path: str) -> bytes:
     buffer = io.BytesIO()
     await shell.require_client().download(path, buffer)
     return buffer.getvalue()
@@ -37,7 +36,7 @@ async def _fetch(shell: Shell, path: str) -> bytes:
 
 @verb("cat", usage="cat FILE...", group="Remote files", args=(Arg.REMOTE,), repeat_last=True, required=1,
       summary="print remote files", details="Print the remote files one after another (globs work).")  # fmt: skip
-async def cat(shell: Shell, call: Call) -> None:
+async def cat(shell: ShellContext, call: Call) -> None:
     for path in await globbing.expand_all(shell, call.args):
         shell.out.write((await _fetch(shell, path)).decode("utf-8", "replace"))
         shell.out.flush()
@@ -57,7 +56,7 @@ def _run_program(command: str, path: Path, what: str) -> None:
 @verb("more", usage="more FILE", group="Remote files", args=(Arg.REMOTE,), required=1, aliases=("less",),
       summary="page through a remote file ($PAGER)",
       details="Download FILE to a temporary file and show it with $PAGER (by default `less`).")  # fmt: skip
-async def more(shell: Shell, call: Call) -> None:
+async def more(shell: ShellContext, call: Call) -> None:
     data = await _fetch(shell, call.args[0])
     with tempfile.TemporaryDirectory(prefix="aioftp-lite-") as folder:
         copy = Path(folder) / remote_paths.basename(call.args[0])
@@ -71,7 +70,7 @@ async def more(shell: Shell, call: Call) -> None:
       Download FILE, open it in $EDITOR (or $VISUAL, by default `vi`), and upload it again if
       you changed it. A FILE that does not exist yet starts empty.
       """)  # fmt: skip
-async def edit(shell: Shell, call: Call) -> None:
+async def edit(shell: ShellContext, call: Call) -> None:
     path = call.args[0]
     try:
         data = await _fetch(shell, path)
@@ -96,7 +95,7 @@ async def edit(shell: Shell, call: Call) -> None:
 @verb("!", usage="!COMMAND", group="Local files", args=(Arg.TEXT,), repeat_last=True, required=1, raw=True,
       needs_connection=False, summary="run a local shell command",
       details="`!ls -l`, `!vi notes.txt`: the rest of the line runs in /bin/sh, in the local folder.")  # fmt: skip
-async def bang(shell: Shell, call: Call) -> None:
+async def bang(shell: ShellContext, call: Call) -> None:
     process = await asyncio.create_subprocess_shell(" ".join(call.args), cwd=shell.local_dir)
     status = await process.wait()
     if status:
@@ -106,7 +105,7 @@ async def bang(shell: Shell, call: Call) -> None:
 @verb("chmod", usage="chmod MODE FILE...", group="Remote files", args=(Arg.TEXT, Arg.REMOTE), repeat_last=True,
       required=2, summary="change remote permissions (SITE CHMOD)",
       details="`chmod 644 *.html`: MODE in octal, as the server's SITE CHMOD takes it; globs work.")  # fmt: skip
-async def chmod(shell: Shell, call: Call) -> None:
+async def chmod(shell: ShellContext, call: Call) -> None:
     mode, *patterns = call.args
     if not (mode.isdigit() and set(mode) <= set("01234567") and len(mode) <= 4):
         raise ShellError(f"mode must be octal, such as 644 or 0755, not {mode!r}")
@@ -116,7 +115,7 @@ async def chmod(shell: Shell, call: Call) -> None:
         shell.changed(path)
 
 
-def _print_reply(shell: Shell, reply: Reply) -> None:
+def _print_reply(shell: ShellContext, reply: Reply) -> None:
     lines = reply.lines
     if len(lines) == 1:
         shell.print(f"{reply.code} {lines[0]}")
@@ -130,7 +129,7 @@ def _print_reply(shell: Shell, reply: Reply) -> None:
 @verb("quote", usage="quote COMMAND [ARGS]", group="Session", args=(Arg.TEXT,), repeat_last=True, required=1,
       raw=True, summary="send a raw FTP command and show the reply",
       details="`quote HELP`, `quote STAT`, `quote MDTM a.txt`: sent as typed; the reply is printed.")  # fmt: skip
-async def quote(shell: Shell, call: Call) -> None:
+async def quote(shell: ShellContext, call: Call) -> None:
     line = " ".join(call.args)
     if line.split()[0].upper() in ("PASV", "EPSV", "PORT", "EPRT", "RETR", "STOR", "LIST", "NLST", "MLSD"):
         raise ShellError("data commands cannot go through quote: use get, put and ls")
@@ -141,7 +140,7 @@ async def quote(shell: Shell, call: Call) -> None:
 
 @verb("site", usage="site ARGS", group="Session", args=(Arg.TEXT,), repeat_last=True, required=1, raw=True,
       summary="send a SITE command (server-specific)", details="`site help`, `site chmod 600 key.pem`.")  # fmt: skip
-async def site(shell: Shell, call: Call) -> None:
+async def site(shell: ShellContext, call: Call) -> None:
     _print_reply(shell, await shell.require_client().command("SITE " + " ".join(call.args)))
     shell.cache.invalidate(shell.remote_cwd)
 
@@ -150,9 +149,7 @@ async def site(shell: Shell, call: Call) -> None:
       options={"-h": "sizes as people read them (KiB, MiB)", "-s": "only the total"},
       summary="disk usage of a remote folder tree",
       details="The size of each folder under PATH (and PATH itself, last), in KiB unless -h.")  # fmt: skip
-async def du(shell: Shell, call: Call) -> None:
-    from .mirror import remote_tree  # (imported here: `help` lists mirror with the transfers)
-
+async def du(shell: ShellContext, call: Call) -> None:
     root = call.args[0] if call.args else "."
     tree = await remote_tree(shell.require_client(), root, exact_times=False)
     totals: dict[str, int] = {"": 0}
@@ -179,9 +176,7 @@ async def du(shell: Shell, call: Call) -> None:
 @verb("find", usage="find [PATH]", group="Remote files", args=(Arg.REMOTE_FOLDER,),
       summary="list a remote tree, one path a line",
       details="Every file and folder under PATH (the current folder by default); folders end in /.")  # fmt: skip
-async def find(shell: Shell, call: Call) -> None:
-    from .mirror import remote_tree
-
+async def find(shell: ShellContext, call: Call) -> None:
     root = call.args[0] if call.args else "."
     tree = await remote_tree(shell.require_client(), root, exact_times=False)
     shell.print(root.rstrip("/") + "/")

@@ -9,13 +9,11 @@ matches only a part that starts with `.` too.
 from __future__ import annotations
 
 import fnmatch
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from . import remote_paths
-from .commands import ShellError
-
-if TYPE_CHECKING:
-    from .shell import Shell
+from .context import ShellContext
+from .errors import ShellError
 
 Want = Literal["files", "folders", "any"]
 
@@ -26,7 +24,7 @@ def _matches(name: str, part: str) -> bool:
     return fnmatch.fnmatchcase(name, part)
 
 
-async def expand(shell: Shell, pattern: str, *, want: Want = "files") -> list[str]:
+async def expand(shell: ShellContext, pattern: str, *, want: Want = "files") -> list[str]:
     """The remote paths `pattern` names, sorted; ShellError if a glob matches nothing.
 
     A pattern without glob characters is returned as it is (the server judges it).
@@ -64,7 +62,7 @@ async def expand(shell: Shell, pattern: str, *, want: Want = "files") -> list[st
     return found
 
 
-async def expand_all(shell: Shell, patterns: tuple[str, ...], *, want: Want = "files") -> list[str]:
+async def expand_all(shell: ShellContext, patterns: tuple[str, ...], *, want: Want = "files") -> list[str]:
     paths: list[str] = []
     for pattern in patterns:
         paths += await expand(shell, pattern, want=want)

@@ -14,22 +14,21 @@ The progress is one bar for the whole mirror, and one line per file as it finish
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import posixpath
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aioftp_lite import FTPClient, FTPReplyError
 
 from . import remote_paths
-from .commands import Arg, Call, ShellError, verb
+from .commands import Arg, Call, verb
+from .context import ShellContext
+from .errors import ShellError
 from .progress import Progress, format_duration, format_rate, format_size, format_summary
-
-if TYPE_CHECKING:
-    from .shell import Shell
 
 PRECISE = 1.0  # seconds two times may differ and still be the same (FAT keeps two-second times)
 COARSE = 86_400.0  # a LIST line's time: minutes for recent files, only the day for older ones
@@ -156,7 +155,7 @@ class Direction:
 
 
 class Mirror:
-    def __init__(self, shell: Shell, direction: Direction, *, parallel: int, only_newer: bool,
+    def __init__(self, shell: ShellContext, direction: Direction, *, parallel: int, only_newer: bool,
                  delete: bool) -> None:  # fmt: skip
         self.shell = shell
         self.direction = direction
@@ -305,10 +304,8 @@ async def _upload(client: FTPClient, local: Path, remote: str, info: FileInfo,
     with await asyncio.to_thread(open, local, "rb") as source:
         await client.upload(source, remote, progress=progress)
     if info.mtime is not None and "MFMT" in client.features:
-        try:
+        with contextlib.suppress(FTPReplyError):  # the copy is made; only its time is the upload's
             await client.set_mtime(remote, info.mtime)
-        except FTPReplyError:
-            pass  # the copy is made; only its time is the upload's
 
 
 # --- the verbs ------------------------------------------------------------------------
@@ -334,7 +331,7 @@ MIRROR_OPTIONS = {
       the local time on uploaded files where the server has MFMT. One progress bar counts the
       whole tree, and a line tells each file done.
       """)  # fmt: skip
-async def mirror(shell: Shell, call: Call) -> None:
+async def mirror(shell: ShellContext, call: Call) -> None:
     parallel = call.value("--parallel", 1, most=16)
     up = "-R" in call.flags
     source, target = call.args[0], call.args[1] if len(call.args) > 1 else None
@@ -342,7 +339,7 @@ async def mirror(shell: Shell, call: Call) -> None:
                      delete="--delete" in call.flags)  # fmt: skip
 
 
-async def run_mirror(shell: Shell, source: str, target: str | None, *, up: bool, parallel: int = 1,
+async def run_mirror(shell: ShellContext, source: str, target: str | None, *, up: bool, parallel: int = 1,
                      only_newer: bool = False, delete: bool = False) -> None:  # fmt: skip
     if up:
         local_root = shell.local(source)
@@ -355,7 +352,7 @@ async def run_mirror(shell: Shell, source: str, target: str | None, *, up: bool,
     await Mirror(shell, direction, parallel=parallel, only_newer=only_newer, delete=delete).run()
 
 
-async def copy_tree(shell: Shell, call: Call, *, up: bool) -> None:
+async def copy_tree(shell: ShellContext, call: Call, *, up: bool) -> None:
     """`get -r` and `put -r`: a mirror without deletions, into the named or same-named folder."""
     source, target = call.args[0], call.args[1] if len(call.args) > 1 else None
     await run_mirror(shell, source, target, up=up)

@@ -19,17 +19,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aioftp_lite import FTPClient, FTPReplyError
 
 from . import remote_paths
-from .commands import Arg, Call, ShellError, verb
+from .commands import Arg, Call, verb
+from .context import ShellContext
+from .errors import ShellError
 from .progress import Progress, format_summary
 from .transfers import local_target
-
-if TYPE_CHECKING:
-    from .shell import Shell
 
 HASHES = {"SHA-256": "sha256", "SHA-1": "sha1", "MD5": "md5"}
 Callback = Callable[[int], None]
@@ -150,7 +148,7 @@ def _digest(path: Path, algorithm: str) -> str:
       in place. Ctrl-C keeps what arrived: run the same pget again and it resumes each piece.
       The result is checked against the server's HASH where there is one, else by its size.
       """)  # fmt: skip
-async def pget(shell: Shell, call: Call) -> None:
+async def pget(shell: ShellContext, call: Call) -> None:
     remote = call.args[0]
     target = local_target(shell, remote, call.args[1] if len(call.args) > 1 else None)
     count = call.value("-n", 4, most=16)
@@ -211,7 +209,7 @@ async def pget(shell: Shell, call: Call) -> None:
     shell.print(shell.transfer_state + f" on {len(ranges)} connections")
 
 
-async def _check(shell: Shell, client: FTPClient, remote: str, target: Path, size: int) -> None:
+async def _check(shell: ShellContext, client: FTPClient, remote: str, target: Path, size: int) -> None:
     local_size = (await asyncio.to_thread(target.stat)).st_size
     if local_size != size:
         raise ShellError(f"{target.name}: {local_size} bytes here, {size} on the server")

@@ -9,7 +9,16 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import Protocol
+
+
+class TextSink(Protocol):
+    """Where lines go: a terminal, a StringIO in tests, or a background job's line forwarder."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 _REDRAW_EVERY = 0.1  # seconds
@@ -75,7 +84,7 @@ def format_summary(verb: str, label: str, size: int, elapsed: float, resumed_fro
 class Progress:
     """One transfer's bar: `update(position)` as data moves, `clear()` and `summary()` at the end."""
 
-    def __init__(self, label: str, total: int | None, stream: TextIO, *, start_at: int = 0, show_bar: bool,
+    def __init__(self, label: str, total: int | None, stream: TextSink, *, start_at: int = 0, show_bar: bool,
                  clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
         self.label = label
         self.total = total

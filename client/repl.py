@@ -14,7 +14,7 @@ import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.application import run_in_terminal
@@ -28,9 +28,9 @@ from prompt_toolkit.styles import Style
 
 from .actions import leave_jobs
 from .bookmarks import data_dir
-from .commands import ShellError
 from .completion import ShellCompleter
-from .progress import format_rate
+from .errors import ShellError
+from .progress import TextSink, format_rate
 from .shell import Shell
 
 STYLE = Style.from_dict(
@@ -145,8 +145,7 @@ class Repl:
         shell.cache.on_update.append(self._listing_arrived)
         shell.ask_password = self.ask_password
         shell.confirm = self.confirm
-        shell.notify = self.notify
-        shell.notify_error = lambda text: self.notify(text, stream=shell.err)
+        shell.write_notice = self.notify
         self.lines_done = 0  # lines run so far (tests wait on it)
         self._running_command = False  # no prompt on the screen meanwhile
 
@@ -164,7 +163,7 @@ class Repl:
             return False
         return answer.strip().lower() in ("y", "yes")
 
-    def notify(self, text: str, stream: TextIO | None = None) -> None:
+    def notify(self, text: str, stream: TextSink | None = None) -> None:
         """A background job's line: above the prompt when it is up, so the typing stays intact."""
         stream = stream or self.shell.out
 

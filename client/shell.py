@@ -14,16 +14,19 @@ import os
 import ssl
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TextIO
 
 from aioftp_lite import FTPClient, FTPConnectionLost, FTPReplyError
 from aioftp_lite.ftpclient import FTPTLSError
 
 from . import remote_paths
 from .accounts import from_netrc
+from .background import Jobs
 from .cache import ListingCache
-from .commands import ShellError, lookup, table
-from .progress import Progress
+from .commands import lookup
+from .errors import ShellError
+from .jobs import check_background
+from .progress import Progress, TextSink
+from .registry import TABLE
 from .target import DEFAULT_PORT, Target, TargetError
 from .words import WordError, split_commands
 
@@ -34,9 +37,14 @@ REFRESH_AFTER = 5.0
 RECONNECT_DELAYS = (0.5, 1.0, None)  # seconds between tries: three tries in all
 
 
+def write_line(text: str, stream: TextSink) -> None:
+    stream.write(text + "\n")
+    stream.flush()
+
+
 class Shell:
-    def __init__(self, *, out: TextIO, err: TextIO, local_dir: Path | None = None, show_progress: bool = False,
-                 ask_password: PasswordPrompt | None = None, timeout: float = 30.0,
+    def __init__(self, *, out: TextSink, err: TextSink, local_dir: Path | None = None,
+                 show_progress: bool = False, ask_password: PasswordPrompt | None = None, timeout: float = 30.0,
                  passive: bool = True, tls_context: ssl.SSLContext | None = None) -> None:  # fmt: skip
         self.out = out
         self.err = err
@@ -53,7 +61,7 @@ class Shell:
         self.auto_reconnect = True
         self.remote_cwd = "/"
         self.cache = ListingCache(max_age=REFRESH_AFTER)
-        self.verbs = table()
+        self.verbs = TABLE
         self.transfer_state = "idle"  # for the toolbar: idle, the running transfer, the last one
         self.finished = False  # `quit` was typed
         self.interruption = ""  # what a command cancelled by Ctrl-C had done, for its one line
@@ -61,13 +69,14 @@ class Shell:
         self.chatty = True  # say "connected to ..." (batch mode keeps stdout for results)
         self.prefetch = True  # keep listings fresh for completion (batch mode has no use for them)
         self._closing: set[asyncio.Task[None]] = set()
-        from .jobs import Jobs  # (imported here: `help` lists the job verbs after the transfers)
-
-        self.jobs = Jobs(self)
+        self.jobs = Jobs(self, check_background)
         self.progress: Progress | None = None  # the running transfer's, for `jobs` and the toolbar
         self.parent: Shell | None = None  # a background job's shell: the shell that started it
         # Asked before leaving with jobs running (the REPL); None: wait for them (batch mode).
         self.confirm: Callable[[str], Awaitable[bool]] | None = None
+        # Writes a line that may come while the prompt is up (a background job's, to `out` or
+        # `err`); the REPL sets one that prints it above the prompt.
+        self.write_notice: Callable[[str, TextSink], None] = write_line
 
     # --- state ---------------------------------------------------------------------
     @property
@@ -95,13 +104,11 @@ class Shell:
         self.out.flush()
 
     def notify(self, text: str) -> None:
-        """A line that comes while the prompt may be up (a background job's); the REPL
-        replaces this to print it above the prompt."""
-        self.print(text)
+        """A line that comes while the prompt may be up (a background job's)."""
+        self.write_notice(text, self.out)
 
     def notify_error(self, text: str) -> None:
-        self.err.write(text + "\n")
-        self.err.flush()
+        self.write_notice(text, self.err)
 
     def prompt_text(self) -> str:
         if self.client is None or self.target is None:
@@ -344,6 +351,16 @@ class Shell:
             await client.close()
             raise
         return client
+
+    async def spawn(self, out: TextSink, err: TextSink) -> Shell:
+        """A child shell for a background job: this one's settings, server and folders, on a
+        connection of its own; its lines go to `out` and `err`."""
+        child = Shell(out=out, err=err, local_dir=self.local_dir, timeout=self.timeout, passive=self.passive,
+                      tls_context=self.tls_context)  # fmt: skip
+        child.chatty, child.prefetch, child.parent = False, False, self
+        child.client = await self.connect_again()
+        child.target, child.target_reached, child.remote_cwd = self.target, True, self.remote_cwd
+        return child
 
     def reconnect_target(self) -> Target | None:
         """What a bare `open` opens: the last server tried, back in the folder we were in."""

@@ -14,16 +14,16 @@ import shlex
 import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from aioftp_lite import FTPClient, FTPReplyError
 
 from . import globbing, remote_paths
-from .commands import Arg, Call, ShellError, verb
+from .commands import Arg, Call, verb
+from .context import ShellContext
+from .errors import ShellError
+from .mirror import copy_tree
 from .progress import Progress, format_duration, format_rate, format_size
-
-if TYPE_CHECKING:
-    from .shell import Shell
 
 RESUME = {"-c": "continue: resume a partial transfer from where it stopped"}
 RECURSIVE = {"-r": "recursive: the whole folder, as `mirror` copies it (identical files are skipped)"}
@@ -87,7 +87,7 @@ def _local_size(path: Path) -> int | None:
     return None if stat.S_ISDIR(info.st_mode) else info.st_size
 
 
-def local_target(shell: Shell, remote: str, local: str | None) -> Path:
+def local_target(shell: ShellContext, remote: str, local: str | None) -> Path:
     name = remote_paths.basename(remote)
     if local is None:
         return shell.local_dir / name
@@ -95,7 +95,7 @@ def local_target(shell: Shell, remote: str, local: str | None) -> Path:
     return path / name if path.is_dir() or local.endswith("/") else path
 
 
-async def download(shell: Shell, remote: str, target: Path, *, resume: bool, again: str = "") -> int:
+async def download(shell: ShellContext, remote: str, target: Path, *, resume: bool, again: str = "") -> int:
     """Fetch one file; returns the bytes received. `again`: the command that resumes it, when
     it is one of several (`mget -c *.txt`): an interruption then names the file and that command."""
     client = shell.require_client()
@@ -128,7 +128,7 @@ async def download(shell: Shell, remote: str, target: Path, *, resume: bool, aga
     return received
 
 
-async def upload(shell: Shell, source: Path, remote: str, *, resume: bool, again: str = "") -> int:
+async def upload(shell: ShellContext, source: Path, remote: str, *, resume: bool, again: str = "") -> int:
     """Send one file; returns the bytes sent."""
     client = shell.require_client()
     total = await asyncio.to_thread(_local_size, source)
@@ -162,7 +162,7 @@ async def upload(shell: Shell, source: Path, remote: str, *, resume: bool, again
     return sent
 
 
-def _report_interruption(shell: Shell, verb_name: str, label: str, done: int, total: int | None,
+def _report_interruption(shell: ShellContext, verb_name: str, label: str, done: int, total: int | None,
                          error: BaseException, again: str = "") -> None:  # fmt: skip
     """Say how far an interrupted transfer got; the shell prints it (Ctrl-C) or its own error.
 
@@ -192,10 +192,8 @@ def _report_interruption(shell: Shell, verb_name: str, label: str, done: int, to
       Ctrl-C aborts the transfer and keeps what arrived. With -r, REMOTE is a folder, copied
       with all it holds into LOCAL (by default a folder of the same name).
       """)  # fmt: skip
-async def get(shell: Shell, call: Call) -> None:
+async def get(shell: ShellContext, call: Call) -> None:
     if "-r" in call.flags:
-        from .mirror import copy_tree  # (imported here: `help` lists mirror after get and put)
-
         await copy_tree(shell, call, up=False)
         return
     remote = call.args[0]
@@ -211,10 +209,8 @@ async def get(shell: Shell, call: Call) -> None:
       remote file is completed from where it stops. With -r, LOCAL is a folder, copied with all
       it holds into REMOTE (by default a folder of the same name).
       """)  # fmt: skip
-async def put(shell: Shell, call: Call) -> None:
+async def put(shell: ShellContext, call: Call) -> None:
     if "-r" in call.flags:
-        from .mirror import copy_tree
-
         await copy_tree(shell, call, up=True)
         return
     source = shell.local(call.args[0])
@@ -230,7 +226,7 @@ async def put(shell: Shell, call: Call) -> None:
       Download the remote files matching each pattern (`mget *.txt docs/*.csv`) into the local
       folder. Patterns use *, ? and [abc]; folders are skipped. Stops at the first failure.
       """)  # fmt: skip
-async def mget(shell: Shell, call: Call) -> None:
+async def mget(shell: ShellContext, call: Call) -> None:
     remotes = await globbing.expand_all(shell, call.args)
     resume = "-c" in call.flags
     again = shlex.join(["mget", "-c", *call.args])
@@ -244,7 +240,7 @@ async def mget(shell: Shell, call: Call) -> None:
       Upload the local files matching each pattern (`mput *.jpg reports/*.pdf`) into the remote
       folder, each under its own name. Folders are skipped. Stops at the first failure.
       """)  # fmt: skip
-async def mput(shell: Shell, call: Call) -> None:
+async def mput(shell: ShellContext, call: Call) -> None:
     shell.require_client()
     sources: list[Path] = []
     for pattern in call.args:
@@ -258,7 +254,7 @@ async def mput(shell: Shell, call: Call) -> None:
                                 for source in sources])  # fmt: skip
 
 
-async def _many(shell: Shell, verb_done: str, transfers: list[Callable[[], Awaitable[int]]]) -> None:
+async def _many(shell: ShellContext, verb_done: str, transfers: list[Callable[[], Awaitable[int]]]) -> None:
     """Run transfers one after another, then a total line when there were several."""
     loop = asyncio.get_running_loop()
     started = loop.time()
