@@ -113,7 +113,7 @@ async def _fetch_range(client: FTPClient, remote: str, descriptor: int, part: Ra
         return
     sink = RangeSink(descriptor, part)
     with contextlib.suppress(RangeFull):
-        await client.download(remote, sink, offset=part.start + part.done, progress=moved)  # type: ignore[arg-type]
+        await client.download(remote, sink, offset=part.start + part.done, progress=moved)
     if not part.complete:  # the server ended the file early: it changed under us
         raise ShellError(f"the remote file ended at byte {part.start + part.done}, before {part.end}")
 

@@ -112,7 +112,7 @@ async def download(shell: ShellContext, remote: str, target: Path, *, resume: bo
     sink = LocalSink(target, offset)
     shell.transfer_state = f"getting {label}"
     try:
-        received = await client.download(remote, sink, offset=offset, progress=progress.update)  # type: ignore[arg-type]
+        received = await client.download(remote, sink, offset=offset, progress=progress.update)
     except BaseException as error:
         progress.clear()
         _report_interruption(shell, "get", label, sink.position, total, error, again)

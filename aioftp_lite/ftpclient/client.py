@@ -17,7 +17,7 @@ from .listing import RemoteEntry, decode_lines, entries_from_list, entries_from_
 from .lock import CommandLock
 from .secure import DataTLS, client_tls_context
 from .session import ControlConnection
-from .transfers import Progress, receive_all, receive_to_file, run_transfer, send_from_file
+from .transfers import DownloadTarget, Progress, receive_all, receive_to_file, run_transfer, send_from_file
 
 
 def parse_quoted_path(text: str) -> str | None:
@@ -323,7 +323,7 @@ class FTPClient:
             return entries_from_list(await self._fetch_listing("LIST", path))
 
     async def download(
-        self, remote: str, local_file: BinaryIO, *, offset: int = 0, progress: Progress | None = None
+        self, remote: str, local_file: DownloadTarget, *, offset: int = 0, progress: Progress | None = None
     ) -> int:
         """RETR `remote` into `local_file`; with offset > 0, REST offset first and write at
         local_file's byte `offset`. Returns the bytes received by this call."""
@@ -363,7 +363,7 @@ class FTPClient:
             return await run_transfer(control, self._prepare(control), verb, remote, body, rest=rest)
 
 
-async def _seek(local_file: BinaryIO, offset: int) -> None:
+async def _seek(local_file: DownloadTarget | BinaryIO, offset: int) -> None:
     try:
         await asyncio.to_thread(local_file.seek, offset)
     except (io.UnsupportedOperation, OSError) as error:

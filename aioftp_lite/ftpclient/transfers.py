@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from ..protocol.replies import Code
 from .data import DataConnection, PendingData
@@ -102,8 +102,16 @@ async def _read_chunk(data: DataConnection) -> bytes:
         raise TimeoutError(f"no data for {data.timeout:g} s") from None
 
 
+class DownloadTarget(Protocol):
+    """Where a download writes: a binary file, or any object with these (flush is optional)."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+    def seek(self, offset: int, /) -> object: ...
+
+
 async def receive_to_file(
-    data: DataConnection, local_file: BinaryIO, start: int, progress: Progress | None
+    data: DataConnection, local_file: DownloadTarget, start: int, progress: Progress | None
 ) -> int:
     """Download: data connection -> local file. Returns the bytes received."""
     received = 0
