@@ -21,6 +21,7 @@ from typing import Any
 from . import pureftpd
 from .scenarios import HIGHER_IS_BETTER
 from .servers import SERVERS
+from .variant import Variant
 
 OURS = "aioftp_lite"
 HEADLINES = {
@@ -313,8 +314,6 @@ def write_all(out: Path, meta: dict[str, Any], plan: list[Any], servers: list[st
 def rerender(path: Path) -> None:
     """Write the table, plot and README sections again from a saved latest.json (after a
     change to this report's format, without measuring again)."""
-    from .runner import Variant  # the runner imports this module
-
     document = json.loads(path.read_text())
     plan = [Variant(p["scenario"], p["label"], p["flags"], p["skip"],
                     {name: tuple(args) for name, args in p.get("server_args", {}).items()})

@@ -29,28 +29,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import payload, report, servers
 from .loadgen import raise_open_file_limit
 from .scenarios import NAMED_PASSWORD, NAMED_USER, UPLOAD_DIR, root_files
+from .variant import Variant
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-@dataclass(frozen=True)
-class Variant:
-    scenario: str
-    label: str
-    flags: dict[str, float | int | str] = field(default_factory=dict)  # the load generator's
-    skip: dict[str, str] = field(default_factory=dict)  # server -> why it is not measured
-    server_args: dict[str, tuple[str, ...]] = field(default_factory=dict)  # server -> extra arguments
-
-    @property
-    def key(self) -> str:
-        return f"{self.scenario} {self.label}"
 
 
 NO_FORKING_10K = {
