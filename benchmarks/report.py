@@ -36,7 +36,9 @@ HEADLINES = {
 }
 HERE = Path(__file__).resolve().parent
 # Each README with the markers gets the latest table, and the plot by a path relative to it.
+# benchmarks/README.md gets the full table; the project's README a summary that links to it.
 READMES = {HERE / "README.md": "results/latest.png", HERE.parent / "README.md": "benchmarks/results/latest.png"}
+FULL_TABLE_LINK = "benchmarks/results/latest.md"
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
@@ -135,6 +137,8 @@ def _variant_rows(
 
     lines = []
     for metric in HEADLINES[variant.scenario]:
+        if all(value(name, metric) is None for name in columns):
+            continue  # measured by none (a run from before the metric existed)
         row = [variant.key, f"{metric} {'↑' if HIGHER_IS_BETTER[metric] else '↓'}"]
         for name in columns:
             shown = value(name, metric)
@@ -240,13 +244,48 @@ def markdown(meta: dict[str, Any], plan: list[Any], servers: list[str], summary:
     return "\n".join(lines) + "\n"
 
 
+def summary_markdown(meta: dict[str, Any], plan: list[Any], servers: list[str], summary: dict[str, Any]) -> str:
+    """The short version: each variant's first headline, ours and how ours compares with each
+    other server (above 1: ours is better), errors over all runs, and a link to the full table."""
+    others = [name for name in servers if name != OURS and (name not in SERVERS or SERVERS[name].versus is None)]
+    lines = [
+        f"Measured {meta['date']} on {meta['machine']}; medians of {meta['runs']} interleaved run(s), "
+        "server and load generator on a core each. Ours, then ours compared with each server "
+        "(above 1: ours is better). Full table, with latencies, CPU costs and memory: "
+        f"[{FULL_TABLE_LINK}]({FULL_TABLE_LINK}).",
+        "",
+        "| scenario | metric | ours | " + " | ".join(f"vs {_title(name)}" for name in others) + " |",
+        "|---|---|---:|" + "---:|" * len(others),
+    ]
+    errors = 0
+    for variant in plan:
+        metric = HEADLINES[variant.scenario][0]
+        ours = summary.get(f"{variant.key}|{OURS}")
+        if ours is None or metric not in ours["metrics"]:
+            continue
+        cells = []
+        for name in others:
+            theirs = summary.get(f"{variant.key}|{name}")
+            ratio = _ratio(metric, ours["metrics"][metric], theirs["metrics"].get(metric) if theirs else None)
+            cells.append(ratio.strip(" ()") or "—")
+        errors += sum(entry["errors"] + entry["corrupt"] for key, entry in summary.items()
+                      if key.startswith(f"{variant.key}|"))  # fmt: skip
+        arrow = "↑" if HIGHER_IS_BETTER[metric] else "↓"
+        lines.append(f"| {variant.key} | {metric} {arrow} | {_number(ours['metrics'][metric])} | " + " | ".join(cells) + " |")
+    lines += ["", f"Errors and corrupted files, all servers, all runs: {errors}."]
+    return "\n".join(lines) + "\n"
+
+
 def plot(path: Path, plan: list[Any], servers: list[str], summary: dict[str, Any]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [(variant, metric) for variant in plan for metric in HEADLINES[variant.scenario]]
+    panels = [
+        (variant, metric) for variant in plan for metric in HEADLINES[variant.scenario]
+        if any(metric in summary.get(f"{variant.key}|{name}", {}).get("metrics", {}) for name in servers)
+    ]  # fmt: skip
     columns = 4
     rows = math.ceil(len(panels) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.9 * rows), squeeze=False)
@@ -279,8 +318,9 @@ def plot(path: Path, plan: list[Any], servers: list[str], summary: dict[str, Any
     plt.close(figure)
 
 
-def update_readme(table: str) -> None:
-    """Replace the results section of each README (between the markers)."""
+def update_readme(table: str, short: str) -> None:
+    """Replace the results section of each README (between the markers): the full table in
+    benchmarks/README.md, the summary in the project's."""
     for readme, plot_path in READMES.items():
         if not readme.exists():
             continue
@@ -288,7 +328,8 @@ def update_readme(table: str) -> None:
         start, end = text.find(README_START), text.find(README_END)
         if start < 0 or end < start:
             continue
-        section = f"{README_START}\n{table}\n![latest results]({plot_path})\n{README_END}"
+        shown = table if readme.parent == HERE else short
+        section = f"{README_START}\n{shown}\n![latest results]({plot_path})\n{README_END}"
         readme.write_text(text[:start] + section + text[end + len(README_END) :])
 
 
@@ -308,7 +349,7 @@ def write_all(out: Path, meta: dict[str, Any], plan: list[Any], servers: list[st
             if note not in meta.setdefault("notes", []):  # written after every scenario: once is enough
                 meta["notes"].append(note)
     if readme:
-        update_readme(table)
+        update_readme(table, summary_markdown(meta, plan, servers, summary))
 
 
 def rerender(path: Path) -> None:
