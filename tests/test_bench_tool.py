@@ -93,15 +93,16 @@ def test_measures_vsftpd_in_an_upload_folder(vsftpd: tuple[int, Path], tmp_path:
     report = tmp_path / "vsftpd.json"
     pid = int(subprocess.run(["pgrep", "-o", "-f", str(tmp_path / "vsftpd.conf")], capture_output=True,
                              text=True, check=True, timeout=10).stdout.split()[0])  # fmt: skip
-    done = bench(f"ftp://127.0.0.1:{port}/upload", "--scenario", "many_small,stor_big", "--clients", "5",
-                 "--files", "3", "--size-mib", "2", "--server-pid", str(pid), "--json", str(report))  # fmt: skip
+    done = bench(f"ftp://127.0.0.1:{port}/upload", "--scenario", "many_small,stor_big", "--clients", "10",
+                 "--files", "5", "--size-mib", "8", "--server-pid", str(pid), "--json", str(report))  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     document = json.loads(report.read_text())
     (small,), (upload,) = rows(document, "many_small"), rows(document, "stor_big")
     assert small["errors"] == 0 and small["corrupt"] == 0 and small["metrics"]["files/s"] > 0
     assert upload["errors"] == 0 and upload["corrupt"] == 0 and upload["metrics"]["MiB/s"] > 0
     # vsftpd forks a process per session: its CPU arrives in the parent's cutime + cstime.
-    assert small["server_cpu_s"] > 0
+    # (Summed over both rows: one row of a C server can stay under the clock's 10 ms tick.)
+    assert small["server_cpu_s"] is not None and small["server_cpu_s"] + upload["server_cpu_s"] > 0
     assert list((root / "upload").iterdir()) == []
 
 
@@ -111,7 +112,7 @@ def test_compare_interleaves_rounds_and_gives_ratios_against_the_first(tmp_path:
     (tmp_path / "b").mkdir()
     with our_server(tmp_path / "a") as (port_a, pid_a), our_server(tmp_path / "b") as (port_b, pid_b):
         done = bench("--compare", f"ftp://127.0.0.1:{port_a}/", f"ftp://127.0.0.1:{port_b}/", "--rounds", "2",
-                     "--scenario", "many_small", "--clients", "5", "--files", "3",
+                     "--scenario", "many_small", "--clients", "10", "--files", "10",  # CPU above one 10 ms tick
                      "--server-pid", str(pid_a), "--server-pid", str(pid_b), "--json", str(report))  # fmt: skip
     assert done.returncode == 0, done.stderr
     document = json.loads(report.read_text())
