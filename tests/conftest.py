@@ -14,10 +14,9 @@ from pathlib import Path
 import pytest
 
 from aioftp_lite import Server
+from tests.support.clients import PASSWORD, USER, connect_ftplib
 
-USER, PASSWORD = "alice", "s3cret pass"
-
-pytest_plugins = ["tests.s3_store", "tests.redis_store"]  # SeaweedFS (S3 tests), redis-server (cluster tests)
+pytest_plugins = ["tests.support.s3", "tests.support.redis"]  # SeaweedFS (S3 tests), redis-server (cluster tests)
 
 
 @pytest.fixture
@@ -32,15 +31,6 @@ async def server(root: Path) -> AsyncIterator[Server]:
     """Anonymous read-write plus one named user, on a free port."""
     async with Server(root=root, host="127.0.0.1", port=0, users={USER: PASSWORD}, anonymous="write") as running:
         yield running
-
-
-def connect_ftplib(port: int, user: str = "anonymous", password: str = "guest@", host: str = "127.0.0.1",
-                   timeout: float = 10) -> ftplib.FTP:  # fmt: skip
-    """A logged-in ftplib client (blocking: call it from a worker thread)."""
-    client = ftplib.FTP(timeout=timeout)
-    client.connect(host, port)
-    client.login(user, password)
-    return client
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ import pytest
 
 from aioftp_lite import LocalStorage, Server
 from aioftp_lite.storage.base import FileReader
-
-from .slow_storage import SlowReader
-from .test_repl_batch import run_client, sha
-from .test_repl_tmux import PROJECT, Tmux
+from tests.support.files import sha
+from tests.support.processes import PROJECT, run_client
+from tests.support.storage import SlowReader
+from tests.support.tools import Tmux
 
 
 class SlowBig(LocalStorage):

@@ -3,7 +3,6 @@ server and pyftpdlib (with MLSD, and without it: LIST times and MDTM), through b
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -11,42 +10,11 @@ import pytest
 
 from aioftp_lite import Server
 from client.mirror import FileInfo, plan
-
-from .test_ftpclient_pyftpdlib import PASSWORD as PY_PASSWORD
-from .test_ftpclient_pyftpdlib import USER as PY_USER
-from .test_ftpclient_pyftpdlib import PyFtpd, old_pyftpd, pyftpd  # noqa: F401 - fixtures
-from .test_repl_batch import run_client
-
-OLD = 1_600_000_000  # 2020-09-13: far from "now", so a time that was not kept shows
-
-
-def make_tree(base: Path) -> dict[str, bytes]:
-    files = {
-        "a.txt": os.urandom(30_000),
-        "empty.bin": b"",
-        "sub dir/b.bin": os.urandom(200_000),
-        "sub dir/deeper/c.txt": os.urandom(5_000),
-        "été/d.txt": b"accents\n",
-    }
-    (base / "empty folder").mkdir(parents=True)
-    for index, (relative, data) in enumerate(sorted(files.items())):
-        path = base / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        os.utime(path, (OLD + index * 3600, OLD + index * 3600))
-    return files
-
-
-def snapshot(base: Path) -> dict[str, tuple[str, int]]:
-    """Every file under `base`: checksum and whole-second time; folders with None."""
-    found: dict[str, tuple[str, int]] = {}
-    for path in sorted(base.rglob("*")):
-        relative = path.relative_to(base).as_posix()
-        if path.is_dir():
-            found[relative + "/"] = ("", 0)
-        else:
-            found[relative] = (hashlib.sha256(path.read_bytes()).hexdigest(), int(path.stat().st_mtime))
-    return found
+from tests.support.files import OLD, make_tree, snapshot
+from tests.support.processes import run_client
+from tests.support.pyftpd import PASSWORD as PY_PASSWORD
+from tests.support.pyftpd import USER as PY_USER
+from tests.support.pyftpd import PyFtpd, old_pyftpd, pyftpd  # noqa: F401 - fixtures
 
 
 def test_plan_copies_skips_and_deletes() -> None:

@@ -18,12 +18,12 @@ from aioftp_lite.storage.base import FileReader
 from client.pget import split
 from client.shell import Shell
 from client.target import parse_target
-
-from .slow_storage import SlowReader
-from .test_ftpclient_pyftpdlib import PASSWORD as PY_PASSWORD
-from .test_ftpclient_pyftpdlib import USER as PY_USER
-from .test_ftpclient_pyftpdlib import PyFtpd, pyftpd  # noqa: F401 - fixture
-from .test_repl_batch import run_client, sha
+from tests.support.files import sha
+from tests.support.processes import run_client
+from tests.support.pyftpd import PASSWORD as PY_PASSWORD
+from tests.support.pyftpd import USER as PY_USER
+from tests.support.pyftpd import PyFtpd, pyftpd  # noqa: F401 - fixture
+from tests.support.storage import SlowReader
 
 SIZE = 3 * 1024 * 1024 + 17
 

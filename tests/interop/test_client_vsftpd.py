@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from .test_client_mirror import make_tree, snapshot
-from .test_ftpclient_tls import _start_vsftpd, _stop, _vsftpd_missing
-from .test_repl_batch import run_client, sha
+from tests.support.files import make_tree, sha, snapshot
+from tests.support.processes import run_client
+from tests.support.vsftpd import start_vsftpd, stop_vsftpd, vsftpd_missing
 
 
 @pytest.fixture
 def vsftpd(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    missing = _vsftpd_missing()
+    missing = vsftpd_missing()
     if missing:
         pytest.skip(missing)
     root, empty = tmp_path / "vsftpd-root", tmp_path / "vsftpd-empty"
@@ -34,11 +34,11 @@ def vsftpd(tmp_path: Path) -> Iterator[tuple[int, Path]]:
         "xferlog_enable": "NO", "seccomp_sandbox": "NO", "isolate": "NO", "isolate_network": "NO",
         "secure_chroot_dir": str(empty), "connect_from_port_20": "NO",
     }  # fmt: skip
-    process, port = _start_vsftpd(settings, tmp_path / "vsftpd.conf")
+    process, port = start_vsftpd(settings, tmp_path / "vsftpd.conf")
     try:
         yield port, root
     finally:
-        _stop(process)
+        stop_vsftpd(process)
         if process.stdout:
             process.stdout.close()
 

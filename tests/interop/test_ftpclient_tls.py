@@ -16,10 +16,7 @@ import logging
 import os
 import pwd
 import random
-import socket
 import ssl
-import subprocess
-import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +27,11 @@ import trustme
 
 from aioftp_lite import FTPClient, FTPConnectionLost, FTPReplyError, Server
 from aioftp_lite.ftpclient import FTPTLSError
-
-from .test_ftpclient import _cancel_at_first_progress
+from tests.support.clients import cancel_at_first_progress
+from tests.support.vsftpd import start_vsftpd, stop_vsftpd, vsftpd_missing
 
 USER, PASSWORD = "carol", "tls pass"
 TIMEOUT = 10.0  # every network wait in the client is bounded by this
-VSFTPD = Path("/usr/sbin/vsftpd")
 
 
 def payload(size: int, seed: int = 1) -> bytes:
@@ -234,8 +230,6 @@ async def test_plain_text_sent_after_234_is_never_taken_for_a_reply(certs: Certi
     assert seen == [b"USER", b"PASS", b"FEAT", b"PBSZ", b"PROT", b"QUIT"]
 
 
-
-
 @pytest.mark.parametrize("passive", [True, False], ids=["passive", "active"])
 async def test_cancelled_download_over_tls_leaves_the_connection_usable(
     tls_server: Server, root: Path, tmp_path: Path, certs: Certificates, passive: bool,
@@ -247,7 +241,7 @@ async def test_cancelled_download_over_tls_leaves_the_connection_usable(
     async with tls_client(tls_server.port, certs.client_context(), passive=passive) as client:
         partial = tmp_path / "partial.bin"
         with partial.open("wb") as sink:
-            position = await _cancel_at_first_progress(
+            position = await cancel_at_first_progress(
                 lambda progress: client.download("big.bin", sink, progress=progress)
             )
         assert 0 < position < len(data)
@@ -269,7 +263,7 @@ async def test_cancelled_upload_over_tls_leaves_no_file(
     local.write_bytes(data)
     async with tls_client(tls_server.port, certs.client_context()) as client:
         with local.open("rb") as source:
-            await _cancel_at_first_progress(
+            await cancel_at_first_progress(
                 lambda progress: client.upload(source, "up.bin", progress=progress)
             )
         assert "up.bin" not in await client.names()
@@ -285,7 +279,7 @@ def pyftpd_tls(tmp_path: Path, certs: Certificates) -> Iterator[tuple[int, Path]
     from pyftpdlib.authorizers import DummyAuthorizer
     from pyftpdlib.handlers import TLS_FTPHandler
 
-    from .test_ftpclient_pyftpdlib import serve_pyftpdlib
+    from tests.support.pyftpd import serve_pyftpdlib
 
     root = tmp_path / "pyftpd-root"
     root.mkdir()
@@ -312,69 +306,9 @@ async def test_pyftpdlib_tls_handler(
     assert len(context.data_objects) == 3 and all(made.version() for made in context.data_objects)
 
 
-# --- vsftpd: refuses data connections that do not resume the control session -------------------
-def _vsftpd_missing() -> str | None:
-    if not VSFTPD.exists():
-        return f"{VSFTPD} is not installed"
-    if os.geteuid() != 0:
-        return "vsftpd must be started as root"
-    try:
-        pwd.getpwnam("ftp")
-    except KeyError:
-        return "no 'ftp' user for vsftpd's anonymous sessions"
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _vsftpd_answers(port: int) -> bool:
-    """vsftpd's own greeting on `port` (not another program's that took the port first)."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as probe:
-            return b"vsFTPd" in probe.recv(256)
-    except OSError:
-        return False
-
-
-def _start_vsftpd(settings: dict[str, str], config: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """Start vsftpd on a free port; a few tries, since the port may be taken before vsftpd binds it."""
-    failures: list[str] = []
-    for _attempt in range(3):
-        port = _free_port()
-        config.write_text(
-            "".join(f"{key}={value}\n" for key, value in {**settings, "listen_port": str(port)}.items())
-        )
-        process = subprocess.Popen(
-            [str(VSFTPD), str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        for _ in range(100):  # up to 5 s for the listener
-            if process.poll() is not None:
-                break
-            if _vsftpd_answers(port):
-                return process, port
-            threading.Event().wait(0.05)
-        _stop(process)
-        output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-        failures.append(f"port {port}: status {process.returncode}, {output.strip()!r}")
-    pytest.fail(f"vsftpd did not start: {'; '.join(failures)}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
-
-
 @pytest.fixture
 def vsftpd_tls(tmp_path: Path, certs: Certificates) -> Iterator[tuple[int, Path]]:
-    missing = _vsftpd_missing()
+    missing = vsftpd_missing()
     if missing:
         pytest.skip(missing)
     root, empty = tmp_path / "vsftpd-root", tmp_path / "vsftpd-empty"
@@ -393,11 +327,11 @@ def vsftpd_tls(tmp_path: Path, certs: Certificates) -> Iterator[tuple[int, Path]
         "force_anon_data_ssl": "YES", "require_ssl_reuse": "YES", "ssl_ciphers": "HIGH",
         "rsa_cert_file": str(certs.server_pem), "rsa_private_key_file": str(certs.server_pem),
     }  # fmt: skip
-    process, port = _start_vsftpd(settings, tmp_path / "vsftpd.conf")
+    process, port = start_vsftpd(settings, tmp_path / "vsftpd.conf")
     try:
         yield port, root
     finally:
-        _stop(process)
+        stop_vsftpd(process)
         if process.stdout:
             process.stdout.close()
 

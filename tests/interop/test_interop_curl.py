@@ -10,20 +10,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import shutil
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
 from aioftp_lite import Server
+from tests.support.clients import PASSWORD, USER
+from tests.support.files import payload
+from tests.support.tools import CURL, curl
 
-from .conftest import PASSWORD, USER
-
-CURL = shutil.which("curl")
 pytestmark = pytest.mark.skipif(CURL is None, reason="curl is not installed (apt-get install curl)")
 
-CURL_TIMEOUT = 30.0
 # Anonymous and a named user take the same paths through curl; both must work.
 ACCOUNTS = [pytest.param(None, id="anonymous"), pytest.param(f"{USER}:{PASSWORD}", id="named-user")]
 
@@ -32,41 +30,8 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def payload(size: int, seed: int) -> bytes:
-    """Deterministic bytes that are not one repeated pattern (so an offset bug shows)."""
-    block = hashlib.sha256(seed.to_bytes(4, "big")).digest()
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(block + counter.to_bytes(8, "big")).digest()
-        counter += 1
-    return bytes(out[:size])
-
-
 def url(server: Server, path: str = "") -> str:
     return f"ftp://127.0.0.1:{server.port}/{quote(path)}"
-
-
-async def curl(*arguments: str, user: str | None = None, timeout: float = CURL_TIMEOUT) -> str:
-    """Run curl, fail the test with its stderr if it fails; return its stdout."""
-    assert CURL is not None
-    # -q first: ignore any ~/.curlrc; no proxy from the environment may reroute ftp://.
-    command = [CURL, "-q", "--silent", "--show-error", "--noproxy", "*", "--max-time", str(int(timeout))]
-    if user is not None:
-        command += ["--user", user]
-    environment = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    process = await asyncio.create_subprocess_exec(
-        *command, *arguments,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=environment,
-    )  # fmt: skip
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), timeout + 5)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise AssertionError(f"curl did not finish within {timeout + 5} s: {arguments}") from None
-    assert process.returncode == 0, f"curl {arguments} exited {process.returncode}: {stderr.decode()!r}"
-    return stdout.decode("utf-8")
 
 
 @pytest.mark.parametrize("user", ACCOUNTS)

@@ -7,86 +7,17 @@ lftp runs as a subprocess with a timeout, so the server task keeps running meanw
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import logging
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from aioftp_lite import Server
+from tests.support.files import TREE, checksums, fill, folders
+from tests.support.tools import LFTP, lftp
 
-from .conftest import PASSWORD, USER
-
-LFTP = shutil.which("lftp")
 pytestmark = pytest.mark.skipif(LFTP is None, reason="lftp is not installed (apt-get install lftp)")
-
-LFTP_TIMEOUT = 60.0
-
-# relative path -> size in bytes
-TREE = {
-    "readme.txt": 120,
-    "empty.dat": 0,
-    "data/one chunk.bin": 256 * 1024,
-    "data/odd size.bin": 1024 * 1024 + 7,
-    "data/nested/deeper/big.bin": 3 * 1024 * 1024 + 1,
-    "data/nested/small.txt": 5,
-    "été/ünïcödé ✓ file.txt": 4096,
-    "folder with spaces/a b c.bin": 70_000,
-}
-
-
-def fill(path: Path, size: int) -> None:
-    """Distinct bytes per file: a sha256 chain seeded by the file's name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(path.name.encode()).digest()
-    with path.open("wb") as out:
-        written = 0
-        while written < size:
-            digest = hashlib.sha256(digest).digest()
-            block = (digest * 2048)[: size - written]  # 64 KiB per step
-            out.write(block)
-            written += len(block)
-
-
-def checksums(folder: Path) -> dict[str, str]:
-    """Every regular file under `folder`, by relative path, with its sha256."""
-    result = {}
-    for path in folder.rglob("*"):
-        if path.is_file():
-            result[path.relative_to(folder).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return result
-
-
-def folders(folder: Path) -> set[str]:
-    return {path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.is_dir()}
-
-
-async def lftp(port: int, script: str, home: Path, user: str = USER, password: str = PASSWORD) -> str:
-    """Run `lftp -c` against the server; fail the test with lftp's stderr if it fails."""
-    assert LFTP is not None
-    settings = "set ftp:ssl-allow no; set net:max-retries 1; set net:timeout 10; set net:reconnect-interval-base 1"
-    login = f"open -u '{user},{password}' ftp://127.0.0.1:{port}"
-    # UTF-8 locale so local non-ASCII names are handled as text; HOME keeps lftp's
-    # history and cache files out of the real home; no proxy from the environment.
-    environment = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    environment.update(LC_ALL="C.UTF-8", HOME=str(home))
-    process = await asyncio.create_subprocess_exec(
-        LFTP, "-c", f"{settings}; {login}; {script}",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=environment, cwd=home,
-    )  # fmt: skip
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), LFTP_TIMEOUT)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise AssertionError(f"lftp did not finish within {LFTP_TIMEOUT} s: {script}") from None
-    assert process.returncode == 0, f"lftp {script!r} exited {process.returncode}: {stderr.decode()!r}"
-    assert not stderr.strip(), stderr.decode()  # mirror reports failed files on stderr
-    return stdout.decode("utf-8")
 
 
 async def test_mirror_down_then_mirror_up(server: Server, root: Path, tmp_path: Path) -> None:

@@ -9,84 +9,32 @@ to /work/helper-notes/tmux-screen.txt.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import re
 import shlex
 import shutil
 import sys
-from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 import pytest
 
 from aioftp_lite import LocalStorage, Server
 from aioftp_lite.storage.base import FileReader
-
-from .conftest import PASSWORD, USER
-from .slow_storage import SlowReader
+from tests.support.clients import PASSWORD, USER
+from tests.support.files import sha
+from tests.support.processes import PROJECT
+from tests.support.storage import SlowReader
+from tests.support.tools import Tmux
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 SCREEN_NOTE = Path("/work/helper-notes/tmux-screen.txt")
-PROJECT = Path(__file__).resolve().parents[1]
 
 
 class SlowForOneFile(LocalStorage):
     async def open_read(self, path: PurePosixPath, offset: int = 0) -> FileReader:
         reader = await super().open_read(path, offset)
         return SlowReader(reader) if path.name == "slow.bin" else reader
-
-
-class Tmux:
-    def __init__(self, socket_name: str) -> None:
-        self.socket_name = socket_name
-        self.socket_path: Path | None = None
-
-    async def start(self, *arguments: str) -> None:
-        await self("new-session", "-d", "-s", "repl", *arguments)
-        self.socket_path = Path((await self("display-message", "-p", "#{socket_path}")).strip())
-
-    async def stop(self) -> None:
-        """Kill our private tmux server if it still runs, and remove its socket file."""
-        if await self.alive():
-            await self("kill-server")
-        if self.socket_path is not None:
-            self.socket_path.unlink(missing_ok=True)
-
-    async def __call__(self, *arguments: str) -> str:
-        process = await asyncio.create_subprocess_exec(
-            "tmux", "-L", self.socket_name, "-f", "/dev/null", *arguments,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        out, err = await asyncio.wait_for(process.communicate(), 10)
-        if process.returncode:
-            raise RuntimeError(f"tmux {' '.join(arguments)}: {err.decode().strip()}")
-        return out.decode()
-
-    async def screen(self) -> str:
-        return await self("capture-pane", "-p", "-t", "repl")
-
-    async def wait_for(self, condition: Callable[[str], bool], timeout: float = 10.0) -> str:
-        screen = ""
-        try:
-            async with asyncio.timeout(timeout):
-                while not condition(screen := await self.screen()):
-                    await asyncio.sleep(0.05)
-        except TimeoutError:
-            raise AssertionError(f"the screen never showed what was expected:\n{screen}") from None
-        return screen
-
-    async def alive(self) -> bool:
-        try:
-            await self("has-session", "-t", "repl")
-        except RuntimeError:
-            return False
-        return True
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 async def test_tab_completion_and_ctrl_c_in_a_real_terminal(root: Path, tmp_path: Path) -> None:

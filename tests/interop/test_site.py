@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from aioftp_lite import MemoryStorage, Server
-
-from .conftest import PASSWORD, USER, connect_ftplib
-from .test_interop_lftp import LFTP, lftp
+from tests.support.clients import PASSWORD, USER, connect_ftplib
+from tests.support.tools import LFTP, lftp
 
 
 def _codes(port: int, commands: list[str]) -> list[str]:

@@ -24,9 +24,8 @@ from aioftp_lite import Server
 from aioftp_lite.auth import Authenticator, UserEntry
 from aioftp_lite.config import DEFAULT_MAX_CONNECTIONS_PER_IP
 from aioftp_lite.passwords import HASH_THREAD_NICENESS, SlowHashBudget, hash_password
-
-from .async_control import Clients
-from .ftp_tools import in_thread
+from tests.support.control import Clients
+from tests.support.threads import in_thread
 
 USER, PASSWORD = "alice", "right password"
 

@@ -7,7 +7,6 @@ worker thread while the server task runs on the test's event loop.
 
 from __future__ import annotations
 
-import asyncio
 import ftplib
 import hashlib
 import os
@@ -23,6 +22,7 @@ from typing import Any, TypeVar
 import pytest
 
 from aioftp_lite import Server
+from tests.support.threads import in_thread
 
 USER, PASSWORD = "alice", "pw"
 TIMEOUT = 10.0
@@ -32,10 +32,6 @@ T = TypeVar("T")
 
 def serve(root: Path, **settings: Any) -> Server:
     return Server(root=root, host="127.0.0.1", port=0, users={USER: PASSWORD}, **settings)
-
-
-async def in_thread(work: Callable[[], T]) -> T:
-    return await asyncio.wait_for(asyncio.to_thread(work), TIMEOUT * 3)
 
 
 def login(port: int) -> ftplib.FTP:

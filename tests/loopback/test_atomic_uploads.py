@@ -19,10 +19,9 @@ import pytest
 
 from aioftp_lite import Server
 from aioftp_lite.storage import FileWriter, LocalStorage, WriteMode
-
-from .conftest import connect_ftplib
-from .ftp_tools import RawControl, in_thread
-
+from tests.support.clients import connect_ftplib
+from tests.support.control import RawControl
+from tests.support.threads import in_thread
 
 ORIGINAL = os.urandom(1024 * 1024)
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from aioftp_lite import Server
-
-from .conftest import PASSWORD, USER, connect_ftplib
-from .ftp_tools import RawControl, code_of, in_thread
+from tests.support.clients import PASSWORD, USER, code_of, connect_ftplib
+from tests.support.control import RawControl
+from tests.support.threads import in_thread
 
 
 def snapshot(folder: Path) -> dict[str, bytes | None]:

@@ -10,9 +10,7 @@ from pathlib import Path
 from aioftp_lite import RemoteEntry, Server
 from client.cache import ListingCache
 from client.completion import fuzzy_rank
-
-from .test_repl_completion import apply, complete, make_completer, texts
-from .test_repl_e2e import running_repl, until
+from tests.support.repl import apply, complete, make_completer, running_repl, texts, until
 
 
 def entry(name: str, is_dir: bool = False) -> RemoteEntry:

@@ -17,9 +17,8 @@ from aioftp_lite.storage.base import FileReader
 from client.repl import toolbar
 from client.shell import Shell
 from client.target import parse_target
-
-from .slow_storage import SlowReader
-from .test_repl_batch import sha
+from tests.support.files import sha
+from tests.support.storage import SlowReader
 
 
 class SlowDownloads(LocalStorage):

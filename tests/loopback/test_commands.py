@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from aioftp_lite import Server
-
-from .conftest import PASSWORD, USER, connect_ftplib
-from .ftp_tools import RawControl, assert_multiline_shape, code_of, in_thread
+from tests.support.clients import PASSWORD, USER, code_of, connect_ftplib
+from tests.support.control import RawControl, assert_multiline_shape
+from tests.support.threads import in_thread
 
 # Every command the issue lists (issue 2, point 3), plus the X-variants.
 ALL_VERBS = (

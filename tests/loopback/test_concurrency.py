@@ -19,8 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from aioftp_lite import Server
-
-from .conftest import PASSWORD, USER, connect_ftplib
+from tests.support.clients import PASSWORD, USER, connect_ftplib
 
 CLIENTS = 100
 TIME_BOUND = 30.0  # seconds for the whole run

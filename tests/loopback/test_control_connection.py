@@ -18,8 +18,8 @@ import pytest
 import trustme
 
 from aioftp_lite import Server
-
-from .ftp_tools import RawControl, in_thread
+from tests.support.control import RawControl
+from tests.support.threads import in_thread
 
 LIMIT = 64  # a small max_line_length, so the limit is cheap to reach
 

@@ -10,16 +10,14 @@ import logging
 import random
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from aioftp_lite import FTPClient, FTPConnectionLost, FTPReplyError, Server
-from aioftp_lite.ftpclient.transfers import Progress
-
-from .conftest import PASSWORD, USER
+from tests.support.clients import PASSWORD, USER, cancel_at_first_progress
 
 TIMEOUT = 10.0  # every network wait in the client is bounded by this
 
@@ -168,23 +166,6 @@ async def test_errors_carry_the_servers_reply(client: FTPClient, tmp_path: Path)
     assert await client.pwd() == "/"
 
 
-async def _cancel_at_first_progress(start: Callable[[Progress], Coroutine[None, None, int]]) -> int:
-    """Run a transfer and cancel it from its own first progress callback (as Ctrl-C would)."""
-    positions: list[int] = []
-    task: asyncio.Task[int]
-
-    def progress(position: int) -> None:
-        if not positions:
-            task.cancel()
-        positions.append(position)
-
-    task = asyncio.create_task(start(progress))
-    with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(task, 30)
-    assert task.cancelled()
-    return positions[0]
-
-
 def commands_sent(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage().split(" >>> ")[1] for r in caplog.records if " >>> " in r.getMessage()]
 
@@ -199,7 +180,7 @@ async def test_cancelled_download_aborts_and_connection_stays_usable(
     (root / "big.bin").write_bytes(data)
     partial = tmp_path / "partial.bin"
     with partial.open("wb") as sink:
-        position = await _cancel_at_first_progress(
+        position = await cancel_at_first_progress(
             lambda progress: client.download("big.bin", sink, progress=progress)
         )
     assert 0 < position < len(data)
@@ -222,7 +203,7 @@ async def test_cancelled_upload_leaves_no_file_and_connection_usable(
     local = tmp_path / "up.bin"
     local.write_bytes(data)
     with local.open("rb") as source:
-        await _cancel_at_first_progress(lambda progress: client.upload(source, "up.bin", progress=progress))
+        await cancel_at_first_progress(lambda progress: client.upload(source, "up.bin", progress=progress))
     assert commands_sent(caplog)[-3:] == ["STOR up.bin", "ABOR", "NOOP"]
     assert await client.pwd() == "/"
     assert "up.bin" not in await client.names()  # our server commits uploads only when complete

@@ -7,64 +7,36 @@ event loop. Files are checked by sha256 on both sides.
 
 from __future__ import annotations
 
-import asyncio
 import ftplib
 import hashlib
 import io
 import os
 import select
-import shutil
 import ssl
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
-import trustme
 
 from aioftp_lite import Server
-
-from .ftp_tools import ResumingFTP_TLS
-
-USER, PASSWORD = "alice", "tls pass"
-CLIENT_TIMEOUT = 20.0
-CURL = shutil.which("curl")
-T = TypeVar("T")
-
-
-@dataclass
-class Certificates:
-    ca_pem: Path
-    server_pem: Path  # key and certificate chain in one file
-
-    def client_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.ca_pem))
-
-
-@pytest.fixture
-def certs(tmp_path: Path) -> Certificates:
-    authority = trustme.CA()
-    issued = authority.issue_cert("127.0.0.1", "localhost")
-    result = Certificates(tmp_path / "ca.pem", tmp_path / "server.pem")
-    authority.cert_pem.write_to_path(str(result.ca_pem))
-    issued.private_key_and_cert_chain_pem.write_to_path(str(result.server_pem))
-    return result
-
-
-def tls_server(root: Path, certs: Certificates, **settings: Any) -> Server:
-    return Server(root=root, host="127.0.0.1", port=0, users={USER: PASSWORD}, tls_cert=certs.server_pem,
-                  login_failure_delay=0.0, **settings)  # fmt: skip
+from tests.support.clients import ResumingFTP_TLS
+from tests.support.threads import in_thread
+from tests.support.tls import (
+    CLIENT_TIMEOUT,
+    PASSWORD,
+    USER,
+    Certificates,
+    certs,  # noqa: F401 - fixture
+    run_curl,
+    tls_server,
+)
+from tests.support.tools import CURL
 
 
 @pytest.fixture
 async def strict_server(root: Path, certs: Certificates) -> AsyncIterator[Server]:
     async with tls_server(root, certs, require_tls=True) as running:
         yield running
-
-
-async def in_thread(work: Callable[[], T]) -> T:
-    return await asyncio.wait_for(asyncio.to_thread(work), CLIENT_TIMEOUT + 10)
 
 
 def sha256(data: bytes) -> str:
@@ -248,27 +220,6 @@ async def test_feat_lists_tls_only_when_configured(root: Path, certs: Certificat
         secure_features, secure_auth = await in_thread(lambda: feat_and_auth(secure.port))
     assert tls_lines <= secure_features
     assert secure_auth.startswith("234 ")
-
-
-# --- curl ----------------------------------------------------------------------------------
-async def run_curl(*arguments: str) -> str:
-    """curl --ssl-reqd -v ...; fails the test if curl fails; returns its stderr (the -v log)."""
-    assert CURL is not None
-    environment = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    process = await asyncio.create_subprocess_exec(
-        CURL, "-q", "-v", "--silent", "--show-error", "--noproxy", "*", "--max-time", str(int(CLIENT_TIMEOUT)),
-        "--ssl-reqd", *arguments,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=environment,
-    )  # fmt: skip
-    try:
-        _, stderr = await asyncio.wait_for(process.communicate(), CLIENT_TIMEOUT + 5)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise AssertionError(f"curl did not finish: {arguments}") from None
-    log = stderr.decode("utf-8", "replace")
-    assert process.returncode == 0, f"curl {arguments} exited {process.returncode}:\n{log[-3000:]}"
-    return log
 
 
 @pytest.mark.skipif(CURL is None, reason="curl is not installed (apt-get install curl)")

@@ -23,8 +23,7 @@ from typing import Any
 import psutil
 
 from aioftp_lite import Server
-
-from .async_control import REPLY_TIMEOUT, Clients
+from tests.support.control import REPLY_TIMEOUT, Clients
 
 USER, PASSWORD = "alice", "right password"
 KiB, MiB = 1024, 1024 * 1024

@@ -7,7 +7,6 @@ import ftplib
 import hashlib
 import io
 import os
-import re
 import socket
 from pathlib import Path
 
@@ -15,33 +14,14 @@ import pytest
 
 from aioftp_lite import Server
 from aioftp_lite.storage import MemoryStorage
-
-from .conftest import PASSWORD, USER, connect_ftplib
-from .ftp_tools import code_of, in_thread
+from tests.support.clients import PASSWORD, USER, code_of, connect_ftplib, list_lines, list_name
+from tests.support.threads import in_thread
 
 
 def retr_bytes(client: ftplib.FTP, name: str, rest: int | None = None) -> bytes:
     received = io.BytesIO()
     client.retrbinary(f"RETR {name}", received.write, rest=rest)
     return received.getvalue()
-
-
-# `ls -l` line: mode, links, owner, group, size, month, day, time or year, ONE space, name.
-LIST_LINE = re.compile(
-    r"^[-dl][-rwxsStT]{9}\s+\d+\s+\S+\s+\S+\s+\d+\s+[A-Z][a-z]{2}\s+\d{1,2}\s+[\d:]{4,5} (.*)$"
-)
-
-
-def list_name(line: str) -> str:
-    match = LIST_LINE.match(line)
-    assert match, f"not an ls -l line: {line!r}"
-    return match[1]
-
-
-def list_lines(client: ftplib.FTP, line: str = "LIST") -> list[str]:
-    lines: list[str] = []
-    client.retrlines(line, lines.append)
-    return lines
 
 
 async def test_list_nlst_mlsd_describe_the_folder(server: Server, root: Path) -> None:

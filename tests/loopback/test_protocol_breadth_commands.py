@@ -22,9 +22,9 @@ from aioftp_lite.protocol.metadata import (
 from aioftp_lite.server.dispatch import COMMANDS
 from aioftp_lite.storage.base import Storage
 from aioftp_lite.storage.local import LocalStorage
-
-from .conftest import connect_ftplib
-from .ftp_tools import RawControl, code_of, in_thread
+from tests.support.clients import code_of, connect_ftplib
+from tests.support.control import RawControl
+from tests.support.threads import in_thread
 
 BILLION = 1_000_000_000  # 2001-09-09 01:46:40 UTC
 BILLION_TEXT = "20010909014640"

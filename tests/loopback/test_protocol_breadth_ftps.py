@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from aioftp_lite import Server
-
-from .ftp_tools import RawControl, RawReply, in_thread
-from .test_ftps import CURL, PASSWORD, USER, Certificates, certs, run_curl, tls_server  # noqa: F401 - fixture
+from tests.support.control import RawControl, RawReply
+from tests.support.threads import in_thread
+from tests.support.tls import PASSWORD, USER, Certificates, certs, run_curl, tls_server  # noqa: F401 - fixture
+from tests.support.tools import CURL
 
 
 class TlsControl(RawControl):

@@ -10,9 +10,9 @@ from pathlib import Path, PurePosixPath
 
 from aioftp_lite import MemoryStorage, Server
 from aioftp_lite.storage.base import FileReader
-
-from .ftp_tools import RawControl, in_thread
-from .slow_storage import SlowReader
+from tests.support.control import RawControl
+from tests.support.storage import SlowReader
+from tests.support.threads import in_thread
 
 
 def _digests(data: bytes) -> dict[str, str]:

@@ -17,10 +17,9 @@ from aioftp_lite import Server
 from aioftp_lite.protocol.listing import FileInfo
 from aioftp_lite.protocol.wildcards import compile_pattern, has_wildcard, split_pattern
 from aioftp_lite.storage import MemoryStorage
-
-from .conftest import connect_ftplib
-from .ftp_tools import RawControl, code_of, in_thread, receive_all
-from .test_listings import list_lines, list_name
+from tests.support.clients import code_of, connect_ftplib, list_lines, list_name
+from tests.support.control import RawControl, receive_all
+from tests.support.threads import in_thread
 
 TNFTP = shutil.which("tnftp")
 INETUTILS_FTP = shutil.which("inetutils-ftp")

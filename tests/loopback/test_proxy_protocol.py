@@ -7,7 +7,6 @@ another loopback address (127.0.0.7); the whole 127/8 is loopback on Linux.
 
 from __future__ import annotations
 
-import asyncio
 import ftplib
 import hashlib
 import logging
@@ -22,6 +21,7 @@ import pytest
 
 from aioftp_lite import Server
 from aioftp_lite.protocol.proxy import encode_v1, encode_v2
+from tests.support.threads import in_thread
 
 USER, PASSWORD = "alice", "pw"
 TIMEOUT = 10.0
@@ -38,10 +38,6 @@ def serve(root: Path, **settings: Any) -> Server:
     }
     options.update(settings)
     return Server(root=root, host="127.0.0.1", port=0, users={USER: PASSWORD}, **options)
-
-
-async def in_thread(work: Callable[[], T]) -> T:
-    return await asyncio.wait_for(asyncio.to_thread(work), TIMEOUT * 3)
 
 
 class ProxiedFTP(ftplib.FTP):

@@ -10,23 +10,18 @@ import time
 from pathlib import Path, PurePosixPath
 
 import pytest
-from prompt_toolkit.buffer import Buffer
-from prompt_toolkit.completion import CompleteEvent, Completion
-from prompt_toolkit.document import Document
 
 from aioftp_lite import FTPClient, LocalStorage, RemoteEntry, Server
 from aioftp_lite.protocol.listing import FileInfo
 from aioftp_lite.storage.base import FileReader
 from client.cache import ListingCache
-from client.commands import Arg, table
+from client.commands import Arg
 from client.completion import ShellCompleter, classify
 from client.shell import Shell
 from client.target import Target
 from client.words import quote_word, split_commands
-
-from .slow_storage import SlowReader
-
-VERBS = table()
+from tests.support.repl import VERBS, apply, complete, make_completer, texts
+from tests.support.storage import SlowReader
 
 
 def entry(name: str, is_dir: bool = False) -> RemoteEntry:
@@ -54,28 +49,6 @@ def local(tmp_path: Path) -> Path:
     (folder / "my notes.txt").write_text("n")
     (folder / "music box").mkdir()
     return folder
-
-
-def make_completer(
-    cache: ListingCache, local: Path, cwd: str = "/", connected: bool = True
-) -> ShellCompleter:
-    return ShellCompleter(VERBS, cache, lambda: cwd, lambda: local, lambda: connected)
-
-
-def complete(completer: ShellCompleter, text: str) -> list[Completion]:
-    event = CompleteEvent(completion_requested=True)
-    return list(completer.get_completions(Document(text), event))
-
-
-def texts(completions: list[Completion]) -> list[str]:
-    return [completion.text for completion in completions]
-
-
-def apply(text: str, completion: Completion) -> str:
-    """The line after accepting `completion` with the cursor at the end of `text`."""
-    buffer = Buffer(document=Document(text))
-    buffer.apply_completion(completion)
-    return buffer.text
 
 
 # --- the pure classifier -------------------------------------------------------------

@@ -6,81 +6,24 @@ REPL's output.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import hashlib
-import io
 import os
 import re
 import signal
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path, PurePosixPath
 
 import pytest
 from prompt_toolkit.history import InMemoryHistory
-from prompt_toolkit.input import create_pipe_input
-from prompt_toolkit.input.base import PipeInput
-from prompt_toolkit.output import DummyOutput
 
 from aioftp_lite import LocalStorage, Server
 from aioftp_lite.storage.base import FileReader
-from client.repl import Repl, open_history, redact, toolbar
-from client.shell import Shell
-from client.target import Target
-
-from .slow_storage import SlowReader
+from client.repl import open_history, redact, toolbar
+from tests.support.files import sha
+from tests.support.repl import running_repl, until
+from tests.support.storage import SlowReader
 
 SUMMARY = re.compile(
     r"^(got|sent) (\S+): [\d.]+ (B|KiB|MiB) in [\d.]+ m?s \([\d.]+ (B|KiB|MiB|GiB)/s\)", re.MULTILINE
 )
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
-class Driver:
-    """Types into the REPL and waits for each line to finish."""
-
-    def __init__(self, pipe: PipeInput, repl: Repl, out: io.StringIO, err: io.StringIO) -> None:
-        self.pipe, self.repl, self.shell, self.out, self.err = pipe, repl, repl.shell, out, err
-
-    async def line(self, text: str, timeout: float = 10.0) -> None:
-        before = self.repl.lines_done
-        self.pipe.send_text(text + "\r")
-        await until(lambda: self.repl.lines_done > before, timeout)
-
-    def keys(self, text: str) -> None:
-        self.pipe.send_text(text)
-
-    @property
-    def buffer_text(self) -> str:
-        return self.repl.session.default_buffer.text
-
-
-@contextlib.asynccontextmanager
-async def running_repl(port: int, local: Path, *, history: InMemoryHistory | None = None,
-                       connect: bool = True) -> AsyncIterator[Driver]:  # fmt: skip
-    out, err = io.StringIO(), io.StringIO()
-    with create_pipe_input() as pipe:
-        shell = Shell(out=out, err=err, local_dir=local, timeout=10)
-        repl = Repl(shell, history=history or InMemoryHistory(), input=pipe, output=DummyOutput())
-        if connect:
-            await shell.open(Target("127.0.0.1", port))
-        task = asyncio.create_task(repl.run())
-        try:
-            yield Driver(pipe, repl, out, err)
-        finally:
-            if not task.done():
-                pipe.send_text("\x15quit\r")  # Ctrl-U clears whatever was left typed
-            await asyncio.wait_for(task, 10)
-    assert shell.client is None  # quit said goodbye and closed the connection
 
 
 @pytest.fixture

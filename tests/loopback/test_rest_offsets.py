@@ -14,8 +14,8 @@ import pytest
 
 from aioftp_lite import Server
 from aioftp_lite.protocol.commands import MAX_OFFSET, parse_offset
-
-from .ftp_tools import RawControl, in_thread, receive_all
+from tests.support.control import RawControl, receive_all
+from tests.support.threads import in_thread
 
 CONTENT = b"0123456789"
 

@@ -5,8 +5,7 @@ import hashlib
 import io
 
 from aioftp_lite import Server
-
-from .conftest import USER, PASSWORD, connect_ftplib
+from tests.support.clients import PASSWORD, USER, connect_ftplib
 
 
 async def test_upload_then_download_round_trip(server: Server, root) -> None:

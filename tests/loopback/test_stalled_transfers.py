@@ -23,23 +23,15 @@ from pathlib import Path
 import pytest
 import trustme
 
-from .ftp_tools import RawControl, receive_all, server_in_thread
+from tests.support.control import RawControl, receive_all
+from tests.support.threads import loop_runners, server_in_thread
 
 MiB = 1024 * 1024
 DATA_TIMEOUT = 1.0
 REPLY_BOUND = 15.0  # the control socket's timeout: a 426 must come well within it
 
 
-def _loop_runners() -> list[tuple[str, Callable[..., object]]]:
-    runners: list[tuple[str, Callable[..., object]]] = [("asyncio", asyncio.run)]
-    try:
-        import uvloop
-    except ImportError:  # uvloop is in the test extra: CI has it
-        return runners
-    return runners + [("uvloop", uvloop.run)]
-
-
-LOOPS = _loop_runners()
+LOOPS = loop_runners()
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,10 @@ from pathlib import Path, PurePosixPath
 
 from aioftp_lite import LocalStorage, MemoryStorage, Server
 from aioftp_lite.storage.local import PARTIAL_SUFFIX
+from tests.support.clients import connect_ftplib
+from tests.support.threads import in_thread
 
-from .conftest import connect_ftplib
-from .ftp_tools import in_thread
-
-SERVER = Path(__file__).resolve().parents[1] / "aioftp_lite" / "server"
+SERVER = Path(__file__).resolve().parents[2] / "aioftp_lite" / "server"
 
 
 async def test_the_local_backend_hides_every_name_of_an_upload_in_progress(tmp_path: Path) -> None:

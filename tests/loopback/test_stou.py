@@ -14,8 +14,8 @@ from pathlib import Path, PurePosixPath
 
 from aioftp_lite import Server
 from aioftp_lite.storage.local import LocalStorage
-
-from .ftp_tools import RawControl, in_thread
+from tests.support.control import RawControl
+from tests.support.threads import in_thread
 
 
 def _name_in(opening_line: str) -> str:

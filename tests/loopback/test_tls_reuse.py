@@ -29,8 +29,8 @@ import trustme
 from aioftp_lite import Server
 from aioftp_lite.ftpclient import FTPClient
 from aioftp_lite.tls import server_context
-
-from .ftp_tools import ResumingFTP_TLS, in_thread, server_in_thread
+from tests.support.clients import ResumingFTP_TLS
+from tests.support.threads import in_thread, server_in_thread
 
 USER, PASSWORD = "alice", "tls pass"
 TIMEOUT = 10.0

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from aioftp_lite import MemoryStorage, Server
-
-from .conftest import connect_ftplib
-from .ftp_tools import in_thread
+from tests.support.clients import connect_ftplib
+from tests.support.threads import in_thread
 
 
 def _strategies(caplog: pytest.LogCaptureFixture) -> dict[str, str]:

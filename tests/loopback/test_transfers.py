@@ -13,9 +13,9 @@ import socket
 from pathlib import Path
 
 from aioftp_lite import Server
-
-from .conftest import PASSWORD, USER, connect_ftplib
-from .ftp_tools import RawControl, code_of, in_thread, receive_all
+from tests.support.clients import PASSWORD, USER, code_of, connect_ftplib
+from tests.support.control import RawControl, receive_all
+from tests.support.threads import in_thread
 
 
 def sha(data: bytes) -> str:

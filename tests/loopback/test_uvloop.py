@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .ftp_tools import server_in_thread
+from tests.support.threads import server_in_thread
 
 uvloop = pytest.importorskip("uvloop", reason="uvloop is in the test extra; install it to run this test")
 

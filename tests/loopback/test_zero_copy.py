@@ -3,34 +3,24 @@ event loops the server runs on: every byte arrives, in order, at the right offse
 
 from __future__ import annotations
 
-import asyncio
 import ftplib
 import hashlib
 import os
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from .ftp_tools import server_in_thread
+from tests.support.threads import loop_runners, server_in_thread
 
 MiB = 1024 * 1024
 
 
-def _loop_runners() -> list[tuple[str, Callable[..., object]]]:
-    runners: list[tuple[str, Callable[..., object]]] = [("asyncio", asyncio.run)]
-    try:
-        import uvloop
-    except ImportError:  # uvloop is in the test extra: CI has it
-        return runners
-    return runners + [("uvloop", uvloop.run)]
-
-
-@pytest.fixture(params=_loop_runners(), ids=lambda runner: runner[0])
+@pytest.fixture(params=loop_runners(), ids=lambda runner: runner[0])
 def server_port(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[int]:
     with server_in_thread(tmp_path, request.param[1]) as port:
         yield port

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 pytest.importorskip("pyftpdlib", reason="the quick benchmark compares with pyftpdlib (pip install '.[test]')")
 pytest.importorskip("psutil", reason="the quick benchmark measures server memory with psutil")

@@ -13,58 +13,12 @@ import io
 import re
 import signal
 import socket
-import sysconfig
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from .conftest import connect_ftplib
-
-SCRIPT = Path(sysconfig.get_path("scripts")) / "aioftp-lite"
-START_TIMEOUT = 15.0
-STOP_TIMEOUT = 15.0
-BANNER = re.compile(r"^aioftp-lite serving (?P<root>.+) on ftp://(?P<host>127\.0\.0\.1):(?P<port>\d+) ")
-
-
-@dataclass
-class Running:
-    process: asyncio.subprocess.Process
-    banner: str
-    root: Path
-    port: int
-
-    async def stop(self, signal_number: int = signal.SIGTERM) -> tuple[int, str]:
-        """Send the signal; returns the exit status and everything the server wrote on stderr."""
-        self.process.send_signal(signal_number)
-        _, stderr = await asyncio.wait_for(self.process.communicate(), STOP_TIMEOUT)
-        assert self.process.returncode is not None
-        return self.process.returncode, stderr.decode()
-
-
-@asynccontextmanager
-async def serve(*arguments: str, cwd: Path) -> AsyncIterator[Running]:
-    """Start `aioftp-lite serve ARGUMENTS` and wait for its address line; always ends the process."""
-    assert SCRIPT.exists(), f"console script missing: {SCRIPT} (pip install -e '.[test]')"
-    process = await asyncio.create_subprocess_exec(
-        str(SCRIPT), "serve", *arguments, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None and process.stderr is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT)).decode().rstrip("\n")
-        match = BANNER.match(line)
-        if match is None:
-            process.kill()
-            _, stderr = await process.communicate()
-            raise AssertionError(f"no address line: stdout {line!r}, stderr {stderr.decode()!r}")
-        yield Running(process, line, Path(match["root"]), int(match["port"]))
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+from tests.support.clients import connect_ftplib
+from tests.support.processes import SCRIPT, START_TIMEOUT, serve
 
 
 async def run_to_completion(*arguments: str, cwd: Path) -> tuple[int, str, str]:

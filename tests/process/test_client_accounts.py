@@ -7,20 +7,15 @@ test's own folder.
 
 from __future__ import annotations
 
-import asyncio
-import os
 import stat
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from aioftp_lite import Server
-
-from .conftest import PASSWORD, USER
-
-PROJECT = Path(__file__).resolve().parents[1]
+from tests.support.clients import PASSWORD, USER
+from tests.support.processes import client
 
 
 @pytest.fixture
@@ -36,26 +31,6 @@ def home(tmp_path: Path) -> Path:
     folder = tmp_path / "home"
     folder.mkdir()
     return folder
-
-
-async def client(home: Path, *arguments: str, stdin: bytes | None = None, **env: str) -> tuple[int, str, str]:
-    environment = {
-        key: value for key, value in os.environ.items() if key not in ("AIOFTP_LITE_PASSWORD", "NETRC")
-    }
-    environment.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"), PYTHONPATH=str(PROJECT), **env)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "client", *arguments, cwd=home, env=environment, start_new_session=True,
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        out, err = await asyncio.wait_for(process.communicate(stdin), 30)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
 
 
 def write_netrc(home: Path, text: str) -> None:

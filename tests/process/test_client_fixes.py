@@ -16,10 +16,10 @@ from aioftp_lite import LocalStorage, Server
 from aioftp_lite.storage.base import FileReader
 from client.shell import Shell
 from client.target import parse_target
-
-from .conftest import PASSWORD, USER
-from .slow_storage import SlowReader
-from .test_repl_batch import run_client, sha
+from tests.support.clients import PASSWORD, USER
+from tests.support.files import sha
+from tests.support.processes import run_client
+from tests.support.storage import SlowReader
 
 
 @pytest.fixture

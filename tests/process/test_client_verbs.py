@@ -10,12 +10,10 @@ from pathlib import Path
 import pytest
 
 from aioftp_lite import Server
-
-from .test_client_accounts import client
-from .test_ftpclient_pyftpdlib import PASSWORD as PY_PASSWORD
-from .test_ftpclient_pyftpdlib import USER as PY_USER
-from .test_ftpclient_pyftpdlib import PyFtpd, pyftpd  # noqa: F401 - fixture
-from .test_repl_batch import run_client
+from tests.support.processes import client, run_client
+from tests.support.pyftpd import PASSWORD as PY_PASSWORD
+from tests.support.pyftpd import USER as PY_USER
+from tests.support.pyftpd import PyFtpd, pyftpd  # noqa: F401 - fixture
 
 
 @pytest.fixture

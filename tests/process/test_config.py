@@ -29,8 +29,7 @@ import trustme
 
 from aioftp_lite.cli import build_parser, config_from_arguments
 from aioftp_lite.passwords import verify_password
-
-from .ftp_tools import ResumingFTP_TLS
+from tests.support.clients import ResumingFTP_TLS
 
 CLI = [sys.executable, "-m", "aioftp_lite"]
 START_TIMEOUT = 20.0

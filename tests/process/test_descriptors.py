@@ -20,9 +20,8 @@ import psutil
 import pytest
 
 from aioftp_lite.server.descriptors import PER_SESSION, RESERVE
-
-from .ftp_tools import RawControl, receive_all
-from .test_shutdown import ServerProcess
+from tests.support.control import RawControl, receive_all
+from tests.support.processes import ServerProcess
 
 
 def _limit_files(soft: int, hard: int) -> Callable[[], None]:

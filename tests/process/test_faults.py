@@ -25,8 +25,10 @@ import pytest
 
 from aioftp_lite import Server
 from aioftp_lite.storage.local import LocalStorage
-
-from .test_shutdown import ServerProcess, SlowUpload, Wire, partial_files, wait_until
+from tests.support.control import SlowUpload, Wire
+from tests.support.files import partial_files
+from tests.support.processes import ServerProcess
+from tests.support.threads import wait_until
 
 MiB = 1024 * 1024
 

@@ -23,9 +23,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from aioftp_lite.storage import LocalStorage, WriteMode
-
-from .conftest import connect_ftplib
-from .ftp_tools import in_thread, server_process
+from tests.support.clients import connect_ftplib
+from tests.support.processes import server_process
+from tests.support.threads import in_thread
 
 ANSWER_WITHIN = 5.0  # seconds; the issue saw no reply within 10 s
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from aioftp_lite.storage.local import PARTIAL_SUFFIX
-
-from .conftest import connect_ftplib
-from .ftp_tools import in_thread, server_process
+from tests.support.clients import connect_ftplib
+from tests.support.processes import server_process
+from tests.support.threads import in_thread
 
 pytestmark = pytest.mark.skipif(shutil.which("strace") is None, reason="needs strace")
 

@@ -44,8 +44,7 @@ from aioftp_lite.protocol import (
 )
 from aioftp_lite.protocol.addresses import AddressError, parse_eprt_argument, parse_port_argument
 from aioftp_lite.server.dispatch import COMMANDS, NOT_IMPLEMENTED
-
-from .test_shutdown import ServerProcess
+from tests.support.processes import ServerProcess
 
 MAX_LINE = 4096  # the server's default max_line_length
 MEMORY_GROWTH_LIMIT = 16 * 1024 * 1024
@@ -426,7 +425,7 @@ def test_live_session_answers_every_bad_line_with_a_valid_reply(live: LiveServer
 
 
 # --- the documented replies ----------------------------------------------------------
-DOC = Path(__file__).parent.parent / "docs" / "bad-input.md"
+DOC = Path(__file__).parents[2] / "docs" / "bad-input.md"
 ANON, NOBODY, READER = "anonymous", None, "reader"
 # (who is logged in, the lines sent, the final reply to the last one as sent on the wire).
 # Each reply must also appear in docs/bad-input.md, between backticks, unless it holds

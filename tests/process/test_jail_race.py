@@ -24,9 +24,9 @@ import pytest
 
 from aioftp_lite import Server
 from aioftp_lite.storage import jail
-
-from .conftest import PASSWORD, USER, connect_ftplib
-from .ftp_tools import in_thread, server_process
+from tests.support.clients import PASSWORD, USER, connect_ftplib
+from tests.support.processes import server_process
+from tests.support.threads import in_thread
 
 RACE_SECONDS = 3.0
 OUTSIDE_SECRET = b"OUTSIDE SECRET " * 50  # 750 bytes: its size alone gives it away

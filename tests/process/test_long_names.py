@@ -16,9 +16,9 @@ from pathlib import Path
 
 from aioftp_lite import Server
 from aioftp_lite.storage.local import PARTIAL_SUFFIX
-
-from .conftest import connect_ftplib
-from .ftp_tools import in_thread, server_process
+from tests.support.clients import connect_ftplib
+from tests.support.processes import server_process
+from tests.support.threads import in_thread
 
 NAME_MAX = 255
 ASCII_255 = "a" * (NAME_MAX - 4) + ".txt"

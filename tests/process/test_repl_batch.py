@@ -8,40 +8,15 @@ and exactly one line on standard error.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from aioftp_lite import Server
-
-from .conftest import PASSWORD, USER
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-async def run_client(*arguments: str, cwd: Path, stdin: bytes | None = None) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "client", *arguments,
-        cwd=cwd,
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,  # no controlling terminal: nobody could type a password
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
-    )  # fmt: skip
-    try:
-        out, err = await asyncio.wait_for(process.communicate(stdin), 30)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+from tests.support.clients import PASSWORD, USER
+from tests.support.files import sha
+from tests.support.processes import run_client
 
 
 @pytest.fixture

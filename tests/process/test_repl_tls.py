@@ -13,9 +13,9 @@ import pytest
 import trustme
 
 from aioftp_lite import Server
-
-from .conftest import PASSWORD, USER
-from .test_repl_batch import run_client, sha
+from tests.support.clients import PASSWORD, USER
+from tests.support.files import sha
+from tests.support.processes import run_client
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ SIGTERM must: tell idle sessions 421 and close them, stop accepting, let running
 transfers finish up to --shutdown-timeout, cut what is still running at the deadline
 (an unfinished upload never lands under its final name), and exit with status 0.
 
-The helpers at the top (`ServerProcess`, `Wire`) are shared with test_faults.py and
+The helpers (`ServerProcess`, `Wire`, in tests/support) are shared with test_faults.py and
 test_fuzz.py: a server subprocess whose address is parsed from its first line, and a
 raw blocking control connection that checks every reply with `ReplyParser`.
 """
@@ -14,181 +14,24 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import select
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
-from collections import deque
 from pathlib import Path
 
-import psutil
 import pytest
 
-from aioftp_lite.protocol import Reply, ReplyParser
+from aioftp_lite.protocol import Reply
 from aioftp_lite.server.transfers.sendfile import SENDFILE_SLICE
-
-START_TIMEOUT = 15.0
-ADDRESS = re.compile(rb"ftp://127\.0\.0\.1:(\d+)")
-PARTIAL = re.compile(r"^\..*\.aioftp-part$")
-
-
-# --- helpers shared by the fault and fuzz tests ----------------------------------------
-class ServerProcess:
-    """`python -m aioftp_lite serve --root ROOT --port 0 FLAGS...`; stderr goes to `log_path`."""
-
-    def __init__(self, root: Path, log_path: Path, *flags: str, wrapper: list[str] | None = None) -> None:
-        self.root = root
-        self.log_path = log_path
-        self.command = [*(wrapper or []), sys.executable, "-m", "aioftp_lite", "serve",
-                        "--root", str(root), "--port", "0", *flags]  # fmt: skip
-        self.process: subprocess.Popen[bytes] | None = None
-        self.port = 0
-
-    def start(self, preexec_fn=None) -> int:
-        self.close_pipe()  # from an earlier run of the same server
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.command, stdout=subprocess.PIPE, stderr=log, preexec_fn=preexec_fn
-            )
-        assert self.process.stdout is not None
-        ready, _, _ = select.select([self.process.stdout], [], [], START_TIMEOUT)
-        line = self.process.stdout.readline() if ready else b""
-        match = ADDRESS.search(line)
-        if match is None:
-            self.kill()
-            raise AssertionError(f"no address in {line!r}; log: {self.log_text()}")
-        self.port = int(match[1])
-        return self.port
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def signal(self, number: int) -> None:
-        assert self.process is not None
-        self.process.send_signal(number)
-
-    def wait(self, timeout: float) -> int:
-        assert self.process is not None
-        return self.process.wait(timeout)
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL the server and any --workers children it started (by their ids)."""
-        if self.alive():
-            assert self.process is not None
-            try:
-                children = psutil.Process(self.process.pid).children(recursive=True)
-            except psutil.NoSuchProcess:
-                children = []
-            self.process.kill()
-            self.process.wait(10)
-            for child in children:
-                if child.is_running():
-                    child.kill()
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def __enter__(self) -> ServerProcess:
-        self.start()
-        return self
-
-    def close_pipe(self) -> None:
-        if self.process is not None and self.process.stdout is not None:
-            self.process.stdout.close()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.kill()
-        self.close_pipe()
-
-
-class Wire:
-    """A raw control connection; every byte received must parse as FTP replies."""
-
-    def __init__(self, port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self.sock = socket.create_connection((host, port), timeout=timeout)
-        self._parser = ReplyParser()
-        self._replies: deque[Reply] = deque()
-        self.greeting = self.reply()
-
-    def send(self, data: str | bytes) -> None:
-        raw = data.encode() if isinstance(data, str) else data
-        self.sock.sendall(raw if raw.endswith(b"\n") else raw + b"\r\n")
-
-    def reply(self) -> Reply:
-        """The next reply (preliminary ones too); ConnectionError once the server closed."""
-        while not self._replies:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("control connection closed by the server")
-            self._replies.extend(self._parser.feed(chunk))
-        return self._replies.popleft()
-
-    def final(self) -> Reply:
-        """The next reply that is not a 1xx."""
-        for _ in range(100):
-            reply = self.reply()
-            if not reply.is_preliminary:
-                return reply
-        raise AssertionError("a hundred preliminary replies in a row")
-
-    def command(self, line: str | bytes) -> Reply:
-        self.send(line)
-        return self.final()
-
-    def login(self, user: str = "anonymous", password: str = "guest@") -> None:
-        assert self.command(f"USER {user}").code == 331
-        reply = self.command(f"PASS {password}")
-        assert reply.code == 230, reply
-
-    def passive(self, receive_buffer: int | None = None) -> socket.socket:
-        reply = self.command("EPSV")
-        assert reply.code == 229, reply
-        match = re.search(r"\|\|\|(\d+)\|", reply.text)
-        assert match, reply
-        data = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if receive_buffer is not None:
-            data.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-        data.settimeout(self.sock.gettimeout())
-        data.connect((self.host, int(match[1])))
-        return data
-
-    def replies_until_closed(self, limit: int = 100) -> list[Reply]:
-        out: list[Reply] = []
-        for _ in range(limit):
-            try:
-                out.append(self.reply())
-            except (ConnectionError, OSError):
-                return out
-        raise AssertionError(f"the server kept talking: {out}")
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def partial_files(root: Path) -> list[Path]:
-    return sorted(path for path in root.rglob("*") if PARTIAL.match(path.name))
+from tests.support.control import SlowUpload, Wire
+from tests.support.files import partial_files
+from tests.support.processes import ServerProcess
+from tests.support.threads import wait_until
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def wait_until(condition, timeout: float, interval: float = 0.02) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()
 
 
 # --- graceful shutdown ---------------------------------------------------------------
@@ -223,39 +66,6 @@ class SlowDownload(threading.Thread):
                     time.sleep(max(0.0, started + len(self.received) / self.rate - time.monotonic()))
         except OSError as error:
             self.error = error
-        finally:
-            self.data.close()
-            self.replies = self.wire.replies_until_closed()
-
-
-class SlowUpload(threading.Thread):
-    """STOR that sends 8 KiB every 10 ms until the server cuts the data connection."""
-
-    def __init__(self, port: int, name: str, give_up_after: float = 20.0) -> None:
-        super().__init__(daemon=True)
-        self.wire = Wire(port, timeout=20)
-        self.wire.login()
-        self.wire.send("TYPE I")
-        assert self.wire.final().code == 200
-        self.data = self.wire.passive()
-        self.name = name
-        self.wire.send(f"STOR {name}")
-        assert self.wire.reply().code == 150
-        self.sent = 0
-        self.give_up_after = give_up_after
-        self.cut = False
-        self.replies: list[Reply] = []
-
-    def run(self) -> None:
-        block = os.urandom(8192)
-        deadline = time.monotonic() + self.give_up_after
-        try:
-            while time.monotonic() < deadline:
-                self.data.sendall(block)
-                self.sent += len(block)
-                time.sleep(0.01)
-        except OSError:
-            self.cut = True
         finally:
             self.data.close()
             self.replies = self.wire.replies_until_closed()

@@ -31,9 +31,8 @@ import pytest
 from benchmarks.haproxy import HAProxy, Node, cluster_config, haproxy_binary
 from benchmarks.redis_server import RedisServer, free_port
 from benchmarks.seaweedfs import SeaweedFS
-
-from .ftp_tools import in_thread
-from .s3_store import BUCKET, fresh_prefix
+from tests.support.s3 import BUCKET, fresh_prefix
+from tests.support.threads import in_thread
 
 USER, PASSWORD = "alice", "pw"
 BALANCER = "127.0.0.1"
@@ -99,7 +98,7 @@ class Cluster:
             "--passive-ports", f"{low}-{high}", "--masquerade-address", BALANCER,
             "--ban-safelist", "", "--log-file", str(self.tmp_path / f"node-{node.name}.log"),
         ]  # fmt: skip
-        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
 
     def start(self) -> None:

@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +22,7 @@ import pytest
 
 from aioftp_lite import Server
 from benchmarks.redis_server import RedisServer, free_port
+from tests.support.threads import in_thread
 
 USER, PASSWORD = "alice", "pw"
 TIMEOUT = 10.0
@@ -33,10 +33,6 @@ def node(root: Path, redis: RedisServer, **settings: Any) -> Server:
     options: dict[str, Any] = {"state_url": redis.url, "login_failure_delay": 0.0, "ban_safelist": ()}
     options.update(settings)
     return Server(root=root, host="127.0.0.1", port=0, users={USER: PASSWORD}, **options)
-
-
-async def in_thread(work: Callable[[], T]) -> T:
-    return await asyncio.wait_for(asyncio.to_thread(work), TIMEOUT * 3)
 
 
 def welcome(port: int, source: str = "127.0.0.1") -> tuple[str, ftplib.FTP | None]:
@@ -113,7 +109,7 @@ async def test_a_killed_node_s_connections_are_forgotten(tmp_path: Path, redis_s
     port = free_port()
     command = [sys.executable, "-m", "aioftp_lite", "serve", "--root", str(tmp_path), "--port", str(port),
                "--config", str(config), "--max-connections-per-ip", "2", "--ban-safelist", ""]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     try:
         assert process.stdout is not None

@@ -14,11 +14,10 @@ import psutil
 import pytest
 
 from benchmarks.seaweedfs import SeaweedFS
-
-from .conftest import connect_ftplib
-from .ftp_tools import in_thread
-from .s3_store import BUCKET, fresh_prefix
-from .test_cli import SCRIPT, START_TIMEOUT, serve
+from tests.support.clients import connect_ftplib
+from tests.support.processes import SCRIPT, START_TIMEOUT, serve
+from tests.support.s3 import BUCKET, fresh_prefix
+from tests.support.threads import in_thread
 
 MiB = 1024 * 1024
 

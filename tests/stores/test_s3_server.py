@@ -21,12 +21,11 @@ from aioftp_lite import Server
 from benchmarks.s3_listing import object_names
 from benchmarks.s3_listing import seed as seed_objects
 from benchmarks.seaweedfs import SeaweedFS
-
-from .conftest import PASSWORD, USER, connect_ftplib
-from .ftp_tools import in_thread
-from .s3_store import s3_settings
-from .test_interop_curl import CURL, curl, payload
-from .test_interop_lftp import LFTP, TREE, checksums, fill, folders, lftp
+from tests.support.clients import PASSWORD, USER, connect_ftplib
+from tests.support.files import TREE, checksums, fill, folders, payload
+from tests.support.s3 import s3_settings
+from tests.support.threads import in_thread
+from tests.support.tools import CURL, LFTP, curl, lftp
 
 MiB = 1024 * 1024
 PART = 5 * MiB  # the smallest part S3 allows: big uploads take several parts quickly

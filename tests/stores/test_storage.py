@@ -19,8 +19,7 @@ import pytest
 
 from aioftp_lite.storage import LocalStorage, MemoryStorage, Storage, WriteMode
 from aioftp_lite.storage.local import PARTIAL_SUFFIX
-
-from .s3_store import fresh_prefix
+from tests.support.s3 import fresh_prefix
 
 P = PurePosixPath
 CHUNK = 7  # small, so that files of a few dozen bytes take several chunks

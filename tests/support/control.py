@@ -1,47 +1,30 @@
-"""Tools for the tests that drive the server with blocking clients.
+"""Raw FTP control connections, for tests that must see the wire itself.
 
-`RawControl` is a raw FTP control connection for tests that must see the exact reply
-bytes: ftplib hides the shape of multi-line replies and reads one reply per command,
-while some tests (ABOR's two replies, multi-line layout, manual EPSV/EPRT) need the
-wire itself. Blocking clients run in a worker thread (`in_thread`) so that the server
-keeps running on the test's event loop.
+`RawControl` is the one blocking raw client: ftplib hides the shape of multi-line replies
+and reads one reply per command, while some tests (ABOR's two replies, multi-line layout,
+manual EPSV/EPRT) need the exact reply bytes. `Wire` is the same connection with replies
+read by the project's `ReplyParser`. Blocking clients run in a worker thread
+(`support.threads.in_thread`) so that the server keeps running on the test's event loop.
+
+`Control` and `Clients` are the asyncio counterpart, for tests that hold many connections
+at once on the test's own event loop (no thread per client): raw lines in, whole replies
+out, and the source address of each connection chosen (127.x addresses play other hosts).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ftplib
+import os
 import re
 import socket
-import ssl
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Self
 
-import psutil
-
-T = TypeVar("T")
-
-
-async def in_thread(work: Callable[[], T], timeout: float = 30) -> T:
-    """Run a blocking client session in a worker thread, bounded in time."""
-    return await asyncio.wait_for(asyncio.to_thread(work), timeout)
-
-
-def code_of(client: ftplib.FTP, line: str) -> int:
-    """The reply code of one control command, whether ftplib calls it success or error."""
-    try:
-        return int(client.sendcmd(line)[:3])
-    except ftplib.Error as error:
-        return int(str(error)[:3])
-
+from aioftp_lite.protocol import Reply, ReplyParser
 
 _FIRST_LINE = re.compile(r"^(\d{3})([ -])")
 MAX_REPLY_LINES = 10_000  # a bound on every read loop
@@ -125,23 +108,6 @@ class RawControl:
         self.sock.close()
 
 
-class ResumingFTP_TLS(ftplib.FTP_TLS):
-    """ftplib's FTP_TLS, but its data connections resume the control connection's TLS
-    session, as curl, lftp and FileZilla do (the standard library's does not, so a server
-    that requires it, as ours and vsftpd do by default, refuses it). Records whether each
-    data connection resumed."""
-
-    resumed: list[bool]
-
-    def ntransfercmd(self, cmd: str, rest: int | str | None = None) -> tuple[Any, int | None]:
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:  # type: ignore[attr-defined]
-            assert isinstance(self.sock, ssl.SSLSocket)
-            conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
-            self.resumed = [*getattr(self, "resumed", []), conn.session_reused]
-        return conn, size
-
-
 def receive_all(data: socket.socket, limit: int = 1 << 30) -> bytes:
     """Read a data connection to its end (bounded by `limit` bytes)."""
     parts, total = [], 0
@@ -164,58 +130,169 @@ def assert_multiline_shape(reply: RawReply) -> None:
         assert not re.match(r"^\d{3}[ -]", inner), f"inner line looks like a reply end: {inner!r}"
 
 
-@contextmanager
-def server_in_thread(root: Path, run: Callable[..., object], **settings: Any) -> Iterator[int]:
-    """A Server on `root` in its own thread, on the loop `run` starts (asyncio.run, uvloop.run);
-    yields its port, and stops it on exit. `settings` go to Server."""
-    from aioftp_lite import Server
+class Wire(RawControl):
+    """A RawControl whose replies are read by the project's own `ReplyParser`: every byte the
+    server sends must parse as FTP replies, and `command` waits past preliminary (1xx) ones."""
 
-    ready: list[int] = []
-    stop = threading.Event()
+    def __init__(self, port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
+        self._parser = ReplyParser()
+        self._replies: deque[Reply] = deque()
+        super().__init__(port, host, timeout)
 
-    async def serve() -> None:
-        async with Server(root=root, host="127.0.0.1", port=0, **settings) as server:
-            ready.append(server.port)
-            while not stop.is_set():
-                await asyncio.sleep(0.02)
+    def send(self, data: str | bytes) -> None:
+        raw = data.encode() if isinstance(data, str) else data
+        self.sock.sendall(raw if raw.endswith(b"\n") else raw + b"\r\n")
 
-    thread = threading.Thread(target=lambda: run(serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 5
-    while not ready and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        assert ready, "the server did not start"
-        yield ready[0]
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-    assert not thread.is_alive()
+    def read_reply(self) -> Reply:  # type: ignore[override]
+        """The next reply (preliminary ones too); ConnectionError once the server closed."""
+        while not self._replies:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("control connection closed by the server")
+            self._replies.extend(self._parser.feed(chunk))
+        return self._replies.popleft()
+
+    reply = read_reply
+
+    def final(self) -> Reply:
+        """The next reply that is not a 1xx."""
+        for _ in range(100):
+            reply = self.reply()
+            if not reply.is_preliminary:
+                return reply
+        raise AssertionError("a hundred preliminary replies in a row")
+
+    def command(self, line: str | bytes) -> Reply:  # type: ignore[override]
+        self.send(line)
+        return self.final()
+
+    def passive(self, receive_buffer: int | None = None) -> socket.socket:
+        return self.open_epsv(receive_buffer)
+
+    def replies_until_closed(self, limit: int = 100) -> list[Reply]:
+        out: list[Reply] = []
+        for _ in range(limit):
+            try:
+                out.append(self.reply())
+            except (ConnectionError, OSError):
+                return out
+        raise AssertionError(f"the server kept talking: {out}")
 
 
-@contextmanager
-def server_process(
-    root: Path, *arguments: str, python: str = "", wrapper: Sequence[str] = ()
-) -> Iterator[int]:
-    """`aioftp-lite serve` on `root` as its own process (as a black-box client meets it);
-    yields its port and kills it on exit. `python`: code run in that process first;
-    `wrapper`: a command the server runs under (strace ...), which ends with it."""
-    start = f"{python}; import sys; from aioftp_lite.cli import main; sys.exit(main(sys.argv[1:]))"
-    process = subprocess.Popen(
-        [*wrapper, sys.executable, "-c", start.lstrip("; "), "serve", "--root", str(root), "--port", "0",
-         *arguments],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
-    try:
-        assert process.stdout is not None
-        match = re.search(r"ftp://127\.0\.0\.1:(\d+)", process.stdout.readline())
-        assert match, "the server did not start"
-        yield int(match[1])
-    finally:
-        if wrapper:
-            for child in psutil.Process(process.pid).children(recursive=True):
-                child.kill()  # the server itself: its wrapper then ends on its own, output complete
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=10)
-        process.kill()  # nothing if it has ended
-        process.wait(timeout=10)
+class SlowUpload(threading.Thread):
+    """STOR that sends 8 KiB every 10 ms until the server cuts the data connection."""
+
+    def __init__(self, port: int, name: str, give_up_after: float = 20.0) -> None:
+        super().__init__(daemon=True)
+        self.wire = Wire(port, timeout=20)
+        self.wire.login()
+        self.wire.send("TYPE I")
+        assert self.wire.final().code == 200
+        self.data = self.wire.passive()
+        self.name = name
+        self.wire.send(f"STOR {name}")
+        assert self.wire.reply().code == 150
+        self.sent = 0
+        self.give_up_after = give_up_after
+        self.cut = False
+        self.replies: list[Reply] = []
+
+    def run(self) -> None:
+        block = os.urandom(8192)
+        deadline = time.monotonic() + self.give_up_after
+        try:
+            while time.monotonic() < deadline:
+                self.data.sendall(block)
+                self.sent += len(block)
+                time.sleep(0.01)
+        except OSError:
+            self.cut = True
+        finally:
+            self.data.close()
+            self.replies = self.wire.replies_until_closed()
+
+
+REPLY_TIMEOUT = 5.0
+
+
+_LAST_LINE = re.compile(r"^(\d{3}) ")
+
+
+class Control:
+    """A raw FTP control connection that reads whole (multi-line) replies."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, login: tuple[str, str] = ("", "")
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.default_login = login
+
+    async def send(self, line: str | bytes) -> None:
+        data = line.encode() + b"\r\n" if isinstance(line, str) else line
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def reply(self, timeout: float = REPLY_TIMEOUT) -> tuple[int, str]:
+        lines: list[str] = []
+        async with asyncio.timeout(timeout):
+            for _ in range(1000):  # bounded: no reply of ours has that many lines
+                raw = await self.reader.readline()
+                if not raw:
+                    raise ConnectionError(f"connection closed after {lines!r}")
+                lines.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                match = _LAST_LINE.match(lines[-1])
+                if match and (len(lines) == 1 or lines[-1][:3] == lines[0][:3]):
+                    return int(match.group(1)), "\n".join(lines)
+        raise AssertionError(f"reply too long: {lines[:3]!r}")
+
+    async def command(self, line: str, timeout: float = REPLY_TIMEOUT) -> tuple[int, str]:
+        await self.send(line)
+        return await self.reply(timeout)
+
+    async def login(self, user: str | None = None, password: str | None = None) -> None:
+        """Log in as `user`, by default as the login the connection was opened for."""
+        user = self.default_login[0] if user is None else user
+        password = self.default_login[1] if password is None else password
+        assert (await self.command(f"USER {user}"))[0] == 331
+        code, text = await self.command(f"PASS {password}")
+        assert code == 230, text
+
+    async def closed_by_server(self, timeout: float = REPLY_TIMEOUT) -> bool:
+        """True once the server has closed the connection (EOF or reset)."""
+        try:
+            async with asyncio.timeout(timeout):
+                return await self.reader.read(1024) == b""
+        except ConnectionError:
+            return True
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(OSError):
+            await self.writer.wait_closed()
+
+
+class Clients:
+    """Opens control connections to one server (reading the greeting) and closes them all."""
+
+    def __init__(self, port: int, login: tuple[str, str] = ("anonymous", "guest@")) -> None:
+        self.port = port
+        self.default_login = login
+        self.opened: list[Control] = []
+
+    async def connect(self, source: str | None = None) -> tuple[Control, int]:
+        """A new connection, from `source` if given, and the code of its greeting."""
+        local = (source, 0) if source else None
+        streams = await asyncio.wait_for(
+            asyncio.open_connection("127.0.0.1", self.port, local_addr=local), REPLY_TIMEOUT
+        )
+        control = Control(*streams, self.default_login)
+        self.opened.append(control)
+        return control, (await control.reply())[0]
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for control in self.opened:
+            await control.close()
