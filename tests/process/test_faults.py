@@ -12,7 +12,6 @@ import errno
 import os
 import resource
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -20,46 +19,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
-import psutil
 import pytest
 
 from aioftp_lite import Server
 from aioftp_lite.storage.local import LocalStorage
-from tests.support.control import SlowUpload, Wire
+from tests.support.control import Wire, download, upload
 from tests.support.files import partial_files
 from tests.support.processes import ServerProcess
-from tests.support.threads import wait_until
 
 MiB = 1024 * 1024
-
-
-def upload(wire: Wire, name: str, payload: bytes, verb: str = "STOR") -> int:
-    """Send `payload` as `name`; returns the final reply code, even if the server cuts the data."""
-    data = wire.passive()
-    wire.send(f"{verb} {name}")
-    first = wire.reply()
-    if first.code != 150:
-        data.close()
-        return first.code
-    try:
-        data.sendall(payload)
-    except OSError:
-        pass  # the server gave up on the data connection; its reply says why
-    finally:
-        data.close()
-    return wire.final().code
-
-
-def download(wire: Wire, name: str) -> bytes:
-    data = wire.passive()
-    wire.send(f"RETR {name}")
-    assert wire.reply().code == 150
-    received = bytearray()
-    while chunk := data.recv(1 << 16):
-        received += chunk
-    data.close()
-    assert wire.final().code == 226
-    return bytes(received)
 
 
 # --- a full disk ---------------------------------------------------------------------
@@ -376,82 +344,3 @@ async def test_vanishing_clients_leave_no_fds_or_tasks(root: Path) -> None:
     assert partial_files(root) == []
 
 
-# --- kill -9 -------------------------------------------------------------------------
-def test_kill_9_mid_upload_then_restart_removes_partial_files(tmp_path: Path) -> None:
-    root = tmp_path / "root"
-    (root / "sub").mkdir(parents=True)
-    olds = {name: os.urandom(50_000) for name in ("old1.bin", "sub/old2.bin")}
-    for name, content in olds.items():
-        (root / name).write_bytes(content)
-    news = ["new1.bin", "sub/new2.bin"]
-    log_path = tmp_path / "stderr.log"
-    server = ServerProcess(root, log_path)
-    server.start()
-    try:
-        uploads = [SlowUpload(server.port, name) for name in [*olds, *news]]
-        for worker in uploads:
-            worker.start()
-        # Every upload has written data into its temporary file.
-        assert wait_until(lambda: len([p for p in partial_files(root) if p.stat().st_size > 0]) == 4, 10)
-        server.signal(signal.SIGKILL)
-        assert server.wait(10) == -signal.SIGKILL
-        for worker in uploads:
-            worker.join(10)
-            assert worker.cut and not worker.is_alive()
-        strays = partial_files(root)
-        assert len(strays) == 4, strays  # a crash leaves them behind ...
-        assert {p.parent for p in strays} == {root, root / "sub"}
-        for name, content in olds.items():
-            assert (root / name).read_bytes() == content  # ... but never under a final name
-        for name in news:
-            assert not (root / name).exists()
-
-        server.start()  # the restart removes them before it accepts anyone
-        assert partial_files(root) == []
-        assert server.log_text().count("removed a partial upload left by an earlier run") == 4
-        for name, content in olds.items():
-            assert (root / name).read_bytes() == content
-        for name in news:
-            assert not (root / name).exists()
-        wire = Wire(server.port)
-        wire.login()
-        assert wire.command("TYPE I").code == 200
-        assert download(wire, "sub/old2.bin") == olds["sub/old2.bin"]
-        wire.close()
-        server.signal(signal.SIGTERM)
-        assert server.wait(10) == 0
-    finally:
-        server.kill()
-
-
-def test_a_restarted_worker_leaves_uploads_of_the_others_alone(tmp_path: Path) -> None:
-    """`--workers 2`: a worker that dies is restarted, and its start-up clean-up must not
-    take the temporary file of an upload that another, living worker is receiving."""
-    root = tmp_path / "root"
-    root.mkdir()
-    log_path = tmp_path / "stderr.log"
-    with ServerProcess(root, log_path, "--workers", "2") as server:
-        assert wait_until(lambda: server.log_text().count("serving on") >= 2, 15), server.log_text()
-        wire = Wire(server.port)
-        wire.login()
-        assert wire.command("TYPE I").code == 200
-        data = wire.passive()
-        wire.send("STOR big.bin")
-        assert wire.reply().code == 150
-        first, second = os.urandom(MiB), os.urandom(MiB)
-        data.sendall(first)
-        assert wait_until(lambda: [p.stat().st_size for p in partial_files(root)] == [MiB], 10)
-        [temporary] = partial_files(root)
-        workers = psutil.Process(server.pid).children()
-        assert len(workers) == 2
-        receiving = [w for w in workers if any(f.path == str(temporary) for f in w.open_files())]
-        [idle_worker] = [w for w in workers if w not in receiving]
-        idle_worker.kill()
-        assert wait_until(lambda: server.log_text().count("serving on") >= 3, 15), server.log_text()
-        data.sendall(second)
-        data.close()
-        reply = wire.final()
-        wire.close()
-    assert reply.code == 226, reply
-    assert (root / "big.bin").read_bytes() == first + second
-    assert partial_files(root) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import ftplib
+import io
 import re
 import ssl
 from collections.abc import Callable, Coroutine
@@ -87,3 +88,9 @@ async def cancel_at_first_progress(start: Callable[[Progress], Coroutine[None, N
 LIST_LINE = re.compile(
     r"^[-dl][-rwxsStT]{9}\s+\d+\s+\S+\s+\S+\s+\d+\s+[A-Z][a-z]{2}\s+\d{1,2}\s+[\d:]{4,5} (.*)$"
 )
+
+
+def download(client: ftplib.FTP, name: str, rest: int | None = None) -> bytes:
+    received = io.BytesIO()
+    client.retrbinary(f"RETR {name}", received.write, rest=rest)
+    return received.getvalue()

@@ -296,3 +296,32 @@ class Clients:
     async def __aexit__(self, *exc_info: object) -> None:
         for control in self.opened:
             await control.close()
+
+
+def upload(wire: Wire, name: str, payload: bytes, verb: str = "STOR") -> int:
+    """Send `payload` as `name`; returns the final reply code, even if the server cuts the data."""
+    data = wire.passive()
+    wire.send(f"{verb} {name}")
+    first = wire.reply()
+    if first.code != 150:
+        data.close()
+        return first.code
+    try:
+        data.sendall(payload)
+    except OSError:
+        pass  # the server gave up on the data connection; its reply says why
+    finally:
+        data.close()
+    return wire.final().code
+
+
+def download(wire: Wire, name: str) -> bytes:
+    data = wire.passive()
+    wire.send(f"RETR {name}")
+    assert wire.reply().code == 150
+    received = bytearray()
+    while chunk := data.recv(1 << 16):
+        received += chunk
+    data.close()
+    assert wire.final().code == 226
+    return bytes(received)

@@ -215,3 +215,21 @@ async def serve(*arguments: str, cwd: Path) -> AsyncIterator[Running]:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+CLI = [sys.executable, "-m", "aioftp_lite"]
+
+
+def hash_password(password: str) -> str:
+    done = subprocess.run(
+        [*CLI, "hash-password", "--stdin"],
+        input=password + "\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip()
+    assert line.startswith("scrypt$") and password not in line
+    return line

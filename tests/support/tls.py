@@ -27,8 +27,11 @@ class Certificates:
     ca_pem: Path
     server_pem: Path  # key and certificate chain in one file
 
-    def client_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.ca_pem))
+    def client_context(self, version: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.ca_pem))
+        if version is not None:
+            context.maximum_version = version
+        return context
 
 
 @pytest.fixture
