@@ -1,4 +1,4 @@
-"""FTPClient against our Server over real sockets on 127.0.0.1 (and two scripted peers for edge cases)."""
+"""FTPClient against our Server over real sockets on 127.0.0.1 (scripted peers: test_ftpclient_peers.py)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from aioftp_lite.ftpclient import FTPClient
-from tests.support.clients import ResumingFTP_TLS, code_of
+from tests.support.clients import ResumingFTP_TLS
 from tests.support.threads import in_thread, server_in_thread
 from tests.support.tls import (
     PASSWORD,
@@ -29,6 +29,7 @@ from tests.support.tls_reuse import (
     TIMEOUT,
     VERSIONS,
     Intruder,
+    code_of,
     control_closed,
     login,
     passive_port,

@@ -1,8 +1,8 @@
 """The storage interface: the same tests on the local (aiofiles) and the in-memory backend.
 
 Both backends must raise the same OS error types with the same errno, since the server
-maps errno to a reply in one table and cannot tell the backends apart. The last part
-checks what only the local backend has: real symlinks, the jail, temporary upload files.
+maps errno to a reply in one table and cannot tell the backends apart. What only the
+local backend has (real symlinks, the jail, temporary upload files): test_storage_local.py.
 """
 
 from __future__ import annotations

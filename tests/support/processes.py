@@ -129,7 +129,11 @@ class ServerProcess:
         self.close_pipe()
 
 
-async def run_client(*arguments: str, cwd: Path, stdin: bytes | None = None) -> tuple[int, str, str]:
+async def run_client(
+    *arguments: str, cwd: Path, stdin: bytes | None = None, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """`aioftp-lite-client ARGUMENTS` (batch mode) in its own session, bounded to 30 s; returns
+    (exit status, stdout, stderr). `env` replaces the environment (ours, by default)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "client", *arguments,
         cwd=cwd,
@@ -137,7 +141,7 @@ async def run_client(*arguments: str, cwd: Path, stdin: bytes | None = None) -> 
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,  # no controlling terminal: nobody could type a password
-        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        env=env if env is not None else {**os.environ, "PYTHONPATH": str(PROJECT)},
     )  # fmt: skip
     try:
         out, err = await asyncio.wait_for(process.communicate(stdin), 30)
@@ -149,25 +153,13 @@ async def run_client(*arguments: str, cwd: Path, stdin: bytes | None = None) -> 
     return process.returncode, out.decode(), err.decode()
 
 
-
 async def client(home: Path, *arguments: str, stdin: bytes | None = None, **env: str) -> tuple[int, str, str]:
+    """The client run from `home` as its HOME, with no password from our own environment."""
     environment = {
         key: value for key, value in os.environ.items() if key not in ("AIOFTP_LITE_PASSWORD", "NETRC")
     }
     environment.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"), PYTHONPATH=str(PROJECT), **env)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "client", *arguments, cwd=home, env=environment, start_new_session=True,
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        out, err = await asyncio.wait_for(process.communicate(stdin), 30)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    return await run_client(*arguments, cwd=home, stdin=stdin, env=environment)
 
 
 SCRIPT = Path(sysconfig.get_path("scripts")) / "aioftp-lite"

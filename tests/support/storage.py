@@ -1,4 +1,5 @@
-"""A FileReader wrapper that slows downloads down, so tests can act mid-transfer."""
+"""Storage for tests: a FileReader that slows downloads down (so tests can act mid-transfer),
+and the helpers the storage-interface tests share (write, read back, list, expect an OS error)."""
 
 from __future__ import annotations
 
