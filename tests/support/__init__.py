@@ -1,0 +1,1 @@
+"""Code the tests share; test modules import from here, never from each other (tests/README.md)."""
