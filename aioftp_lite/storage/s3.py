@@ -114,12 +114,28 @@ class S3Reader(FileReader):
             return b""
         if self._filler is None:
             self._filler = asyncio.create_task(self._fill())
-        chunk = await self._chunks.get()
+        chunk = self._chunks.get_nowait() if not self._chunks.empty() else await self._next_or_end(self._filler)
         if isinstance(chunk, Exception):
             self._done = True
             raise chunk
         self._done = not chunk
         return chunk
+
+    async def _next_or_end(self, filler: asyncio.Task[None]) -> bytes | Exception:
+        """The next chunk, or an error if the filler ended without a last item: a cancellation
+        from inside the S3 client (aiohttp's timers can turn a timeout into one) would
+        otherwise leave this download waiting for a chunk that never comes."""
+        getter = asyncio.ensure_future(self._chunks.get())
+        try:
+            await asyncio.wait({getter, filler}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not getter.done():
+                getter.cancel()
+        if getter.done() and not getter.cancelled():
+            return getter.result()
+        if not self._chunks.empty():  # the last item, put just before the filler ended
+            return self._chunks.get_nowait()
+        return StoreError("Object store: the download's read stopped without an answer")
 
     async def close(self) -> None:
         self._done = True
