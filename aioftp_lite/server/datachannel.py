@@ -319,9 +319,24 @@ class DataConnection:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         if self._streams is not None:
-            self._streams[1].transport.abort()
+            abort_transport(self._streams[1].transport)
         else:
             self._socket.close()
+
+
+def abort_transport(transport: asyncio.BaseTransport) -> None:
+    """`transport.abort()`, also after a close whose buffered data went out meanwhile.
+
+    asyncio's selector transport, closed with data still queued, calls connection_lost
+    itself once that data is sent, without marking the connection lost: a later abort()
+    then fails on the event loop the transport has already let go (AttributeError). The
+    connection is gone by then, so there is nothing left to drop.
+    """
+    try:
+        transport.abort()
+    except AttributeError:
+        if not transport.is_closing():
+            raise  # not that case: a real error
 
 
 async def _wrap(
@@ -369,4 +384,4 @@ async def close_quietly(writer: asyncio.StreamWriter, timeout: float = 5.0) -> N
         async with asyncio.timeout(timeout):
             await writer.wait_closed()
     except (OSError, TimeoutError):
-        writer.transport.abort()
+        abort_transport(writer.transport)
