@@ -324,7 +324,7 @@ class DataConnection:
             self._socket.close()
 
 
-def abort_transport(transport: asyncio.BaseTransport) -> None:
+def abort_transport(transport: asyncio.WriteTransport) -> None:
     """`transport.abort()`, also after a close whose buffered data went out meanwhile.
 
     asyncio's selector transport, closed with data still queued, calls connection_lost
