@@ -1,7 +1,7 @@
 """aioftp_lite: an FTP server and client on asyncio.
 
-    async with aioftp_lite.Server(root="ftp-root", host="127.0.0.1", port=0) as server:
-        ...  # server.port is the bound port
+async with aioftp_lite.Server(root="ftp-root", host="127.0.0.1", port=0) as server:
+    ...  # server.port is the bound port
 """
 
 from .config import ServerConfig

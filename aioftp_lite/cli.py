@@ -80,7 +80,9 @@ def share_argument(text: str) -> float:
     except ValueError:
         value = 0.0
     if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a share of a core above 0 (0.25: a quarter), not {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected a share of a core above 0 (0.25: a quarter), not {text!r}"
+        )
     return value
 
 
@@ -122,54 +124,112 @@ def port_range_argument(text: str) -> tuple[int, int]:
 SETTING_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--host", "host", str, f"address to listen on (default {DEFAULT_HOST}; ::1 for IPv6)"),
     ("--port", "port", port_argument, f"port (default {DEFAULT_PORT}; 0 picks a free one)"),
-    ("--max-connections", "max_connections", count_argument,
-     "most clients at once (421 beyond; default: what the open-file limit allows)"),
+    (
+        "--max-connections",
+        "max_connections",
+        count_argument,
+        "most clients at once (421 beyond; default: what the open-file limit allows)",
+    ),
     ("--max-connections-per-ip", "max_connections_per_ip", count_argument, "most clients per address"),
-    ("--max-connections-per-user", "max_connections_per_user", count_argument,
-     "most sessions logged in as one account (530 beyond; 0: no limit)"),
+    (
+        "--max-connections-per-user",
+        "max_connections_per_user",
+        count_argument,
+        "most sessions logged in as one account (530 beyond; 0: no limit)",
+    ),
     ("--idle-timeout", "idle_timeout", seconds_argument, "close idle control connections (421)"),
-    ("--data-timeout", "data_timeout", seconds_argument,
-     "wait for a data connection (425); end a transfer that moves nothing this long (426)"),
+    (
+        "--data-timeout",
+        "data_timeout",
+        seconds_argument,
+        "wait for a data connection (425); end a transfer that moves nothing this long (426)",
+    ),
     ("--passive-ports", "passive_ports", port_range_argument, "passive port range LOW-HIGH"),
     ("--masquerade-address", "masquerade_address", str, "address to announce in PASV replies (NAT)"),
     ("--max-session-rate", "max_session_rate", count_argument, "bytes/s per transfer (0: unlimited)"),
     ("--max-total-rate", "max_total_rate", count_argument, "bytes/s for all transfers together"),
     ("--max-hash-size", "max_hash_size", count_argument, "HASH refuses larger files, in bytes (0: no limit)"),
-    ("--shutdown-timeout", "shutdown_timeout", seconds_argument, "on SIGTERM, let transfers finish this long"),
+    (
+        "--shutdown-timeout",
+        "shutdown_timeout",
+        seconds_argument,
+        "on SIGTERM, let transfers finish this long",
+    ),
     ("--tls-cert", "tls_cert", Path, "certificate (PEM) for explicit FTPS (AUTH TLS)"),
     ("--tls-key", "tls_key", Path, "private key (PEM), if not in the certificate file"),
-    ("--implicit-tls-port", "implicit_tls_port", port_argument, "also serve implicit FTPS (TLS first) on this port"),
+    (
+        "--implicit-tls-port",
+        "implicit_tls_port",
+        port_argument,
+        "also serve implicit FTPS (TLS first) on this port",
+    ),
     ("--log-file", "log_file", Path, "also write the log to this file"),
     ("--log-level", "log_level", str.upper, f"one of {', '.join(LOG_LEVELS)} (default INFO)"),
     ("--log-format", "log_format", str.lower, f"one of {', '.join(LOG_FORMATS)} (json: one object per line)"),
     ("--xferlog", "xferlog", Path, "write the wu-ftpd/vsftpd transfer log (xferlog(5)) to this file"),
-    ("--metrics", "metrics_listen", listen_argument,
-     "serve Prometheus metrics on HOST:PORT/metrics (pip install 'aioftp_lite[metrics]')"),
-    ("--max-login-failures", "max_login_failures", count_argument,
-     "failed logins within the window that ban an address (default 5; 0: never ban)"),
-    ("--ban-seconds", "ban_seconds", seconds_argument,
-     "longest ban; bans start at 60 s and double up to it (default 900)"),
-    ("--ban-safelist", "ban_safelist", safelist_argument,
-     "addresses never banned, CIDR,... (default 127.0.0.0/8,::1; '' for none)"),
-    ("--login-hash-cpu", "login_hash_cpu", share_argument,
-     "share of one core that password hashing may use (default 0.25)"),
+    (
+        "--metrics",
+        "metrics_listen",
+        listen_argument,
+        "serve Prometheus metrics on HOST:PORT/metrics (pip install 'aioftp_lite[metrics]')",
+    ),
+    (
+        "--max-login-failures",
+        "max_login_failures",
+        count_argument,
+        "failed logins within the window that ban an address (default 5; 0: never ban)",
+    ),
+    (
+        "--ban-seconds",
+        "ban_seconds",
+        seconds_argument,
+        "longest ban; bans start at 60 s and double up to it (default 900)",
+    ),
+    (
+        "--ban-safelist",
+        "ban_safelist",
+        safelist_argument,
+        "addresses never banned, CIDR,... (default 127.0.0.0/8,::1; '' for none)",
+    ),
+    (
+        "--login-hash-cpu",
+        "login_hash_cpu",
+        share_argument,
+        "share of one core that password hashing may use (default 0.25)",
+    ),
     ("--s3-endpoint", "s3_endpoint", str, "S3 endpoint URL for --storage s3://... (default: AWS)"),
     ("--s3-region", "s3_region", str, "S3 region (default: AWS_REGION)"),
-    ("--proxy-trusted", "proxy_trusted", safelist_argument,
-     "load balancers allowed to send a PROXY header, CIDR,... (default 127.0.0.0/8,::1)"),
-    ("--state", "state_url", state_url_argument,
-     "share bans and connection counts with other nodes: redis://HOST:PORT/DB (pip install 'aioftp_lite[cluster]')"),
+    (
+        "--proxy-trusted",
+        "proxy_trusted",
+        safelist_argument,
+        "load balancers allowed to send a PROXY header, CIDR,... (default 127.0.0.0/8,::1)",
+    ),
+    (
+        "--state",
+        "state_url",
+        state_url_argument,
+        "share bans and connection counts with other nodes: redis://HOST:PORT/DB (pip install 'aioftp_lite[cluster]')",
+    ),
 ]
 # Switches that can only turn a setting on: (flag, field, value, help).
 SWITCHES: list[tuple[str, str, Any, str]] = [
     ("--read-only", "read_only", True, "refuse every change (550)"),
     ("--show-hidden", "show_hidden", True, "list dotfiles too"),
     ("--require-tls", "require_tls", True, "refuse logins and data connections without TLS"),
-    ("--no-tls-session-reuse", "tls_session_reuse", False,
-     "accept PROT P data connections that do not resume the control connection's TLS session"),
+    (
+        "--no-tls-session-reuse",
+        "tls_session_reuse",
+        False,
+        "accept PROT P data connections that do not resume the control connection's TLS session",
+    ),
     ("--no-fsync", "fsync", False, "acknowledge uploads without fsync (scratch servers)"),
-    ("--proxy-protocol", "proxy_protocol", True,
-     "behind a load balancer: take the client's address from its PROXY header (v1 or v2)"),
+    (
+        "--proxy-protocol",
+        "proxy_protocol",
+        True,
+        "behind a load balancer: take the client's address from its PROXY header (v1 or v2)",
+    ),
 ]
 
 
@@ -187,14 +247,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="aioftp-lite", description="An FTP server on asyncio.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     serve = commands.add_parser("serve", help="run the FTP server")
-    serve.add_argument("--root", type=Path, default=None,
-                       help=f"folder to serve (default ./{DEFAULT_ROOT}, created if missing)")
-    serve.add_argument("--storage", type=storage_argument, default=None, metavar="s3://BUCKET/PREFIX",
-                       help="serve a bucket instead of --root (credentials: AWS_ACCESS_KEY_ID, "
-                            "AWS_SECRET_ACCESS_KEY; needs pip install 'aioftp_lite[s3]')")
+    serve.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help=f"folder to serve (default ./{DEFAULT_ROOT}, created if missing)",
+    )
+    serve.add_argument(
+        "--storage",
+        type=storage_argument,
+        default=None,
+        metavar="s3://BUCKET/PREFIX",
+        help="serve a bucket instead of --root (credentials: AWS_ACCESS_KEY_ID, "
+        "AWS_SECRET_ACCESS_KEY; needs pip install 'aioftp_lite[s3]')",
+    )
     serve.add_argument("--config", type=Path, default=None, help="TOML config file (flags override it)")
-    serve.add_argument("--user", type=user_argument, action="append", default=[], metavar="NAME:PASSWORD",
-                       help="a named account with full rights on the root (repeatable)")
+    serve.add_argument(
+        "--user",
+        type=user_argument,
+        action="append",
+        default=[],
+        metavar="NAME:PASSWORD",
+        help="a named account with full rights on the root (repeatable)",
+    )
     for flag, field, kind, text in SETTING_FLAGS:
         serve.add_argument(flag, dest=field, type=kind, default=None, help=text)
     for flag, field, value, text in SWITCHES:
@@ -202,14 +277,27 @@ def build_parser() -> argparse.ArgumentParser:
     anonymous = serve.add_mutually_exclusive_group()
     for flag, value, text in ANONYMOUS_SWITCHES:
         anonymous.add_argument(flag, dest="anonymous", action="store_const", const=value, help=text)
-    serve.add_argument("--workers", type=count_argument, default=1,
-                       help="processes sharing the port (SO_REUSEPORT), e.g. one per core")
-    serve.add_argument("--event-loop", choices=EVENT_LOOPS, default="auto",
-                       help="auto (default): uvloop where installed (pip install 'aioftp_lite[fast]'), "
-                            "else asyncio's own")
+    serve.add_argument(
+        "--workers",
+        type=count_argument,
+        default=1,
+        help="processes sharing the port (SO_REUSEPORT), e.g. one per core",
+    )
+    serve.add_argument(
+        "--event-loop",
+        choices=EVENT_LOOPS,
+        default="auto",
+        help="auto (default): uvloop where installed (pip install 'aioftp_lite[fast]'), else asyncio's own",
+    )
     # Set by the --workers supervisor for its children only.
-    serve.add_argument("--reuse-port", dest="reuse_port", action="store_const", const=True, default=None,
-                       help=argparse.SUPPRESS)
+    serve.add_argument(
+        "--reuse-port",
+        dest="reuse_port",
+        action="store_const",
+        const=True,
+        default=None,
+        help=argparse.SUPPRESS,
+    )
     serve.add_argument("--worker-index", type=int, default=None, help=argparse.SUPPRESS)
     hasher = commands.add_parser("hash-password", help="print a password hash for the config file")
     hasher.add_argument("--stdin", action="store_true", help="read the password from standard input")
@@ -344,7 +432,9 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
         import uvloop
     except ImportError:
         if choice == "uvloop":
-            raise UsageError("--event-loop uvloop: uvloop is not installed (pip install 'aioftp_lite[fast]')")
+            raise UsageError(
+                "--event-loop uvloop: uvloop is not installed (pip install 'aioftp_lite[fast]')"
+            ) from None
         return None
     return uvloop.new_event_loop
 

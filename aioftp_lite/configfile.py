@@ -147,14 +147,14 @@ def _host_names(value: Any, key: str, _base: Path) -> tuple[str, ...]:
 
 def _backend(value: Any, key: str, _base: Path) -> str:
     if value not in ("local", "s3"):
-        raise ConfigError(f"{key}: expected \"local\" or \"s3\", got {value!r}")
+        raise ConfigError(f'{key}: expected "local" or "s3", got {value!r}')
     return str(value)
 
 
 def _prefix(value: Any, key: str, _base: Path) -> str:
     if not isinstance(value, str) or any(part in (".", "..", "") for part in value.strip("/").split("/")
                                           if value.strip("/")):  # fmt: skip
-        raise ConfigError(f"{key}: expected a key prefix such as \"ftp/files\", got {value!r}")
+        raise ConfigError(f'{key}: expected a key prefix such as "ftp/files", got {value!r}')
     return value.strip("/")
 
 
@@ -337,7 +337,7 @@ def _hooks(hooks: Any) -> tuple[HookSpec, ...]:
             raise ConfigError(f"{where}.{min(unknown)}: unknown key")
         command = hook.get("command", [])
         if not isinstance(command, list) or not all(isinstance(word, str) and word for word in command):
-            raise ConfigError(f"{where}.command: expected a list of words, such as [\"/usr/local/bin/job\"]")
+            raise ConfigError(f'{where}.command: expected a list of words, such as ["/usr/local/bin/job"]')
         url = hook.get("url", "")
         if not isinstance(url, str):
             raise ConfigError(f"{where}.url: expected a string, got {url!r}")

@@ -44,7 +44,9 @@ async def serve(
     try:
         await server.start()
     except StoreError as error:
-        print(f"aioftp-lite: error: cannot serve {config.storage_location}: {error.strerror}", file=sys.stderr)
+        print(
+            f"aioftp-lite: error: cannot serve {config.storage_location}: {error.strerror}", file=sys.stderr
+        )
         return 2
     except OSError as error:
         reason = os.strerror(error.errno).lower() if error.errno else str(error)

@@ -154,7 +154,8 @@ Sink = Callable[[Event], None]
 def event_fields(event: object) -> dict[str, str | int | float | bool]:
     """The event's fields by name (and the client's address alone as `client`), for hooks and logs."""
     out: dict[str, str | int | float | bool] = {
-        field.name: getattr(event, field.name) for field in dataclasses.fields(event)  # type: ignore[arg-type]
+        field.name: getattr(event, field.name)
+        for field in dataclasses.fields(event)  # type: ignore[arg-type]
     }
     peer = out.get("peer")
     if isinstance(peer, str):

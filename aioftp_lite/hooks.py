@@ -69,7 +69,7 @@ class HookSpec:
         if self.event not in EVENTS:
             raise ValueError(f"unknown event {self.event!r} (expected one of {', '.join(EVENTS)})")
         if bool(self.command) == bool(self.url):
-            raise ValueError("give either command = [...] or url = \"http://...\"")
+            raise ValueError('give either command = [...] or url = "http://..."')
         if self.url and urllib.parse.urlsplit(self.url).scheme not in ("http", "https"):
             raise ValueError(f"expected an http:// or https:// URL, got {self.url!r}")
 

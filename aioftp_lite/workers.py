@@ -97,7 +97,9 @@ class Supervisor:
         print(f"aioftp-lite serving {self.config.root} on {self.config.url_scheme}://{shown}:{port} "
               f"with {self._count} workers ({self.config.access_summary()})", flush=True)  # fmt: skip
         try:
-            keepers = [asyncio.create_task(self._keep_running(i, port, slices[i])) for i in range(self._count)]
+            keepers = [
+                asyncio.create_task(self._keep_running(i, port, slices[i])) for i in range(self._count)
+            ]
             await asyncio.gather(*keepers)
         finally:
             reserved.close()

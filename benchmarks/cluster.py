@@ -57,7 +57,7 @@ class Cluster:
         self.root, self.redis, self.config = root, redis, config
         self.port = free_port(BALANCER)
         self.nodes = [Node(name, host, free_port(host), passive)
-                      for name, host, passive in zip("ab", NODE_HOSTS[:size], passive_ranges(size))]  # fmt: skip
+                      for name, host, passive in zip("ab", NODE_HOSTS[:size], passive_ranges(size), strict=False)]  # fmt: skip
         self.haproxy = HAProxy(self.workdir, cluster_config(BALANCER, self.port, self.nodes, BALANCER_SOURCE),
                                BALANCER, self.port)  # fmt: skip
         self.processes: list[servers.RunningServer] = []
@@ -77,15 +77,17 @@ class Cluster:
             with open(log, "wb") as output:
                 process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                            start_new_session=True, env=env)  # fmt: skip
-            self.processes.append(servers.RunningServer(servers.SERVERS["aioftp_lite"], process, node.port, log))
-        for running, node in zip(self.processes, self.nodes):
+            self.processes.append(
+                servers.RunningServer(servers.SERVERS["aioftp_lite"], process, node.port, log)
+            )
+        for running, node in zip(self.processes, self.nodes, strict=True):
             _wait_listening(running, node.host, node.port)
         self.haproxy.start()
 
     def pids(self) -> dict[str, int]:
         assert self.haproxy.process is not None
         return {"haproxy": self.haproxy.process.pid,
-                **{f"node {node.name}": running.pid for node, running in zip(self.nodes, self.processes)}}  # fmt: skip
+                **{f"node {node.name}": running.pid for node, running in zip(self.nodes, self.processes, strict=True)}}  # fmt: skip
 
     def stop(self) -> None:
         self.haproxy.stop()
@@ -99,7 +101,9 @@ def _wait_listening(running: servers.RunningServer, host: str, port: int, timeou
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if running.process.poll() is not None:
-            raise RuntimeError(f"node exited with {running.process.returncode}: {running.log.read_text()[-500:]}")
+            raise RuntimeError(
+                f"node exited with {running.process.returncode}: {running.log.read_text()[-500:]}"
+            )
         try:
             socket.create_connection((host, port), timeout=1).close()  # a health check, as HAProxy's
             return
@@ -131,8 +135,17 @@ def measure(cluster: Cluster, clients: int, repeat: int, sources: int, redis_pid
     wall = time.monotonic() - began
     after = cpu_seconds(pids)
     lines = done.stdout.strip().splitlines()
-    result: dict[str, Any] = json.loads(lines[-1]) if done.returncode == 0 and lines else {
-        "errors": {"loadgen_failed": 1}, "error_count": 1, "corrupt": 0, "metrics": {}, "stderr": done.stderr[-2000:]}
+    result: dict[str, Any] = (
+        json.loads(lines[-1])
+        if done.returncode == 0 and lines
+        else {
+            "errors": {"loadgen_failed": 1},
+            "error_count": 1,
+            "corrupt": 0,
+            "metrics": {},
+            "stderr": done.stderr[-2000:],
+        }
+    )
     # CPU of each part over the whole load-generator run (set-up included), in % of one core.
     result["cpu_pct"] = {name: round(100 * (after[name] - before[name]) / wall, 1) for name in pids}
     result["loadavg_1m"] = round(os.getloadavg()[0], 2)
@@ -143,11 +156,13 @@ def markdown(meta: dict[str, Any], summary: dict[str, dict[str, Any]]) -> str:
     lines = [
         f"Measured {meta['date']} on {meta['machine']}, Python {meta['python']}, {meta['haproxy']}, {meta['redis']}.",
         "",
-        (f"many_small through HAProxy (TCP mode, send-proxy-v2, `balance source`), clients from {meta['sources']} "
-         f"addresses, each downloading a 64 KiB file {meta['repeat']} times; nodes on one tmpfs folder, shared "
-         f"state in Redis; nothing pinned (2 cores). Medians of {meta['runs']} runs, one and two nodes "
-         "alternating. In brackets: two nodes compared with one (above 1: two are better). CPU: % of one core "
-         "over the load generator's whole run (set-up included), median."),  # fmt: skip
+        (
+            f"many_small through HAProxy (TCP mode, send-proxy-v2, `balance source`), clients from {meta['sources']} "
+            f"addresses, each downloading a 64 KiB file {meta['repeat']} times; nodes on one tmpfs folder, shared "
+            f"state in Redis; nothing pinned (2 cores). Medians of {meta['runs']} runs, one and two nodes "
+            "alternating. In brackets: two nodes compared with one (above 1: two are better). CPU: % of one core "
+            "over the load generator's whole run (set-up included), median."
+        ),
         "",
         "| clients | metric | 1 node | 2 nodes |",
         "|---|---|---:|---:|",
@@ -160,7 +175,9 @@ def markdown(meta: dict[str, Any], summary: dict[str, dict[str, Any]]) -> str:
             lines.append(f"| {clients} | {metric} | {report._number(a or float('nan'))} | "
                          f"{report._number(b or float('nan'))} ({ratio:.2f}×) |")  # fmt: skip
         for name in ("haproxy", "node a", "node b", "redis", "load generator"):
-            cells = [report._number(entry["cpu"][name]) if name in entry["cpu"] else "—" for entry in (one, two)]
+            cells = [
+                report._number(entry["cpu"][name]) if name in entry["cpu"] else "—" for entry in (one, two)
+            ]
             lines.append(f"| {clients} | CPU % {name} | {cells[0]} | {cells[1]} |")
         lines.append(f"| {clients} | errors + corrupt | {one['bad']} | {two['bad']} |")
     lines += ["", f"Load average (1 min) after each measurement: {meta['loads']}.", "",
@@ -180,8 +197,10 @@ def summarize(measurements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                for name in parts}  # fmt: skip
         cpu["load generator"] = statistics.median(r.get("loadgen_cpu_pct", 0.0) for r in results)
         summary[key] = {
-            "metrics": {n: statistics.median(r["metrics"][n] for r in results if n in r.get("metrics", {}))
-                        for n in names},  # fmt: skip
+            "metrics": {
+                n: statistics.median(r["metrics"][n] for r in results if n in r.get("metrics", {}))
+                for n in names
+            },
             "cpu": cpu,
             "bad": sum(r.get("error_count", 0) + r.get("corrupt", 0) for r in results),
             "runs": len(results),
@@ -203,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     client_counts = [int(n) for n in args.clients.split(",")]
     started = time.time()
-    workdir = Path(tempfile.mkdtemp(prefix="aioftp_lite_cluster_", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+    workdir = Path(
+        tempfile.mkdtemp(prefix="aioftp_lite_cluster_", dir="/dev/shm" if Path("/dev/shm").is_dir() else None)
+    )
     measurements: list[dict[str, Any]] = []
     redis = RedisServer(workdir / "redis")
     try:
@@ -216,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         assert redis.process is not None
         for clients in client_counts:
             for run in range(args.runs):
-                for size in ((1, 2) if run % 2 == 0 else (2, 1)):
+                for size in (1, 2) if run % 2 == 0 else (2, 1):
                     settle(20000, 65.0)
                     cluster = Cluster(workdir, root, size, redis, config)
                     try:
@@ -233,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
         redis.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     summary = summarize(measurements)
-    info = report.machine_info(["aioftp_lite"], argv if argv is not None else sys.argv[1:], args.runs, False, [])
+    info = report.machine_info(
+        ["aioftp_lite"], argv if argv is not None else sys.argv[1:], args.runs, False, []
+    )
     meta = {**info, "clients": client_counts, "repeat": args.repeat, "sources": args.sources, "runs": args.runs,
             "duration_s": time.time() - started, "command": "python -m benchmarks.cluster " + " ".join(
                 argv if argv is not None else sys.argv[1:]),

@@ -178,8 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--server-pid", type=int, default=None, help="measure this server's CPU and memory")
     parser.add_argument("--op-timeout", type=float, default=30.0, help="seconds allowed per FTP operation")
     parser.add_argument("--limit", type=float, default=600.0, help="seconds allowed for the whole scenario")
-    parser.add_argument("--sources", type=int, default=0,
-                        help="clients connect from 127.1.0.1 ... 127.1.0.N in turn (default: the kernel's choice)")
+    parser.add_argument(
+        "--sources",
+        type=int,
+        default=0,
+        help="clients connect from 127.1.0.1 ... 127.1.0.N in turn (default: the kernel's choice)",
+    )
     parser.add_argument("--no-uvloop", action="store_true", help="plain asyncio even if uvloop is installed")
     return parser  # fmt: skip
 

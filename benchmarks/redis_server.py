@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Self
 
 from .processes import terminate
 
@@ -97,7 +98,7 @@ class RedisServer:
         """SIGTERM to our process (SIGKILL if it lingers)."""
         terminate(self.process)
 
-    def __enter__(self) -> RedisServer:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

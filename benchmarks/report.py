@@ -37,7 +37,10 @@ HEADLINES = {
 HERE = Path(__file__).resolve().parent
 # Each README with the markers gets the latest table, and the plot by a path relative to it.
 # benchmarks/README.md gets the full table; the project's README a summary that links to it.
-READMES = {HERE / "README.md": "results/latest.png", HERE.parent / "README.md": "benchmarks/results/latest.png"}
+READMES = {
+    HERE / "README.md": "results/latest.png",
+    HERE.parent / "README.md": "benchmarks/results/latest.png",
+}
 FULL_TABLE_LINK = "benchmarks/results/latest.md"
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
@@ -153,7 +156,7 @@ def _variant_rows(
                 row.append(_number(shown))
         lines.append("| " + " | ".join(row) + " |")
     health = [variant.key, "errors, CPU % srv/lg", *(_health(cells[name]) for name in columns)]
-    return lines + ["| " + " | ".join(health) + " |"]
+    return [*lines, "| " + " | ".join(health) + " |"]
 
 
 def _header(columns: list[str]) -> list[str]:
@@ -176,7 +179,7 @@ def _versus_tables(
     for name in servers:
         base = SERVERS[name].versus if name in SERVERS else None
         measured = [v for v in plan if f"{v.key}|{name}" in summary]
-        if base is None or not measured or base in servers and SERVERS[base].versus is not None:
+        if base is None or not measured or (base in servers and SERVERS[base].versus is not None):
             continue  # a companion (below) is a column of its base's table
         # Companions: servers compared with `name` itself (direct S3 transfers with ours on S3).
         companions = [other for other in servers if other in SERVERS and SERVERS[other].versus == name]
@@ -244,10 +247,14 @@ def markdown(meta: dict[str, Any], plan: list[Any], servers: list[str], summary:
     return "\n".join(lines) + "\n"
 
 
-def summary_markdown(meta: dict[str, Any], plan: list[Any], servers: list[str], summary: dict[str, Any]) -> str:
+def summary_markdown(
+    meta: dict[str, Any], plan: list[Any], servers: list[str], summary: dict[str, Any]
+) -> str:
     """The short version: each variant's first headline, ours and how ours compares with each
     other server (above 1: ours is better), errors over all runs, and a link to the full table."""
-    others = [name for name in servers if name != OURS and (name not in SERVERS or SERVERS[name].versus is None)]
+    others = [
+        name for name in servers if name != OURS and (name not in SERVERS or SERVERS[name].versus is None)
+    ]
     lines = [
         f"Measured {meta['date']} on {meta['machine']}; medians of {meta['runs']} interleaved run(s), "
         "server and load generator on a core each. Ours, then ours compared with each server "
@@ -271,7 +278,11 @@ def summary_markdown(meta: dict[str, Any], plan: list[Any], servers: list[str], 
         errors += sum(entry["errors"] + entry["corrupt"] for key, entry in summary.items()
                       if key.startswith(f"{variant.key}|"))  # fmt: skip
         arrow = "↑" if HIGHER_IS_BETTER[metric] else "↓"
-        lines.append(f"| {variant.key} | {metric} {arrow} | {_number(ours['metrics'][metric])} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {variant.key} | {metric} {arrow} | {_number(ours['metrics'][metric])} | "
+            + " | ".join(cells)
+            + " |"
+        )
     lines += ["", f"Errors and corrupted files, all servers, all runs: {errors}."]
     return "\n".join(lines) + "\n"
 
@@ -291,7 +302,7 @@ def plot(path: Path, plan: list[Any], servers: list[str], summary: dict[str, Any
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 2.9 * rows), squeeze=False)
     colours = {"aioftp_lite": "#d62728", "aioftp_lite_w2": "#ff7f0e", "pyftpdlib": "#1f77b4",
                "aioftp": "#2ca02c", "vsftpd": "#9467bd", "pure-ftpd": "#8c564b"}  # fmt: skip
-    for axis, (variant, metric) in zip(axes.flat, panels):
+    for axis, (variant, metric) in zip(axes.flat, panels, strict=False):
         # A server restricted to some scenarios (--workers 2) has no bar elsewhere.
         shown = [name for name in servers if name not in SERVERS or SERVERS[name].runs_in(variant.scenario)]
         values = [

@@ -168,9 +168,17 @@ def measure_server(
 ) -> dict[str, Any]:
     """One measurement of `variant` on a freshly started `name`, stopped afterwards."""
     try:
-        server = servers.start(servers.SERVERS[name], root, workdir, server_cpu, variant.server_args.get(name, ()))
+        server = servers.start(
+            servers.SERVERS[name], root, workdir, server_cpu, variant.server_args.get(name, ())
+        )
     except servers.ServerStartError as error:
-        return {"errors": {"server_start": 1}, "error_count": 1, "corrupt": 0, "metrics": {}, "detail": str(error)}
+        return {
+            "errors": {"server_start": 1},
+            "error_count": 1,
+            "corrupt": 0,
+            "metrics": {},
+            "detail": str(error),
+        }
     try:
         return run_loadgen(variant, server, loadgen_cpu, limit=300.0)
     finally:
@@ -332,8 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if any(servers.SERVERS[name].store for name in available):
             store = start_store(workdir, loadgen_cpu)
-            meta["notes"].append("S3 store: one SeaweedFS (weed mini) on 127.0.0.1, data on tmpfs, on the load generator's "
-                                 "core; direct S3 transfers run on that core too")
+            meta["notes"].append(
+                "S3 store: one SeaweedFS (weed mini) on 127.0.0.1, data on tmpfs, on the load generator's "
+                "core; direct S3 transfers run on that core too"
+            )
         roots = prepare_roots(workdir, available, big)
         cold = [
             int(v.flags["users"]) for v in plan if v.scenario == "cold_login" and "aioftp_lite" not in v.skip

@@ -77,7 +77,9 @@ async def _multipart(client: Any, bucket: str, key: str, parts: Any) -> None:
     in_flight: set[asyncio.Task[None]] = set()
 
     async def send(number: int, body: bytes | bytearray) -> None:
-        answer = await client.upload_part(Bucket=bucket, Key=key, UploadId=upload, PartNumber=number, Body=body)
+        answer = await client.upload_part(
+            Bucket=bucket, Key=key, UploadId=upload, PartNumber=number, Body=body
+        )
         etags[number] = answer["ETag"]
 
     try:
@@ -148,7 +150,9 @@ async def measure(scenario: str, endpoint: str, bucket: str, prefix: str, size: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.s3_direct", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.s3_direct", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("scenario", choices=["retr_big", "stor_big", "seed"])
     parser.add_argument("--endpoint", required=True)
     parser.add_argument("--bucket", default="aioftp")
@@ -164,11 +168,13 @@ def main(argv: list[str] | None = None) -> int:
 
     async def bounded() -> dict[str, Any]:
         async with asyncio.timeout(arguments.duration):
-            return await measure(arguments.scenario, arguments.endpoint, arguments.bucket, arguments.prefix, size)
+            return await measure(
+                arguments.scenario, arguments.endpoint, arguments.bucket, arguments.prefix, size
+            )
 
     try:
         result = asyncio.run(bounded())
-    except Exception as error:  # a failed request (botocore's errors are no OSErrors): counted, shown
+    except Exception as error:  # noqa: BLE001 - a failed request (botocore's errors are no OSErrors): counted, shown
         result = {"metrics": {}, "errors": {type(error).__name__: 1}, "error_count": 1, "corrupt": 0}
     print(json.dumps(result), flush=True)
     return 0

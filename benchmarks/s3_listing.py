@@ -168,7 +168,9 @@ def measure(endpoint: str, count: int, workdir: Path, filer: str | None = None) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--objects", type=int, default=100_000)
-    parser.add_argument("--endpoint", help="an S3 store with bucket 'aioftp' (default: a throw-away SeaweedFS)")
+    parser.add_argument(
+        "--endpoint", help="an S3 store with bucket 'aioftp' (default: a throw-away SeaweedFS)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="s3-listing-") as scratch:
@@ -181,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             with SeaweedFS(workdir / "weed") as store:
                 os.environ.update(store.environment())
-                results = measure(store.endpoint, options.objects, workdir, f"http://127.0.0.1:{store.filer_port}")
+                results = measure(
+                    store.endpoint, options.objects, workdir, f"http://127.0.0.1:{store.filer_port}"
+                )
     print(json.dumps(results, indent=2))
     if options.json:
         options.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

@@ -20,6 +20,7 @@ import sysconfig
 import time
 import urllib.request
 from pathlib import Path
+from typing import Self
 
 from .processes import terminate
 
@@ -73,7 +74,9 @@ def _free_ports(count: int) -> list[int]:
 class SeaweedFS:
     """`weed mini` with an S3 gateway; `endpoint` is its S3 URL once `start()` returned."""
 
-    def __init__(self, data_dir: Path, buckets: tuple[str, ...] = ("aioftp",), cpus: str | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, buckets: tuple[str, ...] = ("aioftp",), cpus: str | None = None
+    ) -> None:
         self.data_dir = data_dir
         self.buckets = buckets
         self.cpus = cpus  # a taskset CPU list to run on, or None for any core
@@ -150,7 +153,9 @@ class SeaweedFS:
         assert self.process is not None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"weed mini exited with {self.process.returncode}: see {self.data_dir}/weed.log")
+                raise RuntimeError(
+                    f"weed mini exited with {self.process.returncode}: see {self.data_dir}/weed.log"
+                )
             if all(self._bucket_answers(bucket) for bucket in self.buckets):
                 return
             time.sleep(0.2)
@@ -183,7 +188,7 @@ class SeaweedFS:
         assert self.process is not None
         self.process.send_signal(signal.SIGCONT)
 
-    def __enter__(self) -> SeaweedFS:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -72,7 +72,8 @@ def write_ours_config(workdir: Path, cold_users: int = 0) -> Path:
     with concurrent.futures.ProcessPoolExecutor(os.cpu_count() or 1) as pool:
         hashes = list(pool.map(hash_password, [NAMED_PASSWORD] * len(names), chunksize=16))
     users = [
-        f'\n[[users]]\nname = "{name}"\npassword_hash = "{hashed}"\n' for name, hashed in zip(names, hashes)
+        f'\n[[users]]\nname = "{name}"\npassword_hash = "{hashed}"\n'
+        for name, hashed in zip(names, hashes, strict=True)
     ]
     path = workdir / OURS_CONFIG
     path.write_text('[server]\nanonymous = "write"\n' + "".join(users))

@@ -212,7 +212,7 @@ class Bench:
         made: list[WorkFolder] = []
         try:
             directories = []
-            for server, folder in zip(self.servers, folders):
+            for server, folder in zip(self.servers, folders, strict=True):
                 if folder is None:
                     directories.append(server.url.path)
                     continue
@@ -409,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(document, indent=1))
     if args.png is not None:
         toolreport.plot(args.png, document)
-    bad = any(row["corrupt"] or row["errors"] and row["scenario"] != "users_at_rate" for row in summary)
+    bad = any(row["corrupt"] or (row["errors"] and row["scenario"] != "users_at_rate") for row in summary)
     return 1 if bad else 0
 
 

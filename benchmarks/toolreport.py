@@ -159,7 +159,7 @@ def plot(path: Path, document: dict[str, Any]) -> None:
     lines = math.ceil(len(panels) / columns)
     figure, axes = plt.subplots(lines, columns, figsize=(4.6 * columns, 3.0 * lines), squeeze=False)
     names = [str(number) for number in range(1, len(servers) + 1)]
-    for axis, (scenario_label, name, rows) in zip(axes.flat, panels):
+    for axis, (scenario_label, name, rows) in zip(axes.flat, panels, strict=False):
         values = [value(row, name) or 0.0 for row in rows]
         bars = axis.bar(names, values, color="#4c72b0")
         axis.bar_label(bars, labels=[report._number(v) if v else "—" for v in values], fontsize=7)

@@ -306,7 +306,9 @@ class FTPClient:
         """A session to host:port, from the local address `source` if given."""
         loop = asyncio.get_running_loop()
         local = (source, 0) if source else None
-        _transport, control = await loop.create_connection(lambda: _Control(loop), host, port, local_addr=local)
+        _transport, control = await loop.create_connection(
+            lambda: _Control(loop), host, port, local_addr=local
+        )
         client = cls(host, control, source)
         try:
             await client.expect(None, 220)

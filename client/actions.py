@@ -132,7 +132,9 @@ async def _listing(shell: ShellContext, path: str, long: bool) -> list[RemoteEnt
         lines = {entry.name: entry.facts for entry in await client.list(path, mlsd=False)}
     except FTPReplyError:
         return entries
-    return [dataclasses.replace(entry, facts={**lines.get(entry.name, {}), **entry.facts}) for entry in entries]
+    return [
+        dataclasses.replace(entry, facts={**lines.get(entry.name, {}), **entry.facts}) for entry in entries
+    ]
 
 
 def _visible(entries: Iterable[RemoteEntry], hidden: bool) -> list[RemoteEntry]:
@@ -140,7 +142,9 @@ def _visible(entries: Iterable[RemoteEntry], hidden: bool) -> list[RemoteEntry]:
                   key=lambda entry: entry.name)  # fmt: skip
 
 
-async def _list_below(shell: ShellContext, parent: str, folders: list[str], *, long: bool, hidden: bool) -> None:
+async def _list_below(
+    shell: ShellContext, parent: str, folders: list[str], *, long: bool, hidden: bool
+) -> None:
     """`ls -R`: each folder's listing under a `path:` heading, depth first as ls does."""
     for name in folders:
         folder = f"{parent}/{name}" if parent != "." else name
@@ -149,7 +153,9 @@ async def _list_below(shell: ShellContext, parent: str, folders: list[str], *, l
         shell.print(f"{folder}:")
         for line in format_long(shown) if long else format_entries(shown):
             shell.print(line)
-        await _list_below(shell, folder, [entry.name for entry in shown if entry.is_dir], long=long, hidden=hidden)
+        await _list_below(
+            shell, folder, [entry.name for entry in shown if entry.is_dir], long=long, hidden=hidden
+        )
 
 
 def format_long(entries: Iterable[RemoteEntry]) -> list[str]:
@@ -176,7 +182,9 @@ def _mode_text(mode: str) -> str:
     mode = mode.removeprefix("0o")  # pyftpdlib writes 0o644
     if mode.isdigit() and set(mode) <= set("01234567"):
         bits = int(mode, 8)
-        return "".join(letter if bits & (1 << (8 - index)) else "-" for index, letter in enumerate("rwxrwxrwx"))
+        return "".join(
+            letter if bits & (1 << (8 - index)) else "-" for index, letter in enumerate("rwxrwxrwx")
+        )
     return "?" * 9
 
 

@@ -50,7 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
         "server", nargs="?", metavar="URL", help="ftp://[user[:password]@]host[:port][/folder], or just host"
     )
     parser.add_argument("-p", "--port", type=port_number, help="port (default 21, or the URL's)")
-    parser.add_argument("-u", "--user", help="log in as USER; default anonymous (or ~/.netrc's login for the host)")
+    parser.add_argument(
+        "-u", "--user", help="log in as USER; default anonymous (or ~/.netrc's login for the host)"
+    )
     parser.add_argument(
         "--password-file",
         metavar="FILE",
@@ -64,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         help='run these commands (separated by ";") and exit, e.g. -c "cd docs; get a.txt"',
     )
     parser.add_argument("--active", action="store_true", help="active mode data connections (EPRT/PORT)")
-    parser.add_argument("--tls", action="store_true", help="explicit FTPS (AUTH TLS), as an ftpes:// URL does")
+    parser.add_argument(
+        "--tls", action="store_true", help="explicit FTPS (AUTH TLS), as an ftpes:// URL does"
+    )
     parser.add_argument("--ca-file", metavar="PEM", help="trust this CA for FTPS (e.g. a private CA)")
     parser.add_argument("--insecure", action="store_true", help="FTPS without checking the certificate")
     parser.add_argument(
@@ -139,7 +143,9 @@ async def amain(arguments: argparse.Namespace, target: Target | None) -> int:
         try:
             tls_context = client_context(cafile=arguments.ca_file, verify=not arguments.insecure)
         except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
-            raise ShellError(f"--ca-file {arguments.ca_file}: {getattr(error, 'strerror', None) or error}") from None
+            raise ShellError(
+                f"--ca-file {arguments.ca_file}: {getattr(error, 'strerror', None) or error}"
+            ) from None
     shell = Shell(out=sys.stdout, err=sys.stderr, show_progress=interactive and sys.stdout.isatty(),
                   timeout=arguments.timeout, passive=not arguments.active, tls_context=tls_context)  # fmt: skip
     if interactive:

@@ -44,7 +44,7 @@ async def cat(shell: ShellContext, call: Call) -> None:
 
 def _run_program(command: str, path: Path, what: str) -> None:
     """Run $PAGER or $EDITOR on `path` on our terminal (blocking: called in a thread)."""
-    words = shlex.split(command) + [str(path)]
+    words = [*shlex.split(command), str(path)]
     try:
         status = subprocess.run(words, check=False).returncode
     except OSError as error:

@@ -161,7 +161,9 @@ async def pget(shell: ShellContext, call: Call) -> None:
     ranges = (state.load(size) if target.exists() else None) or split(size, count)
     resumed = sum(part.done for part in ranges)
     label = remote_paths.basename(remote)
-    progress = shell.progress = Progress(label, size, shell.out, start_at=resumed, show_bar=shell.show_progress)
+    progress = shell.progress = Progress(
+        label, size, shell.out, start_at=resumed, show_bar=shell.show_progress
+    )
     descriptor = os.open(target, os.O_RDWR | os.O_CREAT, 0o644)
     clients = [client]
     loop = asyncio.get_running_loop()

@@ -195,7 +195,9 @@ class Shell:
     async def _reconnect_before(self) -> None:
         """Reconnect before a command; if that fails, say what was lost first."""
         client = self.client
-        where = f"{client.host}:{client.port}" if client is not None else self.target and self.target.display()
+        where = (
+            f"{client.host}:{client.port}" if client is not None else self.target and self.target.display()
+        )
         lost = self.cache.lost or f"Connection to {where} lost"
         try:
             await self.reconnect()

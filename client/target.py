@@ -91,7 +91,9 @@ def parse_target(text: str) -> Target:
     user = urllib.parse.unquote(parts.username) if parts.username is not None else None
     password = urllib.parse.unquote(parts.password) if parts.password is not None else None
     path = urllib.parse.unquote(parts.path[1:]) if parts.path.startswith("/") else ""
-    return Target(host, port or DEFAULT_PORT, user or None, password if user else None, path, scheme == "ftpes")
+    return Target(
+        host, port or DEFAULT_PORT, user or None, password if user else None, path, scheme == "ftpes"
+    )
 
 
 def _bracket_bare_ipv6(url: str) -> str:

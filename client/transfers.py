@@ -108,7 +108,9 @@ async def download(shell: ShellContext, remote: str, target: Path, *, resume: bo
     if resume and total is not None and offset >= total:
         shell.print(f"{label}: already complete ({format_size(offset)})")
         return 0
-    progress = shell.progress = Progress(label, total, shell.out, start_at=offset, show_bar=shell.show_progress)
+    progress = shell.progress = Progress(
+        label, total, shell.out, start_at=offset, show_bar=shell.show_progress
+    )
     sink = LocalSink(target, offset)
     shell.transfer_state = f"getting {label}"
     try:
@@ -143,7 +145,9 @@ async def upload(shell: ShellContext, source: Path, remote: str, *, resume: bool
     if resume and offset == total:
         shell.print(f"{label}: already complete ({format_size(offset)})")
         return 0
-    progress = shell.progress = Progress(label, total, shell.out, start_at=offset, show_bar=shell.show_progress)
+    progress = shell.progress = Progress(
+        label, total, shell.out, start_at=offset, show_bar=shell.show_progress
+    )
     shell.transfer_state = f"sending {label}"
     local_file = await asyncio.to_thread(open, source, "rb")
     try:

@@ -73,9 +73,7 @@ def perm_fact(is_dir: bool, permissions: frozenset[str]) -> str:
 ALL_FACTS = ("type", "size", "modify", "perm", "unique")
 
 
-def format_facts(
-    info: FileInfo, permissions: frozenset[str], chosen: tuple[str, ...] = ALL_FACTS
-) -> str:
+def format_facts(info: FileInfo, permissions: frozenset[str], chosen: tuple[str, ...] = ALL_FACTS) -> str:
     """`type=file;size=12;modify=...;perm=...;unique=...;` (without the name).
 
     `chosen` is the fact list a client picked with OPTS MLST.

@@ -23,9 +23,21 @@ class LineTooLong(Exception):
 
 class ControlConnection(asyncio.Protocol):
     __slots__ = (
-        "transport", "_on_made", "_limit", "_buffer", "_discarding", "_waiter", "_eof", "_lost",
-        "_reading_paused", "_writing_paused", "_drain_waiter", "_closed", "_tls", "awaits_tls",
+        "_buffer",
+        "_closed",
+        "_discarding",
+        "_drain_waiter",
+        "_eof",
+        "_limit",
+        "_lost",
+        "_on_made",
+        "_reading_paused",
+        "_tls",
+        "_waiter",
+        "_writing_paused",
+        "awaits_tls",
         "source",
+        "transport",
     )  # fmt: skip
 
     def __init__(

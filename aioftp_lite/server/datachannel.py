@@ -35,6 +35,7 @@ DataStreams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 # (an upload straight into blocks: transfers/blocks.py).
 ReceiverFactory = Callable[[asyncio.StreamReader], "DataProtocol"]
 
+
 class DataTLSRefused(FTPError):
     """A protected data connection that did not resume the control connection's TLS session.
 
@@ -147,7 +148,7 @@ class _Active:
 class DataChannel:
     """The pending data connection of one session, consumed by the next transfer."""
 
-    __slots__ = ("_peer_host", "_limit", "_pending", "_proxy")
+    __slots__ = ("_limit", "_peer_host", "_pending", "_proxy")
 
     def __init__(self, peer_host: str, buffer_limit: int, proxy: ProxyPolicy | None = None) -> None:
         self._peer_host = normalize_host(peer_host)
@@ -174,7 +175,10 @@ class DataChannel:
         self._pending = _Active(address)
 
     async def open(
-        self, timeout: float | None, tls: ssl.SSLContext | None = None, receiver: ReceiverFactory | None = None
+        self,
+        timeout: float | None,
+        tls: ssl.SSLContext | None = None,
+        receiver: ReceiverFactory | None = None,
     ) -> DataConnection:
         """Accept or connect the data connection, within `timeout` seconds.
 
@@ -296,10 +300,8 @@ class DataConnection:
     @property
     def tcp_socket(self) -> socket.socket | None:
         """The socket under the connection, for its TCP state (None once closed)."""
-        if self._streams is not None:
-            sock = self._streams[1].get_extra_info("socket")  # uvloop: a view of its own socket
-        else:
-            sock = self._socket
+        # (uvloop: a view of its own socket)
+        sock = self._streams[1].get_extra_info("socket") if self._streams is not None else self._socket
         return sock if sock is not None and sock.fileno() >= 0 else None
 
     async def close(self) -> None:

@@ -86,13 +86,18 @@ class AcceptFailureLog:
 
     def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         error = context.get("exception")
-        if isinstance(error, OSError) and error.errno in _OUT_OF_RESOURCES and "accept" in context.get("message", ""):
+        if (
+            isinstance(error, OSError)
+            and error.errno in _OUT_OF_RESOURCES
+            and "accept" in context.get("message", "")
+        ):
             self._failures += 1
             now = loop.time()
             if now >= self._next_report:
                 log.warning(
                     "out of resources (%s): new connections wait until sessions end (%d failed accepts)",
-                    os.strerror(error.errno or 0), self._failures,
+                    os.strerror(error.errno or 0),
+                    self._failures,
                 )
                 self._next_report, self._failures = now + self._interval, 0
             return

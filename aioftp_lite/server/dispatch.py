@@ -65,9 +65,7 @@ class CommandSpec:
 COMMANDS: dict[str, CommandSpec] = {}
 
 # Commands of RFC 959 and common extensions that we know of but do not offer: 502, not 500.
-NOT_IMPLEMENTED = frozenset(
-    {"ACCT", "SMNT", "REIN", "ADAT", "XRSQ", "XSEM"}
-)
+NOT_IMPLEMENTED = frozenset({"ACCT", "SMNT", "REIN", "ADAT", "XRSQ", "XSEM"})
 
 
 def command(
@@ -77,7 +75,7 @@ def command(
     login: bool = True,
     permission: str | None = None,
     syntax: str = "",
-    help: str = "",  # noqa: A002 - the natural name here
+    help: str = "",
     feature: str | None = None,
     during_transfer: bool = False,
     offered: Callable[[ServerConfig], bool] | None = None,

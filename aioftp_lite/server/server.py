@@ -1,8 +1,8 @@
 """The listening server: accept control connections, apply connection limits, shut down.
 
-    async with Server(root="ftp-root", host="127.0.0.1", port=0) as server:
-        print(server.port)
-        await server.serve_forever()
+async with Server(root="ftp-root", host="127.0.0.1", port=0) as server:
+    print(server.port)
+    await server.serve_forever()
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from ..auth import Account, Authenticator, UserEntry
 from ..cluster.state import LocalState, SharedState, address_key
@@ -66,7 +66,9 @@ class ServerContext:
         if config.state_url is not None:
             from ..cluster.redis_state import RedisState  # only cluster nodes need redis-py
 
-            self.state = RedisState(config.state_url, self.defender, config.state_timeout, config.state_node_ttl)
+            self.state = RedisState(
+                config.state_url, self.defender, config.state_timeout, config.state_node_ttl
+            )
         self._user_entries: dict[str, tuple[str, UserEntry]] = {}  # --user name: (password, entry)
         self._storage_factory = storage_factory
         # Without a factory, the local disk: its storages are made when the accounts are configured.
@@ -99,7 +101,9 @@ class ServerContext:
             self.open_local_storages()
         budget = self.authenticator.budget
         budget.cpu_share, budget.max_waiting, budget.max_wait = (
-            config.login_hash_cpu, config.login_queue, config.login_queue_wait
+            config.login_hash_cpu,
+            config.login_queue,
+            config.login_queue_wait,
         )
         self.defender.configure(
             config.max_login_failures, config.login_failure_window, config.ban_seconds,
@@ -140,9 +144,12 @@ class Server:
         self._storage_factory = storage_factory
         self._hooks = (
             Hooks(
-                hooks, self.config.hooks, concurrency=self.config.hook_concurrency,
-                queue=self.config.hook_queue, timeout=self.config.hook_timeout,
-            )  # fmt: skip
+                hooks,
+                self.config.hooks,
+                concurrency=self.config.hook_concurrency,
+                queue=self.config.hook_queue,
+                timeout=self.config.hook_timeout,
+            )
             if hooks is not None or self.config.hooks
             else None
         )
@@ -205,7 +212,8 @@ class Server:
         if self.config.max_connections is None:
             log.info(
                 "connection limit %s (from %s open files; --max-connections sets it)",
-                self.max_connections or "none", descriptors if descriptors is not None else "unlimited",
+                self.max_connections or "none",
+                descriptors if descriptors is not None else "unlimited",
             )
 
     def _add_event_sinks(self, context: ServerContext) -> None:
@@ -275,7 +283,9 @@ class Server:
                 except ValueError:
                     home = account.home.parts[1:]
                 prefix = "/".join(part for part in (config.s3_prefix, *home) if part not in ("", ".", ".."))
-                storage = storages[account.home] = S3Storage(client, prefix, config.chunk_size, config.s3_part_size)
+                storage = storages[account.home] = S3Storage(
+                    client, prefix, config.chunk_size, config.s3_part_size
+                )
             return storage
 
         return storage_for
@@ -350,7 +360,7 @@ class Server:
             await self._s3_client.close()
             self._s3_client = None
 
-    async def __aenter__(self) -> Server:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -395,8 +405,12 @@ class Server:
             try:
                 await control.start_tls(self.context.tls.for_connection(), self.config.data_timeout or None)
             except OSError as error:  # ssl.SSLError, a timeout, a reset
-                log.info("%s:%s no TLS handshake on the implicit FTPS port: %s", *peer[:2], error or "timed out")
-                self.context.events.emit(TLSHandshake(f"{normalize_host(peer_host)}:{peer[1]}", False, str(error)))
+                log.info(
+                    "%s:%s no TLS handshake on the implicit FTPS port: %s", *peer[:2], error or "timed out"
+                )
+                self.context.events.emit(
+                    TLSHandshake(f"{normalize_host(peer_host)}:{peer[1]}", False, str(error))
+                )
                 control.transport.abort()
                 return
             self.context.events.emit(TLSHandshake(f"{normalize_host(peer_host)}:{peer[1]}", True))
@@ -450,7 +464,9 @@ class Server:
         host = normalize_host(peer_host)
         state = self.context.state
         if await state.is_banned(host):
-            return "banned", Reply(Code.SERVICE_UNAVAILABLE, "Too many failed logins from your address, try later")
+            return "banned", Reply(
+                Code.SERVICE_UNAVAILABLE, "Too many failed logins from your address, try later"
+            )
         limit = self.max_connections
         if limit and len(self._sessions) >= limit and self._staying() >= limit:
             return "limit", Reply(Code.SERVICE_UNAVAILABLE, "Too many connections, try again later")

@@ -56,10 +56,28 @@ class Session:
     # 1 KiB of each one's memory (idle_conns, with DataChannel's slots: 8.0 -> 6.6 KiB per session;
     # 3.8 KiB since the control connection is a bare protocol and the idle timer is shared).
     __slots__ = (
-        "context", "config", "_control", "peer_host", "peer", "_local_host", "login", "params",
-        "security", "cwd", "rename_from", "_data", "transfer", "transfer_progress", "quit_requested",
-        "rate_limiters", "shutting_down", "data_connected", "_last_activity", "_last_reply", "_loop",
+        "_control",
+        "_data",
+        "_last_activity",
+        "_last_reply",
+        "_local_host",
+        "_loop",
         "_stall_watch",
+        "config",
+        "context",
+        "cwd",
+        "data_connected",
+        "login",
+        "params",
+        "peer",
+        "peer_host",
+        "quit_requested",
+        "rate_limiters",
+        "rename_from",
+        "security",
+        "shutting_down",
+        "transfer",
+        "transfer_progress",
     )  # fmt: skip
 
     def __init__(
@@ -263,7 +281,10 @@ class Session:
         end_session = False
         try:
             if self.config.require_tls and not self.security.protect_data:
-                raise FTPError(Code.PROTECTION_REQUIRED, "Data connections must be protected: send PBSZ 0 and PROT P first")
+                raise FTPError(
+                    Code.PROTECTION_REQUIRED,
+                    "Data connections must be protected: send PBSZ 0 and PROT P first",
+                )
             if not self.data.is_pending:  # 425 at once, as vsftpd does, rather than 150 then 425
                 raise FTPError(Code.CANT_OPEN_DATA, "Use PORT, EPRT, PASV or EPSV first")
             await self.reply(Code.FILE_STATUS_OK, opening)
@@ -314,7 +335,9 @@ class Session:
         self, verb: str, path: PurePosixPath, moved: int, elapsed: float, reply: Reply, strategy: str
     ) -> None:
         code = reply.code
-        result = "ok" if code == Code.CLOSING_DATA else "aborted" if code == Code.TRANSFER_ABORTED else "failed"
+        result = (
+            "ok" if code == Code.CLOSING_DATA else "aborted" if code == Code.TRANSFER_ABORTED else "failed"
+        )
         args = (self.peer, self._user, verb, str(path), moved, elapsed, result, str(reply), strategy)
         direction = DIRECTIONS.get(verb)
         if direction is None:

@@ -226,7 +226,9 @@ class LocalStorage(Storage):
 
     def reserved_name(self, name: str) -> str | None:
         # A user file so named would be taken for a crash leftover and deleted at the next start.
-        return f"File names ending in {PARTIAL_SUFFIX} are reserved" if name.endswith(PARTIAL_SUFFIX) else None
+        return (
+            f"File names ending in {PARTIAL_SUFFIX} are reserved" if name.endswith(PARTIAL_SUFFIX) else None
+        )
 
     # --- metadata -------------------------------------------------------------------
     async def stat(self, path: PurePosixPath) -> FileInfo:
@@ -350,7 +352,7 @@ class LocalStorage(Storage):
             try:
                 fd = self._jail.open(_names(path), os.O_RDONLY | os.O_NONBLOCK)
             except OSError as error:
-                raise _not_regular() if error.errno == errno.ENXIO else error  # a socket file
+                raise _not_regular() if error.errno == errno.ENXIO else error from None  # a socket file
             size = _regular(fd).st_size
             # Unbuffered: sendfile reads the descriptor itself, and read_chunk asks for whole chunks.
             raw = open(fd, "rb", buffering=0)  # noqa: SIM115 - closed by the reader
@@ -392,7 +394,7 @@ class LocalStorage(Storage):
                 fd = os.open(name, flags | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666,
                              dir_fd=folder)  # fmt: skip
             except OSError as error:
-                raise _not_regular() if error.errno == errno.ENXIO else error  # a FIFO nobody reads
+                raise _not_regular() if error.errno == errno.ENXIO else error from None  # a FIFO nobody reads
             _regular(fd)
             raw = open(fd, "ab" if mode is WriteMode.APPEND else "r+b")  # noqa: SIM115 - the writer's
             if offset:

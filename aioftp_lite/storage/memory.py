@@ -48,7 +48,9 @@ def _info(name: str, node: _Node) -> FileInfo:
 
 
 class MemoryWriter(FileWriter):
-    def __init__(self, storage: MemoryStorage, folder: _Folder, name: str, mode: WriteMode, offset: int) -> None:
+    def __init__(
+        self, storage: MemoryStorage, folder: _Folder, name: str, mode: WriteMode, offset: int
+    ) -> None:
         self._storage = storage
         self._folder, self._name, self._mode = folder, name, mode
         existing = folder.children.get(name)

@@ -96,7 +96,9 @@ class S3Reader(FileReader):
         self._client, self._body = client, body
         self._chunk_size = chunk_size
         self.size = size
-        self._chunks: asyncio.Queue[bytes | Exception] = asyncio.Queue(max(1, min(READ_AHEAD // chunk_size, 64)))
+        self._chunks: asyncio.Queue[bytes | Exception] = asyncio.Queue(
+            max(1, min(READ_AHEAD // chunk_size, 64))
+        )
         self._filler: asyncio.Task[None] | None = None
         self._done = body is None
 
@@ -104,7 +106,7 @@ class S3Reader(FileReader):
         try:
             while chunk := await self._client.read_full(self._body, self._chunk_size):
                 await self._chunks.put(chunk)
-        except Exception as error:  # the reader raises it where the server expects it
+        except Exception as error:  # noqa: BLE001 - the reader raises it where the server expects it
             await self._chunks.put(error)
             return
         await self._chunks.put(b"")
@@ -114,7 +116,9 @@ class S3Reader(FileReader):
             return b""
         if self._filler is None:
             self._filler = asyncio.create_task(self._fill())
-        chunk = self._chunks.get_nowait() if not self._chunks.empty() else await self._next_or_end(self._filler)
+        chunk = (
+            self._chunks.get_nowait() if not self._chunks.empty() else await self._next_or_end(self._filler)
+        )
         if isinstance(chunk, Exception):
             self._done = True
             raise chunk
@@ -364,4 +368,3 @@ async def open_s3(settings: S3Settings) -> S3Client:
         await client.close()
         raise
     return client
-

@@ -55,7 +55,7 @@ def store_error(error: BaseException) -> OSError:
         details = error.response.get("Error", {})
         code = str(details.get("Code", ""))
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code in _NOT_FOUND_CODES or status == 404 and code != "NoSuchBucket":
+        if code in _NOT_FOUND_CODES or (status == 404 and code != "NoSuchBucket"):
             return FileNotFoundError(errno.ENOENT, "No such file or directory")
         if code in _CREDENTIAL_CODES:
             return StoreError(f"Object store refused the credentials ({code})")
@@ -205,7 +205,9 @@ class S3Client:
         answer = await self._call("upload_part", Key=key, UploadId=upload, PartNumber=number, Body=data)
         return answer["ETag"]  # type: ignore[no-any-return]
 
-    async def copy_part(self, key: str, upload: str, number: int, source_key: str, start: int, end: int) -> str:
+    async def copy_part(
+        self, key: str, upload: str, number: int, source_key: str, start: int, end: int
+    ) -> str:
         answer = await self._call(
             "upload_part_copy", Key=key, UploadId=upload, PartNumber=number,
             CopySource={"Bucket": self.bucket, "Key": source_key}, CopySourceRange=f"bytes={start}-{end}",

@@ -102,7 +102,7 @@ class S3Writer(FileWriter):
             if self._upload is None:
                 await self._client.put(self._key, last)
             else:
-                if last or not self._parts and not self._in_flight:
+                if last or (not self._parts and not self._in_flight):
                     await self._send(last)
                 await asyncio.gather(*self._in_flight)
                 self._in_flight.clear()

@@ -147,7 +147,9 @@ async def test_active_mode_download_and_upload(server: Server, root: Path, tmp_p
     assert sha256(root / "active-up.bin") == hashlib.sha256(content).hexdigest()
 
 
-async def test_missing_file_is_an_error_and_creates_nothing(server: Server, root: Path, tmp_path: Path) -> None:
+async def test_missing_file_is_an_error_and_creates_nothing(
+    server: Server, root: Path, tmp_path: Path
+) -> None:
     assert CURL is not None
     local = tmp_path / "nothing.bin"
     process = await asyncio.create_subprocess_exec(

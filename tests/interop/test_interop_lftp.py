@@ -68,7 +68,9 @@ async def test_second_reverse_mirror_sends_only_what_changed(server: Server, roo
         await lftp(server.port, "mirror -R site site", home, **anonymous)
     assert checksums(root / "site") == checksums(source)
     # The server logs every transfer: lftp compared the listing and sent only the change.
-    stored = [m.group(1) for r in caplog.records if (m := re.search(r" STOR (/.*): \d+ bytes", r.getMessage()))]
+    stored = [
+        m.group(1) for r in caplog.records if (m := re.search(r" STOR (/.*): \d+ bytes", r.getMessage()))
+    ]
     assert stored == ["/site/readme.txt"]
 
     await lftp(server.port, "mirror site back", home, **anonymous)

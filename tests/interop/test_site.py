@@ -78,7 +78,9 @@ async def test_mfmt_on_the_memory_backend(root: Path) -> None:
 
 
 @pytest.mark.skipif(LFTP is None, reason="lftp is not installed (apt-get install lftp)")
-async def test_lftp_reverse_mirror_verbose_keeps_times_and_modes(server: Server, root: Path, tmp_path: Path) -> None:
+async def test_lftp_reverse_mirror_verbose_keeps_times_and_modes(
+    server: Server, root: Path, tmp_path: Path
+) -> None:
     source = tmp_path / "source"
     source.mkdir()
     (source / "script.sh").write_bytes(b"#!/bin/sh\necho hi\n")

@@ -246,7 +246,9 @@ async def test_password_checks_run_at_a_lower_priority_than_the_event_loop(root:
     async with serve(root) as server, Clients(server.port) as clients:
         assert await attempt(clients, PASSWORD) == 230
         # Python names no OS threads: the hashing thread is the one with the lower priority.
-        niceness = [os.getpriority(os.PRIO_PROCESS, int(task.name)) for task in Path("/proc/self/task").iterdir()]
+        niceness = [
+            os.getpriority(os.PRIO_PROCESS, int(task.name)) for task in Path("/proc/self/task").iterdir()
+        ]
         assert HASH_THREAD_NICENESS in niceness, niceness
         assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < HASH_THREAD_NICENESS
 

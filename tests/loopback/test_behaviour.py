@@ -253,7 +253,7 @@ async def test_read_only_refuses_every_write(root: Path, user: str) -> None:
             return {"codes": codes, "reads": reads}
 
         out = await in_thread(session)
-    assert out["codes"] == {line: 550 for line in [*WRITES, "ftplib STOR"]}
+    assert out["codes"] == dict.fromkeys([*WRITES, "ftplib STOR"], 550)
     reads = out["reads"]
     assert reads["RETR"] == b"keep me" and reads["NLST"] == ["folder", "keep.txt"]
     assert reads["MLSD"] == {"folder": "el", "keep.txt": "r"}  # perm facts admit no write
@@ -283,6 +283,7 @@ async def test_writes_are_refused_quickly_in_read_only_mode(root: Path) -> None:
 async def test_names_of_uploads_in_progress_are_reserved(server, root) -> None:
     """A user file named like a partial upload would be deleted as a crash leftover at the
     next start: creating one is refused with 553, and nothing appears on disk."""
+
     def attempts() -> list[str]:
         client = connect_ftplib(server.port)
         codes = []

@@ -17,11 +17,50 @@ from tests.support.control import RawControl, assert_multiline_shape
 from tests.support.threads import in_thread
 
 # Every command the issue lists (issue 2, point 3), plus the X-variants.
-ALL_VERBS = (
-    "USER PASS QUIT NOOP SYST FEAT OPTS HELP STAT TYPE MODE STRU ALLO PWD CWD CDUP MKD RMD DELE "
-    "RNFR RNTO LIST NLST MLSD MLST SIZE MDTM RETR STOR STOU APPE REST ABOR PASV EPSV PORT EPRT "
-    "XPWD XCWD XCUP XMKD XRMD"
-).split()
+ALL_VERBS = [
+    "USER",
+    "PASS",
+    "QUIT",
+    "NOOP",
+    "SYST",
+    "FEAT",
+    "OPTS",
+    "HELP",
+    "STAT",
+    "TYPE",
+    "MODE",
+    "STRU",
+    "ALLO",
+    "PWD",
+    "CWD",
+    "CDUP",
+    "MKD",
+    "RMD",
+    "DELE",
+    "RNFR",
+    "RNTO",
+    "LIST",
+    "NLST",
+    "MLSD",
+    "MLST",
+    "SIZE",
+    "MDTM",
+    "RETR",
+    "STOR",
+    "STOU",
+    "APPE",
+    "REST",
+    "ABOR",
+    "PASV",
+    "EPSV",
+    "PORT",
+    "EPRT",
+    "XPWD",
+    "XCWD",
+    "XCUP",
+    "XMKD",
+    "XRMD",
+]
 
 
 # --- login and session ---------------------------------------------------------------

@@ -62,7 +62,9 @@ def serving(root: Path, *hooks: HookSpec, **settings: Any) -> Server:
 
 async def test_a_command_hook_gets_the_upload_in_its_environment(root: Path, tmp_path: Path) -> None:
     out = tmp_path / "env.json"
-    async with serving(root, HookSpec("upload_done", (sys.executable, "-c", DUMP_ENVIRONMENT, str(out)))) as server:
+    async with serving(
+        root, HookSpec("upload_done", (sys.executable, "-c", DUMP_ENVIRONMENT, str(out)))
+    ) as server:
         reply = await in_thread(lambda: upload(server.port, "report.csv", b"a,b\n1,2\n"))
         assert reply.startswith("226")
         await wait_for(lambda: out.exists() and out.stat().st_size > 0)
@@ -218,7 +220,12 @@ async def test_python_callbacks_see_logins_and_transfers_and_a_failing_one_is_ha
             await wait_for(lambda: len(seen) == 3)
     login, up, down = seen
     assert isinstance(login, LoginSucceeded) and login.user == USER and not login.anonymous
-    assert isinstance(up, TransferDone) and (up.direction, up.path, up.size, up.result) == ("upload", "/a.txt", 5, "ok")
+    assert isinstance(up, TransferDone) and (up.direction, up.path, up.size, up.result) == (
+        "upload",
+        "/a.txt",
+        5,
+        "ok",
+    )
     assert isinstance(down, TransferDone) and (down.direction, down.size) == ("download", 5)
     assert any("mkdir hook failed: a bug in the hook" in record.getMessage() for record in caplog.records)
 

@@ -70,7 +70,10 @@ async def test_max_connections_refuses_the_extra_client_with_421(root: Path) -> 
 
 
 async def test_max_connections_per_ip_counts_each_address(root: Path) -> None:
-    async with serve(root, max_connections_per_ip=2) as server, Clients(server.port, (USER, PASSWORD)) as clients:
+    async with (
+        serve(root, max_connections_per_ip=2) as server,
+        Clients(server.port, (USER, PASSWORD)) as clients,
+    ):
         for _ in range(2):
             assert (await clients.connect())[1] == 220
         extra, code = await clients.connect()
@@ -201,7 +204,10 @@ async def test_failed_login_answers_after_the_configured_delay(root: Path) -> No
 async def test_repeated_failures_ban_the_address_until_the_ban_expires(root: Path) -> None:
     # Loopback is safelisted by default (never banned): this test empties the safelist.
     settings = {"max_login_failures": 3, "login_failure_window": 30.0, "ban_seconds": 1.5, "ban_safelist": ()}
-    async with serve(root, login_failure_delay=0.01, **settings) as server, Clients(server.port, (USER, PASSWORD)) as clients:
+    async with (
+        serve(root, login_failure_delay=0.01, **settings) as server,
+        Clients(server.port, (USER, PASSWORD)) as clients,
+    ):
         control, _ = await clients.connect()
         earlier, _ = await clients.connect()  # opened before the ban
         for _attempt in range(3):
@@ -248,7 +254,10 @@ def free_port_range(size: int) -> tuple[int, int]:
 
 async def test_passive_ports_stay_in_the_range_and_exhaustion_gives_425(root: Path) -> None:
     low, high = free_port_range(2)
-    async with serve(root, passive_ports=(low, high)) as server, Clients(server.port, (USER, PASSWORD)) as clients:
+    async with (
+        serve(root, passive_ports=(low, high)) as server,
+        Clients(server.port, (USER, PASSWORD)) as clients,
+    ):
         first, second, third = [(await clients.connect())[0] for _ in range(3)]
         for control in (first, second, third):
             await control.login()
@@ -269,7 +278,10 @@ async def test_passive_ports_stay_in_the_range_and_exhaustion_gives_425(root: Pa
 
 async def test_masquerade_address_is_announced_in_pasv(root: Path) -> None:
     (root / "small.txt").write_bytes(b"hello\r\n")
-    async with serve(root, masquerade_address="203.0.113.7") as server, Clients(server.port, (USER, PASSWORD)) as clients:
+    async with (
+        serve(root, masquerade_address="203.0.113.7") as server,
+        Clients(server.port, (USER, PASSWORD)) as clients,
+    ):
         control, _ = await clients.connect()
         await control.login()
         code, text = await control.command("PASV")

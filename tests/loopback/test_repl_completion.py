@@ -98,7 +98,16 @@ def test_classify(text: str, kind: Arg, word: str) -> None:
 
 def test_command_names(cache: ListingCache, local: Path) -> None:
     completer = make_completer(cache, local)
-    assert texts(complete(completer, "m")) == ["mdelete", "mget", "mirror", "mkdir", "more", "mput", "mrm", "mv"]
+    assert texts(complete(completer, "m")) == [
+        "mdelete",
+        "mget",
+        "mirror",
+        "mkdir",
+        "more",
+        "mput",
+        "mrm",
+        "mv",
+    ]
     assert texts(complete(completer, "he")) == ["help"]
     assert "quit" in texts(complete(completer, "")) and "bye" in texts(complete(completer, ""))
     assert texts(complete(completer, "help rm")) == ["rm", "rmdir"]

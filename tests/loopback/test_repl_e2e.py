@@ -176,7 +176,7 @@ class SlowDownloads(LocalStorage):
 async def test_ctrl_c_aborts_a_transfer_and_get_c_resumes(root: Path, local: Path) -> None:
     (root / "big.bin").write_bytes(os.urandom(2 * 1024 * 1024))
     factory = lambda account: SlowDownloads(account.home, chunk_size=64 * 1024)
-    async with Server(root=root, host="127.0.0.1", port=0, storage_factory=factory) as server:
+    async with Server(root=root, host="127.0.0.1", port=0, storage_factory=factory) as server:  # noqa: SIM117
         async with running_repl(server.port, local) as repl:  # (the port is known only once it runs)
             repl.keys("get big.bin\r")
             partial = local / "big.bin"
@@ -224,7 +224,9 @@ async def test_a_lost_connection_is_one_line_and_open_reconnects(tree: Path, loc
             "(type `open` to reconnect)"
         )
         assert repl.shell.client is None
-        assert toolbar(repl.shell)[0][1] == f" disconnected from 127.0.0.1:{port}: the next command reconnects"
+        assert (
+            toolbar(repl.shell)[0][1] == f" disconnected from 127.0.0.1:{port}: the next command reconnects"
+        )
         async with Server(root=tree, host="127.0.0.1", port=port):
             await repl.line("open")
             await repl.line("get a.txt")

@@ -95,7 +95,9 @@ def assert_cut_and_session_goes_on(client: Client, data: socket.socket, root: Pa
 
 
 @contextmanager
-def running(root: Path, loop: Callable[..., object], tls_cert: Path | None, **settings: object) -> Iterator[int]:
+def running(
+    root: Path, loop: Callable[..., object], tls_cert: Path | None, **settings: object
+) -> Iterator[int]:
     with server_in_thread(root, loop, data_timeout=DATA_TIMEOUT, tls_cert=tls_cert, **settings) as port:
         yield port
 

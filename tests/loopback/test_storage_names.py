@@ -44,7 +44,11 @@ def test_the_server_package_names_no_backend() -> None:
     found = []
     for path in sorted(SERVER.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[-1] in ("local", "memory"):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and node.module.split(".")[-1] in ("local", "memory")
+            ):
                 found.append(f"{path.relative_to(SERVER)}:{node.lineno} from {node.module}")
             if isinstance(node, ast.Name) and node.id in ("LocalStorage", "PARTIAL_SUFFIX"):
                 found.append(f"{path.relative_to(SERVER)}:{node.lineno} {node.id}")

@@ -51,7 +51,7 @@ async def test_overlapping_stous_get_distinct_names_and_keep_every_upload(server
 
     names = await asyncio.gather(*(run(index) for index in range(clients)))
     assert len(set(names)) == clients, names
-    for name, payload in zip(names, payloads):
+    for name, payload in zip(names, payloads, strict=True):
         assert hashlib.sha256((root / name).read_bytes()).digest() == hashlib.sha256(payload).digest(), name
     assert sorted(p.name for p in root.iterdir()) == sorted(names)
     reports = [name for name in names if name.startswith("report.")]
@@ -81,7 +81,9 @@ class CountingStorage(LocalStorage):
 async def test_600_stous_in_a_row_cost_the_same_each(root: Path) -> None:
     storage = CountingStorage(root)
     rounds = 600
-    async with Server(root=root, host="127.0.0.1", port=0, storage_factory=lambda _account: storage) as server:
+    async with Server(
+        root=root, host="127.0.0.1", port=0, storage_factory=lambda _account: storage
+    ) as server:
 
         def session() -> tuple[list[str], list[int], list[float]]:
             control = RawControl(server.port)

@@ -146,5 +146,3 @@ def test_after_one_refusal_even_a_resumed_session_is_refused(certs: Certificates
     resumed, accepted = handshake(ticket)[:2]
     assert resumed  # the intruder's own ticket does resume...
     assert not accepted  # ...but proves nothing now
-
-

@@ -222,7 +222,9 @@ def test_on_uvloop_too(root: Path, certs: Certificates) -> None:
     assert code == 522
 
 
-async def test_sessions_on_the_implicit_port_are_held_to_resuming_too(root: Path, certs: Certificates) -> None:
+async def test_sessions_on_the_implicit_port_are_held_to_resuming_too(
+    root: Path, certs: Certificates
+) -> None:
     secret = os.urandom(300_000)
     (root / "secret.bin").write_bytes(secret)
 
@@ -277,9 +279,13 @@ async def run_tool(*command: str, cwd: Path | None = None, env: dict[str, str] |
 class ImplicitFTP_TLS(ResumingFTP_TLS):
     """ftplib on an implicit FTPS port: TLS from the first byte."""
 
-    def connect(self, host: str = "", port: int = 0, timeout: float = -999, source_address: Any = None) -> str:
+    def connect(
+        self, host: str = "", port: int = 0, timeout: float = -999, source_address: Any = None
+    ) -> str:
         self.host, self.port = host, port
-        self.sock = self.context.wrap_socket(socket.create_connection((host, port), TIMEOUT), server_hostname=host)
+        self.sock = self.context.wrap_socket(
+            socket.create_connection((host, port), TIMEOUT), server_hostname=host
+        )
         self.af = self.sock.family
         self.file = self.sock.makefile("r", encoding=self.encoding)
         self.welcome = self.getresp()

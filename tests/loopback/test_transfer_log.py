@@ -24,7 +24,9 @@ def _strategies(caplog: pytest.LogCaptureFixture) -> dict[str, str]:
     return found
 
 
-async def test_the_log_line_names_each_transfer_strategy(root: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_log_line_names_each_transfer_strategy(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     (root / "big.bin").write_bytes(os.urandom(300_000))
     (root / "lines.txt").write_bytes(b"line\n" * 1000)
 

@@ -344,5 +344,3 @@ async def test_abor_without_a_transfer(server: Server, root: Path) -> None:
 
 
 # --- TYPE A and TYPE I --------------------------------------------------------------
-
-

@@ -62,7 +62,9 @@ def test_trickled_then_bulk_upload_arrives_whole(server_port: int, tmp_path: Pat
     assert digest(bytes(tail)) == digest(payload[5 * MiB + 7 :])
 
 
-def test_resumed_upload_writes_at_the_offset_and_ends_the_file_there(server_port: int, tmp_path: Path) -> None:
+def test_resumed_upload_writes_at_the_offset_and_ends_the_file_there(
+    server_port: int, tmp_path: Path
+) -> None:
     old = os.urandom(8 * MiB)
     (tmp_path / "big.bin").write_bytes(old)
     new = os.urandom(2 * MiB + 5)

@@ -73,7 +73,11 @@ def test_measures_our_server_by_url_reports_json_and_png_and_cleans_up(tmp_path:
     for row in document["summary"]:
         assert row["errors"] == 0 and row["corrupt"] == 0, row
         assert row["server_cpu_s"] is not None and row["server_cpu_s"] >= 0, row
-    (small,), (logins,), (big,) = rows(document, "many_small"), rows(document, "conn_login"), rows(document, "retr_big")
+    (small,), (logins,), (big,) = (
+        rows(document, "many_small"),
+        rows(document, "conn_login"),
+        rows(document, "retr_big"),
+    )
     assert small["metrics"]["files/s"] > 0 and small["bytes"] == 8 * 3 * 64 * 1024
     assert small["logins"] == 8 and small["cpu_s_per_gib"] is not None
     assert logins["metrics"]["logins/s"] > 0 and logins["logins"] > 0 and logins["bytes"] == 0
@@ -120,8 +124,12 @@ def test_compare_interleaves_rounds_and_gives_ratios_against_the_first(tmp_path:
     for row in (first, second):
         assert row["errors"] == 0 and row["corrupt"] == 0 and row["metrics"]["files/s"] > 0
     assert first["ratios"]["files/s"] == pytest.approx(1.0)
-    assert second["ratios"]["files/s"] == pytest.approx(second["metrics"]["files/s"] / first["metrics"]["files/s"])
-    assert second["ratios"]["p99 ms"] == pytest.approx(first["metrics"]["p99 ms"] / second["metrics"]["p99 ms"])
+    assert second["ratios"]["files/s"] == pytest.approx(
+        second["metrics"]["files/s"] / first["metrics"]["files/s"]
+    )
+    assert second["ratios"]["p99 ms"] == pytest.approx(
+        first["metrics"]["p99 ms"] / second["metrics"]["p99 ms"]
+    )
     assert second["ratios"]["cpu_s_per_gib"] is not None
     line = next(line for line in done.stdout.splitlines() if "| files/s ↑ |" in line)
     assert re.search(r"\| [\d,.]+ \| [\d,.]+ \([\d.]+×\) \|$", line), line
@@ -158,7 +166,10 @@ def test_users_at_rate_reads_no_faster_than_the_rate(tmp_path: Path) -> None:
                      "--clients", "2", "--duration", "1", "--json", str(report))  # fmt: skip
     assert done.returncode == 0, done.stderr
     (run,) = json.loads(report.read_text())["runs"]
-    assert [(trial["clients"], trial["passed"]) for trial in run["result"]["trials"]] == [(1, True), (2, True)]
+    assert [(trial["clients"], trial["passed"]) for trial in run["result"]["trials"]] == [
+        (1, True),
+        (2, True),
+    ]
     assert run["result"]["metrics"]["users"] == 2
     assert run["result"]["bytes"] == 3 * 100_000
     # A lower bound only (a slower machine is slower still): 100,000 bytes at 100,000 bytes/s.
@@ -198,7 +209,9 @@ def test_bad_arguments_and_a_missing_matplotlib_exit_2(tmp_path: Path) -> None:
     ]:
         done = bench(*arguments)
         assert done.returncode == 2 and said in done.stderr, (arguments, done.stderr)
-    without = "import sys; sys.modules['matplotlib'] = None; from benchmarks.tool import main; sys.exit(main())"
+    without = (
+        "import sys; sys.modules['matplotlib'] = None; from benchmarks.tool import main; sys.exit(main())"
+    )
     done = subprocess.run([sys.executable, "-c", without, "ftp://127.0.0.1:1/", "--png", str(tmp_path / "x.png")],
                           capture_output=True, text=True, timeout=30, env=ENV, cwd=REPO, check=False)  # fmt: skip
     assert done.returncode == 2

@@ -75,7 +75,9 @@ async def test_serve_prints_its_address_serves_and_stops_cleanly(tmp_path: Path,
         socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
 
 
-@pytest.mark.parametrize("choice, expected", [("auto", "uvloop"), ("uvloop", "uvloop"), ("asyncio", "asyncio")])
+@pytest.mark.parametrize(
+    "choice, expected", [("auto", "uvloop"), ("uvloop", "uvloop"), ("asyncio", "asyncio")]
+)
 async def test_event_loop_choice_is_used_and_serves(tmp_path: Path, choice: str, expected: str) -> None:
     pytest.importorskip("uvloop", reason="uvloop is in the test extra; install it to run this test")
     root = tmp_path / "served"
@@ -120,7 +122,16 @@ async def test_named_user_no_anonymous_and_read_only(tmp_path: Path) -> None:
     root.mkdir()
     (root / "public.txt").write_bytes(b"public\n")
     (root / ".private").write_bytes(b"dotfile\n")
-    arguments = ("--root", str(root), "--port", "0", "--user", "bob:pass:with:colons", "--no-anonymous", "--read-only")
+    arguments = (
+        "--root",
+        str(root),
+        "--port",
+        "0",
+        "--user",
+        "bob:pass:with:colons",
+        "--no-anonymous",
+        "--read-only",
+    )
 
     def check(port: int) -> None:
         with pytest.raises(ftplib.error_perm, match="^530"):
@@ -178,7 +189,9 @@ async def test_show_hidden_lists_dotfiles(tmp_path: Path) -> None:
     ids=["missing-root", "user-without-colon", "user-without-name", "user-without-password",
          "port-not-a-number", "port-too-large", "port-negative", "unknown-flag"],
 )  # fmt: skip
-async def test_bad_arguments_give_one_clear_line(tmp_path: Path, arguments: tuple[str, ...], expected: str) -> None:
+async def test_bad_arguments_give_one_clear_line(
+    tmp_path: Path, arguments: tuple[str, ...], expected: str
+) -> None:
     status, stdout, stderr = await run_to_completion("serve", "--port", "0", *arguments, cwd=tmp_path)
     assert status != 0
     assert stdout == ""
@@ -199,7 +212,9 @@ async def test_port_in_use_gives_one_clear_line(tmp_path: Path) -> None:
         )
     assert status != 0
     assert stdout == ""
-    assert stderr.splitlines() == [f"aioftp-lite: error: cannot listen on 127.0.0.1:{port}: address already in use"]
+    assert stderr.splitlines() == [
+        f"aioftp-lite: error: cannot listen on 127.0.0.1:{port}: address already in use"
+    ]
 
 
 async def test_no_command_gives_one_line(tmp_path: Path) -> None:

@@ -43,7 +43,9 @@ async def test_cat_more_and_edit(server: Server, root: Path, tmp_path: Path) -> 
     assert (root / "docs" / "a.txt").read_text() == "new line\n"
     status, out, err = await client(tmp_path, url, "-c", "edit b.txt", EDITOR="true")
     assert (status, err, out) == (0, "", "b.txt: not changed, not uploaded\n")
-    status, out, err = await client(tmp_path, url, "-c", "edit new.txt", EDITOR="sh -c 'echo made > \"$1\"' sh")
+    status, out, err = await client(
+        tmp_path, url, "-c", "edit new.txt", EDITOR="sh -c 'echo made > \"$1\"' sh"
+    )
     assert (status, err) == (0, "") and (root / "docs" / "new.txt").read_text() == "made\n"
     status, out, err = await client(tmp_path, url, "-c", "edit b.txt", EDITOR="false")
     assert status == 1 and err == "aioftp-lite-client: edit b.txt: $EDITOR 'false' ended with status 1\n"
@@ -71,7 +73,9 @@ async def test_local_commands_chmod_quote_and_site(server: Server, root: Path, t
     assert status == 1 and "data commands cannot go through quote" in err
 
 
-async def test_du_find_ls_options_cd_home_and_did_you_mean(server: Server, root: Path, tmp_path: Path) -> None:
+async def test_du_find_ls_options_cd_home_and_did_you_mean(
+    server: Server, root: Path, tmp_path: Path
+) -> None:
     make(root)
     url = f"ftp://127.0.0.1:{server.port}"
     status, out, err = await run_client(url, "-c", "du docs; du -sh docs", cwd=tmp_path)
@@ -80,20 +84,40 @@ async def test_du_find_ls_options_cd_home_and_did_you_mean(server: Server, root:
     assert out.splitlines() == ["3\tdocs/sub", "3\tdocs", "2.9 KiB\tdocs"]
     status, out, err = await run_client(url, "-c", "find docs", cwd=tmp_path)
     assert (status, err) == (0, "")
-    assert out.splitlines() == ["docs/", "docs/.hidden", "docs/a.txt", "docs/b.txt", "docs/sub/", "docs/sub/c.bin"]
+    assert out.splitlines() == [
+        "docs/",
+        "docs/.hidden",
+        "docs/a.txt",
+        "docs/b.txt",
+        "docs/sub/",
+        "docs/sub/c.bin",
+    ]
     status, out, err = await run_client(url, "-c", "ls docs; ls -a docs", cwd=tmp_path)
     names = [line.split()[-1] for line in out.splitlines()]
-    assert (status, err) == (0, "") and names == ["a.txt", "b.txt", "sub/", ".hidden", "a.txt", "b.txt", "sub/"]
+    assert (status, err) == (0, "") and names == [
+        "a.txt",
+        "b.txt",
+        "sub/",
+        ".hidden",
+        "a.txt",
+        "b.txt",
+        "sub/",
+    ]
     status, out, err = await run_client(url, "-c", "ls -lR docs", cwd=tmp_path)
     assert (status, err) == (0, "")
     lines = out.splitlines()
     assert lines[0].startswith("-rw-") and lines[0].endswith("  a.txt") and " 9  " in lines[0]
     assert lines[2].startswith("drwx") and lines[2].endswith("  sub/")
     assert lines[3:5] == ["", "docs/sub:"] and lines[5].endswith("  c.bin") and " 3000  " in lines[5]
-    status, out, err = await run_client(url + "/docs", "-c", "pwd; cd; pwd; cd docs/sub; cd; pwd", cwd=tmp_path)
+    status, out, err = await run_client(
+        url + "/docs", "-c", "pwd; cd; pwd; cd docs/sub; cd; pwd", cwd=tmp_path
+    )
     assert (status, err, out) == (0, "", "/docs\n/\n/\n")
     status, _, err = await run_client(url, "-c", "lss", cwd=tmp_path)
-    assert (status, err) == (1, "aioftp-lite-client: lss: unknown command 'lss' (did you mean less or ls or lls? type `help` for the list)\n")
+    assert (status, err) == (
+        1,
+        "aioftp-lite-client: lss: unknown command 'lss' (did you mean less or ls or lls? type `help` for the list)\n",
+    )
     status, _, err = await run_client(url, "-c", "mirorr x", cwd=tmp_path)
     assert status == 1 and "did you mean mirror or more?" in err
 

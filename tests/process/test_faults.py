@@ -342,5 +342,3 @@ async def test_vanishing_clients_leave_no_fds_or_tasks(root: Path) -> None:
     assert (root / "big.bin").read_bytes() == big
     assert not list(root.glob("new-*"))
     assert partial_files(root) == []
-
-

@@ -374,5 +374,3 @@ def test_live_session_answers_every_bad_line_with_a_valid_reply(live: LiveServer
     run_session(live, "fuzz", [b"PWD", b"NOOP"], b"")
     live.server.signal(signal.SIGTERM)
     assert live.server.wait(10) == 0
-
-

@@ -116,13 +116,17 @@ async def test_every_documented_reply_is_what_the_server_sends(tmp_path: Path) -
     (root / "escape").symlink_to(outside)
     reader = UserEntry(hash_password("pw"), None, frozenset({"list"}))
     accounts = {READER: reader}
-    async with Server(root=root, host="127.0.0.1", port=0, accounts=accounts, anonymous="write", data_timeout=0.3) as server:
+    async with Server(
+        root=root, host="127.0.0.1", port=0, accounts=accounts, anonymous="write", data_timeout=0.3
+    ) as server:
 
         def replay() -> list[bytes]:
             return [last_final_reply(server.port, login, lines) for login, lines, _ in DOCUMENTED]
 
         got = await asyncio.wait_for(asyncio.to_thread(replay), 60)
-    mismatches = [(lines, want, have) for (_, lines, want), have in zip(DOCUMENTED, got) if want != have]
+    mismatches = [
+        (lines, want, have) for (_, lines, want), have in zip(DOCUMENTED, got, strict=True) if want != have
+    ]
     assert mismatches == [], mismatches
     document = DOC.read_text(encoding="utf-8")
     for _, _, reply in DOCUMENTED:

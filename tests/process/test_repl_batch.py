@@ -112,6 +112,9 @@ async def test_connection_problems_are_one_line(server: Server, local: Path) -> 
 
 async def test_bad_arguments_exit_2(local: Path) -> None:
     status, _, err = await run_client("sftp://host", "-c", "ls", cwd=local)
-    assert status == 2 and err == "aioftp-lite-client: error: only ftp:// and ftpes:// URLs are supported, not sftp://\n"
+    assert (
+        status == 2
+        and err == "aioftp-lite-client: error: only ftp:// and ftpes:// URLs are supported, not sftp://\n"
+    )
     status, _, err = await run_client("host", "-p", "99999", cwd=local)
     assert status == 2 and err.count("\n") == 1 and "port" in err

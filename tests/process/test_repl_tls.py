@@ -29,7 +29,9 @@ def pki(tmp_path: Path) -> tuple[Path, Path]:
     return certificate, ca
 
 
-async def test_ftpes_url_uploads_lists_and_downloads(root: Path, tmp_path: Path, pki: tuple[Path, Path]) -> None:
+async def test_ftpes_url_uploads_lists_and_downloads(
+    root: Path, tmp_path: Path, pki: tuple[Path, Path]
+) -> None:
     certificate, ca = pki
     local = tmp_path / "local"
     local.mkdir()
@@ -49,7 +51,7 @@ async def test_ftpes_with_an_untrusted_certificate_fails_in_one_line(
 ) -> None:
     certificate, _ca = pki
     async with Server(root=root, port=0, tls_cert=certificate, require_tls=True) as server:
-        status, out, err = await run_client(f"ftpes://127.0.0.1:{server.port}/", "-c", "ls", cwd=tmp_path)
+        status, _out, err = await run_client(f"ftpes://127.0.0.1:{server.port}/", "-c", "ls", cwd=tmp_path)
     assert status == 1
     assert len(err.strip().splitlines()) == 1 and "certificate verify failed" in err, err
 

@@ -51,7 +51,9 @@ def test_the_systemd_unit_parses_and_is_hardened(tmp_path: Path) -> None:
     broken.write_text(copy.read_text().replace("PrivateTmp=yes", "PrivateTemp=yes")
                       .replace("ProtectSystem=strict", "ProtectSystem=strictly"))  # fmt: skip
     complaints = verify(broken)
-    assert any("PrivateTemp" in line for line in complaints) and any("strictly" in line for line in complaints)
+    assert any("PrivateTemp" in line for line in complaints) and any(
+        "strictly" in line for line in complaints
+    )
     found = settings(text)
     expected = {
         "ProtectSystem": "strict", "NoNewPrivileges": "yes", "PrivateTmp": "yes", "ProtectHome": "yes",

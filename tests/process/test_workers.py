@@ -67,7 +67,10 @@ def test_workers_share_the_port_restart_and_stop(tmp_path: Path) -> None:
         # A worker that dies is replaced, and clients keep being served.
         os.kill(first.pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while {c.pid for c in psutil.Process(process.pid).children()} in ({second.pid}, {first.pid, second.pid}):
+        while {c.pid for c in psutil.Process(process.pid).children()} in (
+            {second.pid},
+            {first.pid, second.pid},
+        ):
             assert time.monotonic() < deadline, "the dead worker was not restarted"
             time.sleep(0.05)
         replacement = {c.pid for c in _workers(process, 2)} - {second.pid}

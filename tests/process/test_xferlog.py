@@ -57,7 +57,10 @@ async def test_each_finished_transfer_writes_one_xferlog_line(root: Path, tmp_pa
             assert time.monotonic() < deadline, log.read_text()
             await asyncio.sleep(0.05)
     lines = [fields(line) for line in log.read_text().splitlines()]
-    picked = [(f["filename"], f["size"], f["type"], f["direction"], f["mode"], f["user"], f["status"]) for f in lines]
+    picked = [
+        (f["filename"], f["size"], f["type"], f["direction"], f["mode"], f["user"], f["status"])
+        for f in lines
+    ]
     assert picked == [
         ("/my_file.bin", "4096", "b", "i", "r", USER, "c"),
         ("/notes.txt", "8", "a", "o", "r", USER, "c"),  # the file's bytes, not the CRLF sent
@@ -115,7 +118,10 @@ async def test_log_files_reopen_on_sighup_and_json_lines_carry_the_transfer(tmp_
     assert all({"time", "level", "logger", "message"} <= record.keys() for record in records)
     transfer = next(record for record in records if record.get("verb") == "STOR")
     assert (transfer["path"], transfer["size"], transfer["user"], transfer["result"]) == (
-        "/after.bin", 4, "anonymous", "ok"
+        "/after.bin",
+        4,
+        "anonymous",
+        "ok",
     )
     assert transfer["logger"] == "aioftp_lite.session" and transfer["client"] == "127.0.0.1"
     old = [json.loads(line) for line in (tmp_path / "server.log.1").read_text().splitlines()]

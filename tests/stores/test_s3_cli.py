@@ -87,7 +87,9 @@ async def test_config_file_storage_section_and_upload_memory(seaweedfs: SeaweedF
     )
     size = 96 * MiB
     block = hashlib.sha256(b"seed").digest() * (MiB // 32)
-    async with serve("--config", str(config), "--port", "0", "--log-level", "WARNING", cwd=tmp_path) as running:
+    async with serve(
+        "--config", str(config), "--port", "0", "--log-level", "WARNING", cwd=tmp_path
+    ) as running:
         assert f"serving s3://{BUCKET}/{prefix} on" in running.banner
         server = psutil.Process(running.process.pid)
 

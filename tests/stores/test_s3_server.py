@@ -314,7 +314,9 @@ async def test_lftp_mirror_down_and_up(s3_server: Server, tmp_path: Path) -> Non
     assert folders(home / "copy") == folders(source)
 
 
-async def test_a_folder_of_several_listing_pages_lists_completely(s3_server: Server, seaweedfs: SeaweedFS) -> None:
+async def test_a_folder_of_several_listing_pages_lists_completely(
+    s3_server: Server, seaweedfs: SeaweedFS
+) -> None:
     # 2,500 objects are three ListObjectsV2 pages: every one is listed, once, in order.
     # (100,000 objects, with the server's memory sampled: `python -m benchmarks.s3_listing`.)
     count = 2_500
@@ -359,6 +361,7 @@ async def test_100_concurrent_clients_with_sha256(busy_s3_server: Server) -> Non
             asyncio.gather(*(loop.run_in_executor(pool, one, index) for index in range(clients))), 120
         )
     assert all(sent == received for sent, received, _name in results)
+
     def names() -> list[str]:
         with ftp(s3_server) as client:
             return client.nlst()

@@ -323,5 +323,3 @@ async def test_rename_errors(storage: Storage) -> None:
 
 
 # --- local backend only: real files, symlinks, the jail --------------------------------------
-
-

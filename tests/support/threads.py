@@ -63,4 +63,4 @@ def loop_runners() -> list[tuple[str, Callable[..., object]]]:
         import uvloop
     except ImportError:  # uvloop is in the test extra: CI has it
         return runners
-    return runners + [("uvloop", uvloop.run)]
+    return [*runners, ("uvloop", uvloop.run)]

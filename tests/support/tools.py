@@ -47,7 +47,9 @@ LFTP_TIMEOUT = 60.0
 async def lftp(port: int, script: str, home: Path, user: str = USER, password: str = PASSWORD) -> str:
     """Run `lftp -c` against the server; fail the test with lftp's stderr if it fails."""
     assert LFTP is not None
-    settings = "set ftp:ssl-allow no; set net:max-retries 1; set net:timeout 10; set net:reconnect-interval-base 1"
+    settings = (
+        "set ftp:ssl-allow no; set net:max-retries 1; set net:timeout 10; set net:reconnect-interval-base 1"
+    )
     login = f"open -u '{user},{password}' ftp://127.0.0.1:{port}"
     # UTF-8 locale so local non-ASCII names are handled as text; HOME keeps lftp's
     # history and cache files out of the real home; no proxy from the environment.

@@ -17,6 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("aioftp_lite", "client", "benchmarks")
 
+
 # Cycles known today, to be broken later (each found cycle must lie within one of these;
 # a smaller one passes). aioftp_lite and client have none and must stay so.
 def module_files(root: Path, packages: Iterable[str]) -> dict[str, Path]:
@@ -121,7 +122,9 @@ def test_the_checker_sees_cycles_through_type_checking_and_function_imports(tmp_
     package = tmp_path / "pkg"
     (package / "sub").mkdir(parents=True)
     (package / "__init__.py").write_text("from . import a\n")
-    (package / "a.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .sub import b\n")
+    (package / "a.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .sub import b\n"
+    )
     (package / "sub" / "__init__.py").write_text("")
     (package / "sub" / "b.py").write_text("def f():\n    from .. import c\n")
     (package / "c.py").write_text("import pkg.a\n")

@@ -44,7 +44,9 @@ def test_no_module_imports_a_test_module_or_conftest() -> None:
 
 
 def test_no_test_file_is_over_400_lines() -> None:
-    sizes = {str(path.relative_to(TESTS)): len(path.read_text().splitlines()) for path in modules_named_test()}
+    sizes = {
+        str(path.relative_to(TESTS)): len(path.read_text().splitlines()) for path in modules_named_test()
+    }
     too_long = {name: lines for name, lines in sizes.items() if lines > MAX_LINES}
     assert too_long == {}, "split these by topic"
     assert len(sizes) > 50  # the walk found the tree

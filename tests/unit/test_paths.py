@@ -40,8 +40,15 @@ def test_resolve_virtual(cwd: str, argument: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("cwd", "argument"),
-    [("/", ".."), ("/", "../../.."), ("/a", "../../../etc/passwd"), ("/", "/../etc"),
-     ("/a/b", "../../../../.."), ("/", "a/../../.."), ("/", "../a/../../b")],  # fmt: skip
+    [
+        ("/", ".."),
+        ("/", "../../.."),
+        ("/a", "../../../etc/passwd"),
+        ("/", "/../etc"),
+        ("/a/b", "../../../../.."),
+        ("/", "a/../../.."),
+        ("/", "../a/../../b"),
+    ],
 )
 def test_dotdot_never_climbs_above_root(cwd: str, argument: str) -> None:
     resolved = resolve_virtual(P(cwd), argument)
@@ -77,8 +84,13 @@ def test_result_is_always_a_clean_absolute_path(
 
 @pytest.mark.parametrize(
     ("path", "quoted"),
-    [("/", '"/"'), ("/docs", '"/docs"'), ('/say "hi"', '"/say ""hi"""'), ('/"', '"/"""'),
-     ("/a b", '"/a b"')],  # fmt: skip
+    [
+        ("/", '"/"'),
+        ("/docs", '"/docs"'),
+        ('/say "hi"', '"/say ""hi"""'),
+        ('/"', '"/"""'),
+        ("/a b", '"/a b"'),
+    ],
 )
 def test_quote_path_doubles_quotes(path: str, quoted: str) -> None:
     assert quote_path(P(path)) == quoted

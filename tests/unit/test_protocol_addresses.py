@@ -38,8 +38,12 @@ def test_format_port_and_pasv_reply() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Entering Passive Mode (127,0,0,1,4,1).", "Entering Passive Mode 127,0,0,1,4,1",
-     "=127,0,0,1,4,1", "ok (127,0,0,1,4,1)"],  # fmt: skip
+    [
+        "Entering Passive Mode (127,0,0,1,4,1).",
+        "Entering Passive Mode 127,0,0,1,4,1",
+        "=127,0,0,1,4,1",
+        "ok (127,0,0,1,4,1)",
+    ],
 )
 def test_parse_pasv_reply_tolerates_server_punctuation(text: str) -> None:
     assert parse_pasv_reply_text(text) == ("127.0.0.1", 1025)
@@ -53,10 +57,21 @@ def test_port_and_pasv_round_trip(host: str, port: int) -> None:
 
 @pytest.mark.parametrize(
     "argument",
-    ["256,0,0,1,4,1", "127,0,0,1,256,1", "127,0,0,1,4,256", "127,0,0,1,0,0",  # > 255, port 0
-     "127,0,0,1,4", "127,0,0,1,4,1,7", "", "127.0.0.1,4,1", "a,b,c,d,e,f", "1000,0,0,1,4,1",
-     "127,0,0,-1,4,1", "127,0,0,1,4,1x",
-     "١٢٧,0,0,1,4,1"],  # Arabic-Indic digits are digits to Python, not to FTP  # fmt: skip
+    [
+        "256,0,0,1,4,1",
+        "127,0,0,1,256,1",
+        "127,0,0,1,4,256",
+        "127,0,0,1,0,0",  # > 255, port 0
+        "127,0,0,1,4",
+        "127,0,0,1,4,1,7",
+        "",
+        "127.0.0.1,4,1",
+        "a,b,c,d,e,f",
+        "1000,0,0,1,4,1",
+        "127,0,0,-1,4,1",
+        "127,0,0,1,4,1x",
+        "١٢٧,0,0,1,4,1",
+    ],  # Arabic-Indic digits are digits to Python, not to FTP
 )
 def test_bad_port_arguments_raise_address_error(argument: str) -> None:
     with pytest.raises(AddressError):
@@ -94,11 +109,28 @@ def test_eprt_round_trip(host: str, port: int) -> None:
 
 @pytest.mark.parametrize(
     "argument",
-    ["|1|127.0.0.1|0|", "|1|127.0.0.1|65536|", "|1|127.0.0.1||", "|1|127.0.0.1|-5|", "|1|127.0.0.1|80",
-     "1|127.0.0.1|80|", "|1|127.0.0.1|80|x", "|1|127.0.0.1|80||", "|1|300.0.0.1|80|", "|1|host.example|80|",
-     "|1|::1|80|", "|2|127.0.0.1|80|", "", "|", " ", "\x01\x011\x01127.0.0.1\x0180\x01",
-     "|1|127.0.0.1|²|", "|1|127.0.0.1|٨٠|", "|1|127.0.0.1|00065536|",
-     pytest.param("|1|127.0.0.1|" + "9" * 5000 + "|", id="5000-digit port")],  # fmt: skip
+    [
+        "|1|127.0.0.1|0|",
+        "|1|127.0.0.1|65536|",
+        "|1|127.0.0.1||",
+        "|1|127.0.0.1|-5|",
+        "|1|127.0.0.1|80",
+        "1|127.0.0.1|80|",
+        "|1|127.0.0.1|80|x",
+        "|1|127.0.0.1|80||",
+        "|1|300.0.0.1|80|",
+        "|1|host.example|80|",
+        "|1|::1|80|",
+        "|2|127.0.0.1|80|",
+        "",
+        "|",
+        " ",
+        "\x01\x011\x01127.0.0.1\x0180\x01",
+        "|1|127.0.0.1|²|",
+        "|1|127.0.0.1|٨٠|",
+        "|1|127.0.0.1|00065536|",
+        pytest.param("|1|127.0.0.1|" + "9" * 5000 + "|", id="5000-digit port"),
+    ],
 )
 def test_bad_eprt_arguments_raise_address_error(argument: str) -> None:
     with pytest.raises(AddressError):
@@ -131,8 +163,16 @@ def test_epsv_round_trip(port: int) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["Entering Extended Passive Mode", "(|||0|)", "(|||70000|)", "(||6446|)", "(|!|6446|)", "(|||x|)",
-     pytest.param("(|||" + "9" * 5000 + "|)", id="5000-digit port"), "(|||٦٤٤٦|)"],  # fmt: skip
+    [
+        "Entering Extended Passive Mode",
+        "(|||0|)",
+        "(|||70000|)",
+        "(||6446|)",
+        "(|!|6446|)",
+        "(|||x|)",
+        pytest.param("(|||" + "9" * 5000 + "|)", id="5000-digit port"),
+        "(|||٦٤٤٦|)",
+    ],
 )
 def test_bad_epsv_replies_raise_address_error(text: str) -> None:
     with pytest.raises(AddressError):
@@ -141,8 +181,14 @@ def test_bad_epsv_replies_raise_address_error(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("host", "expected"),
-    [("::ffff:127.0.0.1", "127.0.0.1"), ("::FFFF:10.1.2.3", "10.1.2.3"), ("127.0.0.1", "127.0.0.1"),
-     ("::1", "::1"), ("0:0:0:0:0:0:0:1", "::1"), ("fe80::1%eth0", "fe80::1")],  # fmt: skip
+    [
+        ("::ffff:127.0.0.1", "127.0.0.1"),
+        ("::FFFF:10.1.2.3", "10.1.2.3"),
+        ("127.0.0.1", "127.0.0.1"),
+        ("::1", "::1"),
+        ("0:0:0:0:0:0:0:1", "::1"),
+        ("fe80::1%eth0", "fe80::1"),
+    ],
 )
 def test_normalize_host(host: str, expected: str) -> None:
     assert normalize_host(host) == expected

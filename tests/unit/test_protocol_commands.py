@@ -69,8 +69,16 @@ def test_nul_byte_is_refused(line: bytes) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    [b"\r\n", b"   \r\n", b"R3TR x\r\n", b"123 x\r\n", b"RE-TR x\r\n", b"\xc3\xa9TR x\r\n",
-     b"VERYLONGVERB x\r\n", "ＲＥＴＲ x\r\n".encode()],  # fmt: skip
+    [
+        b"\r\n",
+        b"   \r\n",
+        b"R3TR x\r\n",
+        b"123 x\r\n",
+        b"RE-TR x\r\n",
+        b"\xc3\xa9TR x\r\n",
+        b"VERYLONGVERB x\r\n",
+        "ＲＥＴＲ x\r\n".encode(),
+    ],
 )
 def test_verb_must_be_up_to_eight_ascii_letters(line: bytes) -> None:
     with pytest.raises(CommandSyntaxError):

@@ -164,8 +164,15 @@ def test_parse_mdtm_with_fraction() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "2024010203040", "202401020304050", "2024-01-02 03:04", "20241301000000", "20240230000000",
-     "abcdefghijklmn"],  # fmt: skip
+    [
+        "",
+        "2024010203040",
+        "202401020304050",
+        "2024-01-02 03:04",
+        "20241301000000",
+        "20240230000000",
+        "abcdefghijklmn",
+    ],
 )
 def test_parse_mdtm_refuses_malformed_time_vals(text: str) -> None:
     with pytest.raises(ValueError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -80,8 +82,15 @@ def test_closing_line_with_code_only() -> None:
 
 @pytest.mark.parametrize(
     "garbage",
-    [b"hello world\r\n", b"12 short\r\n", b"2000 four digits\r\n", b"200x no separator\r\n",
-     b"\r\n", b" 200 indented\r\n", b"abc def\r\n"],  # fmt: skip
+    [
+        b"hello world\r\n",
+        b"12 short\r\n",
+        b"2000 four digits\r\n",
+        b"200x no separator\r\n",
+        b"\r\n",
+        b" 200 indented\r\n",
+        b"abc def\r\n",
+    ],
 )
 def test_garbage_raises_reply_parse_error(garbage: bytes) -> None:
     with pytest.raises(ReplyParseError):
@@ -133,13 +142,13 @@ def test_any_split_of_the_stream_yields_the_same_replies(replies: list[Reply], d
     cuts = sorted(data.draw(st.sets(st.integers(0, len(wire)), max_size=12), label="cuts"))
     bounds = [0, *cuts, len(wire)]
     split = ReplyParser()
-    in_pieces = [r for start, end in zip(bounds, bounds[1:]) for r in split.feed(wire[start:end])]
+    in_pieces = [r for start, end in itertools.pairwise(bounds) for r in split.feed(wire[start:end])]
     assert in_pieces == replies
 
 
 def _feed_in_pieces(parser: ReplyParser, wire: bytes, cuts: set[int]) -> list[Reply]:
     bounds = [0, *sorted(cuts), len(wire)]
-    return [r for start, end in zip(bounds, bounds[1:]) for r in parser.feed(wire[start:end])]
+    return [r for start, end in itertools.pairwise(bounds) for r in parser.feed(wire[start:end])]
 
 
 @given(extra=st.integers(0, 1), ending=st.sampled_from([b"\r\n", b"\n"]), data=st.data())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,7 +19,7 @@ _any_bytes = st.one_of(_line_noise, st.binary(max_size=200))
 
 def _pieces(data: bytes, cuts: set[int]) -> list[bytes]:
     bounds = [0, *sorted(cuts), len(data)]
-    return [data[start:end] for start, end in zip(bounds, bounds[1:])]
+    return [data[start:end] for start, end in itertools.pairwise(bounds)]
 
 
 def _to_network(pieces: list[bytes]) -> bytes:
@@ -32,8 +34,14 @@ def _from_network(pieces: list[bytes]) -> bytes:
 
 @pytest.mark.parametrize(
     ("disk", "wire"),
-    [(b"a\nb\n", b"a\r\nb\r\n"), (b"a\r\nb", b"a\r\nb"), (b"\n\n", b"\r\n\r\n"), (b"lone\rcr", b"lone\rcr"),
-     (b"", b""), (b"\r\r\n", b"\r\r\n")],  # fmt: skip
+    [
+        (b"a\nb\n", b"a\r\nb\r\n"),
+        (b"a\r\nb", b"a\r\nb"),
+        (b"\n\n", b"\r\n\r\n"),
+        (b"lone\rcr", b"lone\rcr"),
+        (b"", b""),
+        (b"\r\r\n", b"\r\r\n"),
+    ],
 )
 def test_to_network_in_one_piece(disk: bytes, wire: bytes) -> None:
     assert ToNetworkAscii().convert(disk) == wire
@@ -41,8 +49,13 @@ def test_to_network_in_one_piece(disk: bytes, wire: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("wire", "disk"),
-    [(b"a\r\nb\r\n", b"a\nb\n"), (b"lone\rcr", b"lone\rcr"), (b"bare\nlf", b"bare\nlf"), (b"\r\r\n", b"\r\n"),
-     (b"end\r", b"end\r")],  # fmt: skip
+    [
+        (b"a\r\nb\r\n", b"a\nb\n"),
+        (b"lone\rcr", b"lone\rcr"),
+        (b"bare\nlf", b"bare\nlf"),
+        (b"\r\r\n", b"\r\n"),
+        (b"end\r", b"end\r"),
+    ],
 )
 def test_from_network_in_one_piece(wire: bytes, disk: bytes) -> None:
     assert _from_network([wire]) == disk

@@ -29,7 +29,9 @@ def _bare_codes(path: Path) -> list[str]:
             value = node.value.value
             if isinstance(value, int) and 100 <= value < 600 and path.name != "replies.py":
                 names = [t.id for t in node.targets if isinstance(t, ast.Name)]
-                if any(n.isupper() and ("CODE" in n or n.endswith(("_OK", "REFUSED", "RESTART"))) for n in names):
+                if any(
+                    n.isupper() and ("CODE" in n or n.endswith(("_OK", "REFUSED", "RESTART"))) for n in names
+                ):
                     found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {names[0]} = {value}")
     return found
 

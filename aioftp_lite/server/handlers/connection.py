@@ -72,7 +72,9 @@ async def eprt(session: Session, argument: str) -> None:
     try:
         address = parse_eprt_argument(argument)
     except UnsupportedProtocol:
-        raise FTPError(Code.NETWORK_PROTOCOL_NOT_SUPPORTED, "Network protocol not supported, use (1,2)") from None
+        raise FTPError(
+            Code.NETWORK_PROTOCOL_NOT_SUPPORTED, "Network protocol not supported, use (1,2)"
+        ) from None
     except AddressError as error:
         raise FTPError(Code.BAD_ARGUMENT, f"Bad EPRT argument: {error}") from None
     await _set_active(session, address, "EPRT")

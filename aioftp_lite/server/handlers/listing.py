@@ -132,7 +132,10 @@ def _names(session: Session, entries: list[FileInfo]) -> list[str]:
 
 def _facts(session: Session, entries: list[FileInfo]) -> list[str]:
     assert session.login.account is not None
-    return [f"{format_facts(e, session.login.account.permissions, session.params.mlst_facts)} {e.name}" for e in entries]
+    return [
+        f"{format_facts(e, session.login.account.permissions, session.params.mlst_facts)} {e.name}"
+        for e in entries
+    ]
 
 
 @command("LIST", argument=Arg.OPTIONAL, permission="list", syntax="LIST [path]",

@@ -65,7 +65,9 @@ async def password(session: Session, secret: str) -> None:
     if account is None:
         log.warning("%s failed login as %r", session.peer, name)
         if events.sinks:
-            events.emit(LoginFailed(session.peer, name, session.context.authenticator.is_anonymous_name(name)))
+            events.emit(
+                LoginFailed(session.peer, name, session.context.authenticator.is_anonymous_name(name))
+            )
         # The delay slows password guessing; the defender bans an address that keeps trying,
         # from its next connection on. This attempt is answered like every other failure.
         await asyncio.sleep(session.config.login_failure_delay)

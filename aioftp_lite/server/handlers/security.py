@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aioftp_lite.session")
 
+
 def tls_offered(config: ServerConfig) -> bool:
     return config.tls_cert is not None
 
@@ -39,7 +40,9 @@ async def auth(session: Session, argument: str) -> None:
             context = context.for_connection()
     except OSError as error:  # ssl.SSLError too: the certificate files changed since the start
         log.error("TLS context for %s: %s", session.peer, error)
-        raise FTPError(Code.SECURITY_RESOURCE_UNAVAILABLE, "TLS is unavailable: server certificate unreadable") from None
+        raise FTPError(
+            Code.SECURITY_RESOURCE_UNAVAILABLE, "TLS is unavailable: server certificate unreadable"
+        ) from None
     await session.wait_transfer()
     await session.reply(Code.AUTH_OK, "AUTH TLS successful")
     try:

@@ -15,6 +15,7 @@ from .listing import visible_entries
 if TYPE_CHECKING:
     from ..session import Session
 
+
 @command("NOOP", login=False, help="do nothing, keep the connection alive")
 async def noop(session: Session, _argument: str) -> None:
     await session.reply(Code.OK, "NOOP ok")

@@ -17,6 +17,7 @@ from ..dispatch import Arg, command
 if TYPE_CHECKING:
     from ..session import Session
 
+
 @command("REST", argument=Arg.REQUIRED, syntax="REST <offset>",
          help="resume the next RETR or STOR at a byte offset", feature="REST STREAM")  # fmt: skip
 async def rest(session: Session, argument: str) -> None:

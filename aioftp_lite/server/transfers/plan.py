@@ -46,7 +46,12 @@ def download(
     """RETR: `source` to the client; the transfer closes `source`."""
     local = source.local_file()
     facts = TransferFacts(
-        Direction.DOWNLOAD, ascii_mode, tls, bool(limiters), local is not None, sendfile_allowed=sendfile_allowed
+        Direction.DOWNLOAD,
+        ascii_mode,
+        tls,
+        bool(limiters),
+        local is not None,
+        sendfile_allowed=sendfile_allowed,
     )
     strategy = choose(facts)
     if strategy is Strategy.SENDFILE:

@@ -51,7 +51,11 @@ def choose(facts: TransferFacts) -> Strategy:
     """The mechanism for a file transfer with these facts."""
     untouched = not facts.ascii and not facts.throttled and not facts.tls
     if facts.direction is Direction.DOWNLOAD:
-        return Strategy.SENDFILE if untouched and facts.local_file and facts.sendfile_allowed else Strategy.STREAM
+        return (
+            Strategy.SENDFILE
+            if untouched and facts.local_file and facts.sendfile_allowed
+            else Strategy.STREAM
+        )
     if untouched and facts.local_file and facts.kernel_splice:
         return Strategy.SPLICE
     # TLS is fine here: the TLS layer hands decrypted bytes to the protocol's buffer.
