@@ -423,8 +423,8 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     """The event loop to serve on; None is asyncio's own.
 
     uvloop is preferred where installed: per connection and per command it costs less
-    Python-level work (measured with the benchmarks: conn_login and many_small gained
-    by about 1.5x and 1.25x). Bulk data goes through the kernel on either loop.
+    Python-level work (the figures: benchmarks/README.md, "Why the code is shaped so").
+    Bulk data goes through the kernel on either loop.
     """
     if choice == "asyncio":
         return None

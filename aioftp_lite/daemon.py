@@ -23,10 +23,10 @@ GC_FIRST_THRESHOLD = 10_000
 def tune_garbage_collector() -> None:
     """Fewer and smaller passes of the cycle collector in a long-running server process.
 
-    Serving makes no reference cycles (measured: 10,000 downloads left the collector
-    nothing to free), yet with the default first threshold (700 allocations) it ran a
-    pass every 20 downloads, and the full passes walked every module and session object:
-    5-7 % of the server's time in many_small. freeze() moves what start-up created out of
+    Serving makes no reference cycles (downloads leave the collector nothing to free),
+    yet with the default first threshold (700 allocations) it runs a pass every few
+    dozen downloads, and the full passes walk every module and session object: a
+    visible share of the server's time in many_small. freeze() moves what start-up created out of
     its sight for good; the higher threshold makes passes rarer. Cycles, such as those of
     error paths, are still collected.
     """

@@ -65,8 +65,8 @@ class PassivePorts:
 
     Why not bind port 0: the kernel then searches for a port with no socket bound at
     all, and once tens of thousands of finished data connections sit in TIME_WAIT
-    (normal under load) that search takes milliseconds per PASV (measured: 45 % of the
-    server's time in bind() with 20,000 TIME_WAIT sockets). Binding a chosen port with
+    (normal under load) that search takes milliseconds per PASV, most of the server's
+    time at such loads. Binding a chosen port with
     SO_REUSEADDR is one lookup, and may reuse a port whose old connections are in
     TIME_WAIT; a port really in use answers EADDRINUSE and the next one is tried.
     """
@@ -219,8 +219,8 @@ class DataChannel:
         """The passive connection, if it already waits in the backlog (None if not yet).
 
         It usually does: clients connect right after the 227/229 reply, before sending
-        RETR or STOR. Taken at once, it needs no timeout, future or loop turn
-        (many_small, 500 clients: about 9,000 -> 11,800 files/s). Others are dropped, as in
+        RETR or STOR. Taken at once, it needs no timeout, future or loop turn, a visible
+        share of a small download's cost. Others are dropped, as in
         `_accept_from_peer`.
         """
         while True:

@@ -1,6 +1,6 @@
 """File descriptors: take what the system allows, and size the connection limit to it.
 
-A fixed default (it was 1,024 connections) is wrong both ways: too low for a host
+A fixed default connection limit is wrong both ways: too low for a host
 configured for ten thousand clients, too high for a process whose soft limit is 1,024
 descriptors (it then runs out of them and accept fails). As nginx and systemd services
 do, the soft limit is raised to the hard one at start, and unless the operator gives
@@ -73,7 +73,7 @@ class AcceptFailureLog:
     asyncio's own loop survives running out of descriptors: it stops accepting for a
     second and tries again (uvloop accepts and closes the waiting connections instead,
     silently). But it reports every failed accept() as an error with a traceback, up
-    to a hundred a second for as long as it lasts (measured: 8,400 in ten seconds).
+    to a hundred a second for as long as it lasts.
     Here that becomes one warning line per `interval`; anything else goes on to the
     handler that was set before.
     """

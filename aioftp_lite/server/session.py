@@ -52,9 +52,8 @@ def log_data_sent(event: object) -> None:
 
 
 class Session:
-    # Slots: thousands of sessions sit idle at once, and a per-instance dict was about
-    # 1 KiB of each one's memory (idle_conns, with DataChannel's slots: 8.0 -> 6.6 KiB per session;
-    # 3.8 KiB since the control connection is a bare protocol and the idle timer is shared).
+    # Slots: thousands of sessions sit idle at once, and a per-instance dict is about
+    # 1 KiB of each one's few KiB of memory (idle_conns).
     __slots__ = (
         "_control",
         "_data",

@@ -3,8 +3,7 @@
 Opening a file on a local file system is a lookup in the kernel's dentry and inode
 caches, a few microseconds, usually with no disk access; the local backend then opens
 downloads on the event loop itself. A worker-thread round trip costs more than that
-(measured: many_small at 500 clients, 6,700 files/s with the open in a worker thread,
-8,200 inline, server on one core). Network and FUSE file systems can stall for seconds,
+(benchmarks/README.md, "Why the code is shaped so"). Network and FUSE file systems can stall for seconds,
 so there the open keeps its worker thread.
 """
 

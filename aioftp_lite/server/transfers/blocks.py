@@ -3,9 +3,8 @@
 Why a lower asyncio layer here: through a StreamReader every uploaded byte is copied
 twice in Python (into its buffer, then out of it) in pieces of one socket read each.
 With `recv_into` the kernel writes into a 1 MiB block that goes to the disk as it is,
-and while one block is being written the next one fills. Measured on stor_big
-(loopback, tmpfs, server on one core): about 1,000 MiB/s through the StreamReader
-with the core saturated, about 1,500 MiB/s through this path.
+and while one block is being written the next one fills: half as much again as
+through the StreamReader on stor_big (benchmarks/README.md, "Why the code is shaped so").
 
 Memory per upload is bounded: `blocks` buffers of `block_size` bytes; when all are
 waiting for the disk, reading from the socket pauses (TCP back-pressure).

@@ -19,8 +19,8 @@ from .readiness import wait_writable
 SENDFILE_SLICE = 4 * 1024 * 1024
 
 # A big download gets a fixed send buffer (the kernel doubles the value: 8 MiB) instead of
-# one that autotuning grows from 16 KiB: fewer wake-ups per byte. Measured (retr_big 512 MiB,
-# one core each): 2,490-4,050 MiB/s without, 3,500-3,990 with. Only for big files: a slow
+# one that autotuning grows from 16 KiB: fewer wake-ups per byte, and steadier retr_big
+# (benchmarks/README.md, "Why the code is shaped so"). Only for big files: a slow
 # client may keep that much queued in the kernel, twice autotuning's 4 MiB ceiling.
 BIG_DOWNLOAD = 8 * 1024 * 1024
 BIG_SEND_BUFFER = 4 * 1024 * 1024

@@ -2,9 +2,9 @@
 
 Below asyncio's streams for the same reason as sendfile.py: a transport owns its socket.
 `os.splice` moves the received bytes into a pipe (page references, no copy), and a
-worker thread splices the pipe into the file. Measured on loopback into tmpfs, one
-core: a Python loop of recv_into + write tops out at about 1,440 MiB/s, socket -> pipe
--> file at about 2,370 MiB/s.
+worker thread splices the pipe into the file, well ahead of a Python loop of
+recv_into + write on one core (the figures: benchmarks/README.md, "Why the code is
+shaped so").
 
 Memory per upload stays bounded: two pipes of PIPE_SIZE bytes; while both wait for
 the disk, nothing is read from the socket (TCP back-pressure).

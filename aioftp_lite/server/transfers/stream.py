@@ -52,7 +52,7 @@ async def receive_file(
 
     Data is gathered into blocks of UPLOAD_BLOCKS chunks before each disk write: every
     write is a worker-thread round trip, and one per socket read (often only 64 KiB)
-    cost more than the copying (stor_big on loopback: 660 -> about 1,000 MiB/s).
+    costs more than the copying.
     """
     progress = progress or Progress()
     converter = FromNetworkAscii() if ascii_mode else None
