@@ -70,12 +70,6 @@ async def names(storage: Storage, path: str = "/") -> set[str]:
     return {info.name for info in await storage.list_dir(P(path))}
 
 
-def requires(storage: Storage, capability: str) -> None:
-    """Skip for a backend that says it cannot do this (its refusal has a test of its own)."""
-    if not getattr(storage, capability):
-        pytest.skip(f"{type(storage).__name__} has {capability} = False")
-
-
 async def assert_os_error(error_type: type[OSError], code: int, operation: Awaitable[object]) -> None:
     """The exact error type AND errno: the server's reply table keys on errno."""
     with pytest.raises(error_type) as raised:
