@@ -20,13 +20,12 @@ from typing import Any, TypeVar
 import pytest
 
 from aioftp_lite import Server
-from aioftp_lite.auth import UserEntry
 from aioftp_lite.protocol.proxy import encode_v1, encode_v2
-from tests.support.clients import quick_hash
+from tests.support.clients import accounts_for
 from tests.support.threads import in_thread
 
 USER, PASSWORD = "alice", "pw"
-ACCOUNTS = {USER: UserEntry(quick_hash(PASSWORD))}
+ACCOUNTS = accounts_for(USER, PASSWORD)
 TIMEOUT = 10.0
 CLIENT = "127.0.0.7"  # the client the balancer speaks for
 OTHER = "127.0.0.8"

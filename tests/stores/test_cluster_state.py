@@ -21,13 +21,12 @@ from typing import Any, TypeVar
 import pytest
 
 from aioftp_lite import Server
-from aioftp_lite.auth import UserEntry
 from benchmarks.redis_server import RedisServer, free_port
-from tests.support.clients import quick_hash
+from tests.support.clients import accounts_for
 from tests.support.threads import in_thread
 
 USER, PASSWORD = "alice", "pw"
-ACCOUNTS = {USER: UserEntry(quick_hash(PASSWORD))}
+ACCOUNTS = accounts_for(USER, PASSWORD)
 TIMEOUT = 10.0
 T = TypeVar("T")
 

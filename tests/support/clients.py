@@ -58,7 +58,12 @@ def quick_hash(password: str) -> str:
     return f"scrypt${2**10}$8$1${salt.hex()}${digest.hex()}"
 
 
-ACCOUNTS = {USER: UserEntry(quick_hash(PASSWORD))}  # USER, as a config file's [[users]] entry
+def accounts_for(user: str, password: str) -> dict[str, UserEntry]:
+    """One named account as a config file's [[users]] entry, with a quick stored hash."""
+    return {user: UserEntry(quick_hash(password))}
+
+
+ACCOUNTS = accounts_for(USER, PASSWORD)
 
 
 def connect_ftplib(port: int, user: str = "anonymous", password: str = "guest@", host: str = "127.0.0.1",

@@ -14,15 +14,14 @@ import pytest
 import trustme
 
 from aioftp_lite import Server
-from aioftp_lite.auth import UserEntry
-from tests.support.clients import quick_hash
+from tests.support.clients import accounts_for
 from tests.support.tools import CURL
 
 USER, PASSWORD = "alice", "tls pass"
 
 
 CLIENT_TIMEOUT = 20.0
-ACCOUNTS = {USER: UserEntry(quick_hash(PASSWORD))}
+ACCOUNTS = accounts_for(USER, PASSWORD)
 
 
 @dataclass
