@@ -1,4 +1,4 @@
-"""What a session needs of the server it runs in (ServerContext in server.py provides it).
+"""What a session needs of the server it runs in (ServerContext in shared.py provides it).
 
 A protocol rather than the class itself: the session depends on these few things, not on
 the module that accepts connections and owns every session (which imports the session).
