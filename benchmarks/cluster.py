@@ -35,7 +35,7 @@ from . import payload, report, servers
 from .haproxy import HAProxy, Node, cluster_config, haproxy_binary
 from .redis_server import RedisServer, free_port, redis_binary
 from .runner import settle
-from .scenarios import UPLOAD_DIR, root_files
+from .scenario_kit import UPLOAD_DIR, root_files
 
 BALANCER, BALANCER_SOURCE = "127.0.0.1", "127.0.0.1"
 NODE_HOSTS = ("127.0.0.2", "127.0.0.3")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import aioftp
 
-from .scenarios import NAMED_PASSWORD, NAMED_USER
+from .scenario_kit import NAMED_PASSWORD, NAMED_USER
 
 
 async def serve(root: Path, host: str, port: int) -> None:

@@ -13,7 +13,7 @@ from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import FTPServer
 
-from .scenarios import NAMED_PASSWORD, NAMED_USER
+from .scenario_kit import NAMED_PASSWORD, NAMED_USER
 
 
 def main() -> None:

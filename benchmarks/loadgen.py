@@ -24,7 +24,8 @@ from dataclasses import asdict
 from typing import Any
 
 from .measure import Context, Tally
-from .scenarios import LOGIN_SCENARIOS, SCENARIOS, TRANSFER_SCENARIOS, MiB, Target, summarize
+from .scenario_kit import MiB, Target
+from .scenarios import LOGIN_SCENARIOS, SCENARIOS, TRANSFER_SCENARIOS, summarize
 
 
 def cpu_costs(scenario: str, server_cpu: float, moved: int, ops: int) -> dict[str, float]:

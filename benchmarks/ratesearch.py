@@ -1,6 +1,6 @@
 """dkftpbench's question: how many users can each get R kbit/s from this server?
 
-One trial runs `n` clients at once, each reading at the rate (scenarios.users_at_rate);
+One trial runs `n` clients at once, each reading at the rate (rate.users_at_rate);
 it passes when at least SHARE of them kept the rate. The count doubles from 1 until a
 trial fails (or the upper bound passes), then a binary search between the last count
 that passed and the first that failed finds the largest that passes. Pure: the trials

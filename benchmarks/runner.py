@@ -34,7 +34,7 @@ from typing import Any
 
 from . import payload, report, servers
 from .loadgen import raise_open_file_limit
-from .scenarios import NAMED_PASSWORD, NAMED_USER, UPLOAD_DIR, root_files
+from .scenario_kit import NAMED_PASSWORD, NAMED_USER, UPLOAD_DIR, root_files
 from .variant import Variant
 
 RESULTS = Path(__file__).resolve().parent / "results"

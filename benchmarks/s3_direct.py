@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import payload
-from .scenarios import BIG_FILE, UPLOAD_DIR
+from .scenario_kit import BIG_FILE, UPLOAD_DIR
 
 MiB = 1024 * 1024
 PART = 8 * MiB

@@ -1,8 +1,8 @@
 """Start and stop the servers under test, each on 127.0.0.1, pinned to one CPU core
 (a spec may name its own cores: `aioftp_lite --workers 2` needs two).
 
-Every server gets the same root layout (see scenarios.root_files), a writable
-anonymous login, the named user `bench` (scenarios.NAMED_USER) in each server's ordinary
+Every server gets the same root layout (see scenario_kit.root_files), a writable
+anonymous login, the named user `bench` (scenario_kit.NAMED_USER) in each server's ordinary
 way, and quiet logging (logging every command would be measured too). A server is started
 fresh for each measurement and stopped after it, so no run inherits another's memory or
 sockets. Only processes started here are signalled, by PID.
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from . import pureftpd
 from .processes import terminate
-from .scenarios import NAMED_PASSWORD, NAMED_USER, cold_user
+from .scenario_kit import NAMED_PASSWORD, NAMED_USER, cold_user
 
 REPO = Path(__file__).resolve().parent.parent
 VSFTPD = Path("/usr/sbin/vsftpd")

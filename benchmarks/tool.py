@@ -37,17 +37,8 @@ from client.target import TargetError, parse_target
 
 from . import loadgen, ratesearch, toolreport
 from .measure import Context, Tally, proc_cpu_seconds
-from .scenarios import (
-    BIG_FILE,
-    MID_FILE,
-    MID_SIZE,
-    RATE_FILE,
-    SMALL_FILE,
-    SMALL_SIZE,
-    MiB,
-    Target,
-    rate_file_size,
-)
+from .rate import rate_file_size
+from .scenario_kit import BIG_FILE, MID_FILE, MID_SIZE, RATE_FILE, SMALL_FILE, SMALL_SIZE, MiB, Target
 from .workfolder import WorkFolder
 
 # cold_login needs accounts made for it on the server, and login_flood sends wrong passwords

@@ -14,7 +14,7 @@ import secrets
 from aioftp_lite import FTPClient
 
 from . import payload
-from .scenarios import UPLOAD_DIR
+from .scenario_kit import UPLOAD_DIR
 
 
 class PayloadReader(io.RawIOBase):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import pureftpd, servers
-from benchmarks.scenarios import NAMED_PASSWORD, NAMED_USER, UPLOAD_DIR
+from benchmarks.scenario_kit import NAMED_PASSWORD, NAMED_USER, UPLOAD_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 
